@@ -1,0 +1,54 @@
+"""Settings read from the environment once per cold start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+MAX_EXPIRES_IN = 604_800  # SigV4 presigned URLs live at most 7 days.
+
+
+def _int_env(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        msg = f"environment variable {name}={raw!r} is not an integer"
+        raise ValueError(msg) from None
+    if not minimum <= value <= maximum:
+        msg = f"environment variable {name}={value} is outside {minimum}..{maximum}"
+        raise ValueError(msg)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment-time configuration (template.yaml Environment)."""
+
+    manifest_bucket: str | None
+    manifest_prefix: str
+    url_expiry_seconds: int
+    queue_max: int
+    s3_endpoint_url: str | None
+    region: str
+    default_max_concurrency: int
+    part_size: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            manifest_bucket=os.environ.get("MANIFEST_BUCKET") or None,
+            manifest_prefix=os.environ.get("MANIFEST_PREFIX", "manifests").strip("/") or "manifests",
+            url_expiry_seconds=_int_env("URL_EXPIRY_SECONDS", 900, minimum=1, maximum=MAX_EXPIRES_IN),
+            queue_max=_int_env("QUEUE_MAX", 8, minimum=1, maximum=1000),
+            s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            default_max_concurrency=_int_env("DEFAULT_MAX_CONCURRENCY", 10, minimum=1, maximum=10_000),
+            # S3 multipart parts must be >= 5 MiB (except the last).
+            part_size=_int_env("PART_SIZE_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024, maximum=512 * 1024 * 1024),
+        )
+
+    def manifest_bucket_for(self, source_bucket: str) -> str:
+        return self.manifest_bucket or source_bucket

@@ -1,0 +1,31 @@
+"""Small JSON documents in S3: plan, run record, summaries, error records, index."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import translate_client_error
+
+
+async def put_json(client: Any, bucket: str, key: str, document: Any) -> None:
+    """Small JSON documents (plan, summaries, index)."""
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    except ClientError as exc:
+        raise translate_client_error(exc, bucket=bucket, operation="PutObject") from exc
+
+
+async def get_json(client: Any, bucket: str, key: str) -> Any | None:
+    """A JSON document, or None if the key does not exist."""
+    try:
+        response = await client.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            return None
+        raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
+    async with response["Body"] as body:
+        return json.loads(await body.read())

@@ -1,0 +1,81 @@
+"""Named errors. The class name is what Step Functions shows as the error name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# ClientError codes that mean "the bucket is not there" / "you may not".
+_NOT_FOUND_CODES = frozenset({"NoSuchBucket"})
+_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
+
+
+class FanoutError(Exception):
+    """Base class of every error this application raises on purpose."""
+
+
+class InvalidInput(FanoutError):
+    """An event field is missing, of the wrong type or out of range."""
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}={value!r}: {reason}")
+
+
+class BucketNotFound(FanoutError):
+    """The bucket does not exist (or disappeared while we worked)."""
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+        super().__init__(f"bucket={bucket!r}: no such bucket")
+
+
+class AccessDenied(FanoutError):
+    """S3 refused an operation on a bucket."""
+
+    def __init__(self, bucket: str, operation: str) -> None:
+        self.bucket = bucket
+        self.operation = operation
+        super().__init__(f"bucket={bucket!r}: access denied for {operation}")
+
+
+class S3RequestFailed(FanoutError):
+    """Any other S3 error that survived the client's retries."""
+
+    def __init__(self, bucket: str, operation: str, code: str, message: str) -> None:
+        self.bucket = bucket
+        self.operation = operation
+        self.code = code
+        super().__init__(f"bucket={bucket!r}: {operation} failed: {code}: {message}")
+
+
+class PartsMissing(FanoutError):
+    """Some planned work units have no part; the index is not published."""
+
+    def __init__(self, run_id: str, missing: dict[int, str]) -> None:
+        self.run_id = run_id
+        self.missing = missing
+        shown = "; ".join(f"unit {unit}: {why}" for unit, why in list(missing.items())[:20])
+        more = f" (and {len(missing) - 20} more)" if len(missing) > 20 else ""
+        super().__init__(f"run_id={run_id!r}: {len(missing)} unit(s) have no part: {shown}{more}")
+
+
+def translate_client_error(error: Exception, *, bucket: str, operation: str) -> FanoutError:
+    """Turn a botocore ClientError into one of our named errors."""
+    response: dict[str, Any] = getattr(error, "response", {}) or {}
+    err = response.get("Error", {})
+    code = str(err.get("Code", "")) or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown"))
+    if code in _NOT_FOUND_CODES:
+        return BucketNotFound(bucket)
+    if code in _DENIED_CODES:
+        return AccessDenied(bucket, operation)
+    return S3RequestFailed(bucket, operation, code, str(err.get("Message", error)))
+
+
+class RunNotFound(FanoutError):
+    """BuildManifest or MergeIndex was given a run_id that has no plan."""
+
+    def __init__(self, run_id: str, location: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run_id={run_id!r}: no plan at {location} (run ListPrefixes first)")

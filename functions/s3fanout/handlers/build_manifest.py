@@ -1,0 +1,121 @@
+"""BuildManifest: one work unit -> one JSONL part of presigned URLs (or a segment of it)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from s3fanout.documents import get_json, put_json
+from s3fanout.errors import FanoutError, InvalidInput, RunNotFound
+from s3fanout.inputs import BuildRequest, parse_build_request
+from s3fanout.manifest import PartResult, build_manifest
+from s3fanout.observability import logger, metrics, tracer
+from s3fanout.runtime import run_async, run_layout, s3_client, settings, url_signer
+
+# Stop listing this long before the Lambda timeout (capped at a quarter of the time we had),
+# leaving room to finish the part and write its summary.
+_SAFETY_MS = int(os.environ.get("TIME_SAFETY_MS", "20000"))
+
+
+def deadline_check(context: Any) -> Any:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return lambda: False
+    margin = min(_SAFETY_MS, remaining() // 4)
+    return lambda: remaining() < margin
+
+
+def next_event(request: BuildRequest, result: PartResult) -> dict[str, Any] | None:
+    """The event that continues this unit where listing stopped, or None when it is done."""
+    if result.done:
+        return None
+    work = request.work
+    return {
+        "run_id": request.run_id,
+        "attempt": request.attempt,
+        "bucket": request.bucket,
+        "suffix": request.suffix,
+        "expires_in": request.expires_in,
+        "unit": work.unit,
+        "prefix": work.prefix,
+        "start_after": result.next_start_after,
+        "end_key": work.end_key,
+        "delimited": work.delimited,
+        "segment": request.segment + 1,
+    }
+
+
+async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
+    request = parse_build_request(event)
+    logger.append_keys(run_id=request.run_id, unit=request.work.unit, segment=request.segment)
+    config = settings()
+    layout = run_layout(request.run_id)
+    manifest_bucket = config.manifest_bucket_for(request.bucket)
+    signer = url_signer(request.bucket, request.expires_in)
+    signed_at = time.time()
+    async with s3_client() as client:
+        if not request.attempt:
+            # Hand-made events (sam local invoke) do not know the attempt: take the run's.
+            request = await _with_current_attempt(client, request, layout, manifest_bucket)
+        try:
+            result = await build_manifest(
+                client,
+                signer,
+                request,
+                layout,
+                manifest_bucket,
+                queue_max=config.queue_max,
+                part_size=config.part_size,
+                should_stop=deadline_check(context),
+            )
+            summary = {**result.to_dict(), "attempt": request.attempt, "signed_at": signed_at}
+            await put_json(client, manifest_bucket, layout.summary_key(request.work.unit, request.segment), summary)
+        except FanoutError as exc:
+            await _record_error(client, manifest_bucket, layout.error_key(request.work.unit), request, exc)
+            raise
+    metrics.add_metric(name="ObjectsListed", unit=MetricUnit.Count, value=result.listed)
+    metrics.add_metric(name="UrlsWritten", unit=MetricUnit.Count, value=result.count)
+    metrics.add_metric(name="ManifestBytes", unit=MetricUnit.Bytes, value=result.bytes)
+    logger.info(
+        "part written",
+        extra={"count": result.count, "listed": result.listed, "bytes": result.bytes, "done": result.done},
+    )
+    return {**result.to_dict(), "next": next_event(request, result)}
+
+
+async def _with_current_attempt(client: Any, request: BuildRequest, layout: Any, manifest_bucket: str) -> BuildRequest:
+    run = await get_json(client, manifest_bucket, layout.run_key)
+    if run is None:
+        raise RunNotFound(request.run_id, f"s3://{manifest_bucket}/{layout.base}")
+    return replace(request, attempt=run["attempt"])
+
+
+async def _record_error(client: Any, bucket: str, key: str, request: BuildRequest, exc: Exception) -> None:
+    """Leave the error where MergeIndex can name it (the Distributed Map may swallow it)."""
+    record = {
+        "unit": request.work.unit,
+        "segment": request.segment,
+        "attempt": request.attempt,
+        "error": type(exc).__name__,
+        "message": str(exc),
+    }
+    try:
+        await put_json(client, bucket, key, record)
+    except FanoutError:
+        logger.warning("could not record the error", extra={"error_key": key})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return run_async(build_manifest_part(event, context))
+    except InvalidInput as exc:
+        logger.warning("invalid input", extra={"field": exc.field, "reason": exc.reason})
+        raise

@@ -1,0 +1,59 @@
+"""ListPrefixes: validate the execution input, plan work units, write the plan to S3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from s3fanout.errors import InvalidInput
+from s3fanout.inputs import parse_run_request, validate_run_id
+from s3fanout.observability import logger, metrics, tracer
+from s3fanout.planner import new_run_id, plan_units, write_plan
+from s3fanout.runtime import run_async, run_layout, s3_client, settings
+
+
+def split_event(event: Any) -> tuple[Any, str | None]:
+    """Accept the workflow's envelope ``{"input": {...}, "run_id": ...}`` or a bare input.
+
+    The workflow passes ``$$.Execution.Name`` as run_id; it is null when an engine
+    starts an execution without a name, and then a fresh id is generated.
+    """
+    if isinstance(event, dict) and set(event) == {"input", "run_id"}:
+        return event["input"], event["run_id"]
+    if isinstance(event, dict) and "run_id" in event:
+        rest = {k: v for k, v in event.items() if k != "run_id"}
+        return rest, event["run_id"]
+    return event, None
+
+
+async def list_prefixes(event: Any) -> dict[str, Any]:
+    config = settings()
+    raw_input, raw_run_id = split_event(event)
+    request = parse_run_request(
+        raw_input,
+        default_expires_in=config.url_expiry_seconds,
+        default_max_concurrency=config.default_max_concurrency,
+    )
+    run_id = new_run_id() if raw_run_id is None else validate_run_id(raw_run_id)
+    logger.append_keys(run_id=run_id, bucket=request.bucket, prefix=request.prefix)
+    layout = run_layout(run_id)
+    manifest_bucket = config.manifest_bucket_for(request.bucket)
+    async with s3_client() as client:
+        units = await plan_units(client, request)
+        result = await write_plan(client, request, units, layout, manifest_bucket)
+    metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(units))
+    logger.info("plan written", extra={"units": len(units), "plan_key": result.plan_key})
+    return result.to_dict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return run_async(list_prefixes(event))
+    except InvalidInput as exc:
+        logger.warning("invalid input", extra={"field": exc.field, "reason": exc.reason})
+        raise

@@ -1,0 +1,41 @@
+"""MergeIndex: verify every planned unit has its part, then write and presign the index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from s3fanout.errors import InvalidInput
+from s3fanout.index import merge_index
+from s3fanout.inputs import parse_merge_request
+from s3fanout.observability import logger, metrics, tracer
+from s3fanout.runtime import run_async, run_layout, s3_client, settings, url_signer
+
+
+async def merge_run_index(event: Any) -> dict[str, Any]:
+    request = parse_merge_request(event)
+    logger.append_keys(run_id=request.run_id)
+    config = settings()
+    manifest_bucket = config.manifest_bucket_for(request.bucket)
+    layout = run_layout(request.run_id)
+    async with s3_client() as client:
+        result = await merge_index(
+            client, lambda expires_in: url_signer(manifest_bucket, expires_in), layout, manifest_bucket
+        )
+    metrics.add_metric(name="PartsMerged", unit=MetricUnit.Count, value=result.parts)
+    metrics.add_metric(name="IndexedObjects", unit=MetricUnit.Count, value=result.count)
+    logger.info("index written", extra={"parts": result.parts, "count": result.count})
+    return result.to_dict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return run_async(merge_run_index(event))
+    except InvalidInput as exc:
+        logger.warning("invalid input", extra={"field": exc.field, "reason": exc.reason})
+        raise

@@ -1,0 +1,183 @@
+"""Validation of every event the handlers accept.
+
+Each check raises ``InvalidInput`` naming the field and the value, before any S3 call,
+so bad input never writes anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .config import MAX_EXPIRES_IN
+from .errors import InvalidInput
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+MAX_PREFIX_BYTES = 1024  # S3 keys are at most 1024 bytes of UTF-8.
+MAX_SUFFIX_BYTES = 255
+MAX_CONCURRENCY_LIMIT = 10_000  # Distributed Map's own ceiling.
+
+EXECUTION_FIELDS = frozenset({"bucket", "prefix", "suffix", "expires_in", "max_concurrency"})
+
+
+def _require_object(event: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(event, Mapping):
+        raise InvalidInput(what, event, "must be a JSON object")
+    return event
+
+
+def validate_bucket(value: Any, field: str = "bucket") -> str:
+    if value is None:
+        raise InvalidInput(field, value, "is required")
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, "must be a string")
+    if not _BUCKET_RE.match(value) or ".." in value or ".-" in value or "-." in value:
+        raise InvalidInput(
+            field, value, "is not a valid S3 bucket name (3-63 of a-z 0-9 . -, starting and ending alphanumeric)"
+        )
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return value
+    raise InvalidInput(field, value, "is not a valid S3 bucket name (looks like an IP address)")
+
+
+def validate_string(value: Any, field: str, *, max_bytes: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, "must be a string")
+    if len(value.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InvalidInput(field, value, f"is longer than {max_bytes} bytes")
+    return value
+
+
+def validate_int(value: Any, field: str, *, minimum: int, maximum: int) -> int:
+    # bool is an int subclass in Python; JSON true is not a number of seconds.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, value, "must be an integer")
+    if not minimum <= value <= maximum:
+        raise InvalidInput(field, value, f"must be between {minimum} and {maximum}")
+    return value
+
+
+def validate_run_id(value: Any, field: str = "run_id") -> str:
+    if not isinstance(value, str) or not _RUN_ID_RE.match(value):
+        raise InvalidInput(field, value, "must be 1-80 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The validated execution input."""
+
+    bucket: str
+    prefix: str
+    suffix: str
+    expires_in: int
+    max_concurrency: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_run_request(event: Any, *, default_expires_in: int, default_max_concurrency: int) -> RunRequest:
+    """Validate the execution input ``{"bucket", "prefix", "suffix", "expires_in", "max_concurrency"}``."""
+    data = _require_object(event, "input")
+    unknown = sorted(set(data) - EXECUTION_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            unknown[0], data[unknown[0]], f"is not a known field (known: {', '.join(sorted(EXECUTION_FIELDS))})"
+        )
+    return RunRequest(
+        bucket=validate_bucket(data.get("bucket")),
+        prefix=validate_string(data.get("prefix", ""), "prefix", max_bytes=MAX_PREFIX_BYTES),
+        suffix=validate_string(data.get("suffix", ".pdf"), "suffix", max_bytes=MAX_SUFFIX_BYTES),
+        expires_in=validate_int(
+            data.get("expires_in", default_expires_in), "expires_in", minimum=1, maximum=MAX_EXPIRES_IN
+        ),
+        max_concurrency=validate_int(
+            data.get("max_concurrency", default_max_concurrency),
+            "max_concurrency",
+            minimum=1,
+            maximum=MAX_CONCURRENCY_LIMIT,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One Map item: a key range of the source bucket.
+
+    Keys ``k`` with ``k.startswith(prefix)``, ``k > start_after`` (if set) and ``k <= end_key``
+    (if set); ``delimited`` units list only the objects directly under ``prefix``.
+    """
+
+    unit: int
+    prefix: str
+    start_after: str | None = None
+    end_key: str | None = None
+    delimited: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """The validated BuildManifest event."""
+
+    run_id: str
+    attempt: str
+    bucket: str
+    suffix: str
+    expires_in: int
+    work: WorkUnit
+    segment: int
+
+
+def _optional_key(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    return validate_string(value, field, max_bytes=MAX_PREFIX_BYTES)
+
+
+def parse_build_request(event: Any) -> BuildRequest:
+    """Validate ``{"run_id", "bucket", "prefix", "unit", "suffix", "expires_in", ...}``."""
+    data = _require_object(event, "event")
+    delimited = data.get("delimited", False)
+    if not isinstance(delimited, bool):
+        raise InvalidInput("delimited", delimited, "must be a boolean")
+    work = WorkUnit(
+        unit=validate_int(data.get("unit"), "unit", minimum=0, maximum=99_999),
+        prefix=validate_string(data.get("prefix", ""), "prefix", max_bytes=MAX_PREFIX_BYTES),
+        start_after=_optional_key(data.get("start_after"), "start_after"),
+        end_key=_optional_key(data.get("end_key"), "end_key"),
+        delimited=delimited,
+    )
+    attempt = data.get("attempt", "")
+    if not isinstance(attempt, str):
+        raise InvalidInput("attempt", attempt, "must be a string")
+    return BuildRequest(
+        run_id=validate_run_id(data.get("run_id")),
+        attempt=attempt,
+        bucket=validate_bucket(data.get("bucket")),
+        suffix=validate_string(data.get("suffix", ".pdf"), "suffix", max_bytes=MAX_SUFFIX_BYTES),
+        expires_in=validate_int(data.get("expires_in", 900), "expires_in", minimum=1, maximum=MAX_EXPIRES_IN),
+        work=work,
+        segment=validate_int(data.get("segment", 0), "segment", minimum=0, maximum=9_999),
+    )
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    run_id: str
+    bucket: str
+
+
+def parse_merge_request(event: Any) -> MergeRequest:
+    """Validate ``{"run_id", "bucket", ...}``; the rest of the run is read from S3."""
+    data = _require_object(event, "event")
+    return MergeRequest(run_id=validate_run_id(data.get("run_id")), bucket=validate_bucket(data.get("bucket")))

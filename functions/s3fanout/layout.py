@@ -1,0 +1,51 @@
+"""Where a run's objects live in the manifest bucket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Keys under ``{root}/{run_id}/`` for one run."""
+
+    root: str
+    run_id: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.root}/{self.run_id}/"
+
+    @property
+    def plan_key(self) -> str:
+        """JSON array of work units, read by the Map's ItemReader."""
+        return f"{self.base}plan.json"
+
+    @property
+    def run_key(self) -> str:
+        """The run's validated options and attempt id, read by MergeIndex."""
+        return f"{self.base}run.json"
+
+    @property
+    def index_key(self) -> str:
+        return f"{self.base}index.json"
+
+    @property
+    def summaries_prefix(self) -> str:
+        return f"{self.base}summaries/"
+
+    @property
+    def errors_prefix(self) -> str:
+        return f"{self.base}errors/"
+
+    def part_key(self, unit: int, segment: int = 0) -> str:
+        # Segment 0 keeps the plain name; continuations of a long unit add a segment number.
+        if segment == 0:
+            return f"{self.base}parts/{unit:05d}.jsonl"
+        return f"{self.base}parts/{unit:05d}-{segment:04d}.jsonl"
+
+    def summary_key(self, unit: int, segment: int = 0) -> str:
+        return f"{self.summaries_prefix}{unit:05d}-{segment:04d}.json"
+
+    def error_key(self, unit: int) -> str:
+        return f"{self.errors_prefix}{unit:05d}.json"

@@ -1,0 +1,129 @@
+"""BuildManifest's core: list a work unit, filter, presign, stream a JSONL part to S3."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .listing import ObjectEntry, iter_object_pages
+from .pipeline import run_pipeline
+from .writer import StreamingUpload
+
+if TYPE_CHECKING:
+    from .inputs import BuildRequest
+    from .layout import RunLayout
+    from .presign import UrlSigner
+
+JSONL_CONTENT_TYPE = "application/x-ndjson"
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+@dataclass
+class PartResult:
+    """What BuildManifest returns, and (with run bookkeeping) the part's summary in S3."""
+
+    unit: int
+    segment: int
+    prefix: str
+    count: int
+    bytes: int
+    object_bytes: int
+    part_key: str
+    listed: int
+    done: bool
+    # Where listing stopped when the unit is not done (continuation point).
+    next_start_after: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def suffix_matcher(suffix: str) -> Callable[[str], bool]:
+    """Case-insensitive suffix test; "" matches every key."""
+    if not suffix:
+        return lambda _key: True
+    folded = suffix.casefold()
+    if folded.isascii():
+        lowered = suffix.lower()
+        width = len(lowered)
+        return lambda key: key[-width:].lower() == lowered
+    return lambda key: key.casefold().endswith(folded)
+
+
+def manifest_lines(entries: list[ObjectEntry], signer: UrlSigner) -> bytes:
+    """JSONL lines ``{"key", "size", "url"}`` for a batch; one join per page, not per line."""
+    presign = signer.presign_get
+    # URLs are plain ASCII with no quotes or backslashes, so only the key needs escaping.
+    return "".join([f'{{"key":{_dumps(key)},"size":{size},"url":"{presign(key)}"}}\n' for key, size in entries]).encode(
+        "utf-8"
+    )
+
+
+async def build_manifest(
+    client: Any,
+    signer: UrlSigner,
+    request: BuildRequest,
+    layout: RunLayout,
+    manifest_bucket: str,
+    *,
+    queue_max: int,
+    part_size: int,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_page: Callable[[int, int], None] | None = None,
+) -> PartResult:
+    """Write one part for ``request``'s unit; stop early (with a continuation) if asked."""
+    work = request.work
+    matches = suffix_matcher(request.suffix)
+    upload = StreamingUpload(
+        client,
+        manifest_bucket,
+        layout.part_key(work.unit, request.segment),
+        content_type=JSONL_CONTENT_TYPE,
+        part_size=part_size,
+    )
+    state: dict[str, Any] = {"count": 0, "listed": 0, "object_bytes": 0, "last_key": None}
+    stopped = False
+
+    async def write_page(entries: list[ObjectEntry]) -> None:
+        nonlocal stopped
+        state["listed"] += len(entries)
+        state["last_key"] = entries[-1][0]
+        selected = [entry for entry in entries if matches(entry[0])]
+        if selected:
+            upload.write(manifest_lines(selected, signer))
+            state["count"] += len(selected)
+            state["object_bytes"] += sum(size for _key, size in selected)
+        if upload.needs_flush:
+            await upload.flush()
+        if on_page is not None:
+            on_page(len(entries), len(selected))
+        if should_stop():
+            stopped = True
+            raise _StopListing
+
+    try:
+        with contextlib.suppress(_StopListing):
+            await run_pipeline(iter_object_pages(client, request.bucket, work), write_page, maxsize=queue_max)
+        size = await upload.close()
+    except BaseException:
+        await upload.abort()
+        raise
+    return PartResult(
+        unit=work.unit,
+        segment=request.segment,
+        prefix=work.prefix,
+        count=state["count"],
+        bytes=size,
+        object_bytes=state["object_bytes"],
+        part_key=upload.key,
+        listed=state["listed"],
+        done=not stopped,
+        next_start_after=state["last_key"] if stopped else None,
+    )
+
+
+class _StopListing(Exception):  # never escapes build_manifest
+    """Raised by the consumer to end the pipeline early at a page boundary."""

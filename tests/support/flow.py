@@ -1,0 +1,30 @@
+"""Drive the three handlers in sequence, the way the state machine does (without it)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from s3fanout.handlers import build_manifest, list_prefixes, merge_index
+from tests.support.lambda_context import FakeLambdaContext
+
+
+def run_handlers(s3: Any, execution_input: dict[str, Any], run_id: str = "test-run") -> dict[str, Any]:
+    plan = list_prefixes.lambda_handler({"input": execution_input, "run_id": run_id}, FakeLambdaContext())
+    units = json.loads(s3.get_object(Bucket=plan["manifest_bucket"], Key=plan["plan_key"])["Body"].read())
+    for unit in units:
+        event: dict[str, Any] | None = {
+            "run_id": plan["run_id"],
+            "attempt": plan["attempt"],
+            "bucket": plan["bucket"],
+            "suffix": plan["suffix"],
+            "expires_in": plan["expires_in"],
+            **unit,
+        }
+        while event is not None:
+            event = build_manifest.lambda_handler(event, FakeLambdaContext())["next"]
+    return {
+        "plan": plan,
+        "units": units,
+        "index": merge_index.lambda_handler({"run_id": plan["run_id"], "bucket": plan["bucket"]}, FakeLambdaContext()),
+    }

@@ -6,7 +6,7 @@ SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint unit integration workflow demo bench clean
+.PHONY: help install test lint lint-asl lint-sam unit integration workflow demo bench clean
 
 help:
 	@echo "make demo   - run the whole workflow locally (embedded engine, no Docker, no AWS)"
@@ -38,6 +38,12 @@ integration: $(STAMP)
 
 workflow: $(STAMP)
 	$(PY) -m pytest tests/workflow
+
+demo: $(STAMP)
+	$(VENV)/bin/fanout demo
+
+bench: $(STAMP)
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .aws-sam node_modules

@@ -1,10 +1,15 @@
-"""What every handler shares per cold start: settings, the aioboto3 session, signers."""
+"""What every handler shares per execution environment: settings, event loop, S3 client.
+
+Lambda reuses a warm environment for many invocations, so the event loop and the aioboto3
+client (its connection pool, its endpoint resolution) live as long as the process instead
+of being rebuilt on every invocation.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from contextlib import AbstractAsyncContextManager
+from contextlib import AsyncExitStack
 from functools import cache
 from typing import Any, TypeVar
 
@@ -14,6 +19,10 @@ from .presign import UrlSigner, new_url_signer
 from .s3 import client_kwargs, new_session
 
 T = TypeVar("T")
+
+_loop: asyncio.AbstractEventLoop | None = None
+_clients: dict[tuple[Any, ...], Any] = {}
+_exit_stack: AsyncExitStack | None = None
 
 
 @cache
@@ -26,9 +35,18 @@ def _session() -> Any:
     return new_session()
 
 
-def s3_client() -> AbstractAsyncContextManager[Any]:
-    """A fresh client per invocation: aiohttp sessions are bound to the running event loop."""
-    return _session().client("s3", **client_kwargs(settings()))
+async def s3_client() -> Any:
+    """The process-wide client for the current settings (kept open for warm invocations)."""
+    global _exit_stack  # noqa: PLW0603 - one per execution environment
+    config = settings()
+    key = (config.s3_endpoint_url, config.region)
+    client = _clients.get(key)
+    if client is None:
+        if _exit_stack is None:
+            _exit_stack = AsyncExitStack()
+        client = await _exit_stack.enter_async_context(_session().client("s3", **client_kwargs(config)))
+        _clients[key] = client
+    return client
 
 
 def url_signer(bucket: str, expires_in: int) -> UrlSigner:
@@ -41,5 +59,9 @@ def run_layout(run_id: str) -> RunLayout:
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Lambda handlers are sync; each invocation gets its own event loop."""
-    return asyncio.run(coroutine)
+    """Run a handler's coroutine on the environment's long-lived event loop."""
+    global _loop  # noqa: PLW0603
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+        _clients.clear()
+    return _loop.run_until_complete(coroutine)

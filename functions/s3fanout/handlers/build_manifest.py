@@ -58,26 +58,26 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
     manifest_bucket = config.manifest_bucket_for(request.bucket)
     signer = url_signer(request.bucket, request.expires_in)
     signed_at = time.time()
-    async with s3_client() as client:
-        if not request.attempt:
-            # Hand-made events (sam local invoke) do not know the attempt: take the run's.
-            request = await _with_current_attempt(client, request, layout, manifest_bucket)
-        try:
-            result = await build_manifest(
-                client,
-                signer,
-                request,
-                layout,
-                manifest_bucket,
-                queue_max=config.queue_max,
-                part_size=config.part_size,
-                should_stop=deadline_check(context),
-            )
-            summary = {**result.to_dict(), "attempt": request.attempt, "signed_at": signed_at}
-            await put_json(client, manifest_bucket, layout.summary_key(request.work.unit, request.segment), summary)
-        except FanoutError as exc:
-            await _record_error(client, manifest_bucket, layout.error_key(request.work.unit), request, exc)
-            raise
+    client = await s3_client()
+    if not request.attempt:
+        # Hand-made events (sam local invoke) do not know the attempt: take the run's.
+        request = await _with_current_attempt(client, request, layout, manifest_bucket)
+    try:
+        result = await build_manifest(
+            client,
+            signer,
+            request,
+            layout,
+            manifest_bucket,
+            queue_max=config.queue_max,
+            part_size=config.part_size,
+            should_stop=deadline_check(context),
+        )
+        summary = {**result.to_dict(), "attempt": request.attempt, "signed_at": signed_at}
+        await put_json(client, manifest_bucket, layout.summary_key(request.work.unit, request.segment), summary)
+    except Exception as exc:
+        await _record_error(client, manifest_bucket, layout.error_key(request.work.unit), request, exc)
+        raise
     metrics.add_metric(name="ObjectsListed", unit=MetricUnit.Count, value=result.listed)
     metrics.add_metric(name="UrlsWritten", unit=MetricUnit.Count, value=result.count)
     metrics.add_metric(name="ManifestBytes", unit=MetricUnit.Bytes, value=result.bytes)

@@ -40,9 +40,9 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     logger.append_keys(run_id=run_id, bucket=request.bucket, prefix=request.prefix)
     layout = run_layout(run_id)
     manifest_bucket = config.manifest_bucket_for(request.bucket)
-    async with s3_client() as client:
-        units = await plan_units(client, request)
-        result = await write_plan(client, request, units, layout, manifest_bucket)
+    client = await s3_client()
+    units = await plan_units(client, request)
+    result = await write_plan(client, request, units, layout, manifest_bucket)
     metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(units))
     logger.info("plan written", extra={"units": len(units), "plan_key": result.plan_key})
     return result.to_dict()

@@ -20,10 +20,10 @@ async def merge_run_index(event: Any) -> dict[str, Any]:
     config = settings()
     manifest_bucket = config.manifest_bucket_for(request.bucket)
     layout = run_layout(request.run_id)
-    async with s3_client() as client:
-        result = await merge_index(
-            client, lambda expires_in: url_signer(manifest_bucket, expires_in), layout, manifest_bucket
-        )
+    client = await s3_client()
+    result = await merge_index(
+        client, lambda expires_in: url_signer(manifest_bucket, expires_in), layout, manifest_bucket
+    )
     metrics.add_metric(name="PartsMerged", unit=MetricUnit.Count, value=result.parts)
     metrics.add_metric(name="IndexedObjects", unit=MetricUnit.Count, value=result.count)
     logger.info("index written", extra={"parts": result.parts, "count": result.count})

@@ -1,0 +1,217 @@
+"""The embedded engine: template.yaml's state machine on moto's Step Functions interpreter.
+
+S3 is a moto server started here, or any endpoint given (MinIO from docker compose); every
+S3 call - the handlers' and the interpreter's own (ItemReader, ResultWriter) - goes there.
+Lambda tasks reach, via ``AWS_ENDPOINT_URL_LAMBDA``, the built-in Invoke API endpoint
+(``lambda_server``) or an external one such as ``sam local start-lambda``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, worker_base_env
+from .template import ACCOUNT_ID, REGION, Project, load_project
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def new_execution_name() -> str:
+    return time.strftime("run-%Y%m%dT%H%M%SZ-", time.gmtime()) + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class ExecutionResult:
+    name: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    seconds: float
+    invocations: list[Invocation] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+@dataclass
+class EngineConfig:
+    manifest_bucket: str
+    s3_endpoint: str | None = None  # None: start a moto server
+    lambda_endpoint: str | None = None  # None: run the handlers here
+    lambda_timeout: float | None = None  # overrides every function's Timeout
+    project_root: Path = PROJECT_ROOT
+    parameters: dict[str, str] = field(default_factory=dict)
+    extra_function_env: dict[str, str] = field(default_factory=dict)
+    log: IO[str] = sys.stderr
+
+
+class EmbeddedEngine:
+    """Context manager: ``with EmbeddedEngine(config) as engine: engine.run({...})``."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.project: Project = load_project(
+            config.project_root,
+            {"SourceBucketNames": config.manifest_bucket, "ManifestBucketName": config.manifest_bucket,
+             **config.parameters},
+        )
+        self.s3_endpoint = config.s3_endpoint
+        self.lambda_endpoint = config.lambda_endpoint
+        self.runtime: LambdaRuntime | None = None
+        self._moto_server: Any = None
+        self._lambda_server: LambdaInvokeServer | None = None
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._sfn: Any = None
+        self.state_machine_arn = ""
+        self._invocations: list[Invocation] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _set_env(self, **values: str) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def __enter__(self) -> EmbeddedEngine:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        from moto import mock_aws
+        from moto.server import ThreadedMotoServer
+
+        if self.s3_endpoint is None:
+            self._set_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        self._set_env(AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
+        # Taken before mock_aws, which swaps in fake credentials: a real endpoint (MinIO)
+        # needs the caller's.
+        function_env = worker_base_env({})
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
+        # mock_aws resets moto's in-process backends when it starts: start it before the
+        # S3 server so nothing seeded later is lost.
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        if self.s3_endpoint is None:
+            port = free_port()
+            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            self._moto_server.start()
+            self.s3_endpoint = f"http://127.0.0.1:{port}"
+        if self.lambda_endpoint is None:
+            self.runtime = LambdaRuntime(
+                self.project.functions,
+                base_env={
+                    **function_env,
+                    "S3_ENDPOINT_URL": self.s3_endpoint,
+                    "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
+                    "MANIFEST_BUCKET": self.config.manifest_bucket,
+                    "AWS_DEFAULT_REGION": REGION,
+                    "AWS_REGION": REGION,
+                    "POWERTOOLS_TRACE_DISABLED": "true",
+                    **self.config.extra_function_env,
+                },
+                log=self.config.log,
+                timeout_override=self.config.lambda_timeout,
+            )
+            self.runtime.observers.append(self._invocations.append)
+            self._lambda_server = LambdaInvokeServer(self.runtime).start()
+            self.lambda_endpoint = self._lambda_server.url
+        self._set_env(AWS_ENDPOINT_URL_S3=self.s3_endpoint, AWS_ENDPOINT_URL_LAMBDA=self.lambda_endpoint)
+        import boto3
+
+        self._sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.state_machine_arn = self._sfn.create_state_machine(
+            name=self.project.state_machine,
+            definition=self.project.definition(),
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/fanout-local",
+        )["stateMachineArn"]
+
+    def close(self) -> None:
+        if self._lambda_server is not None:
+            self._lambda_server.stop()
+            self._lambda_server = None
+        if self._moto_server is not None:
+            self._moto_server.stop()
+            self._moto_server = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    # -- use -------------------------------------------------------------------------------
+    def s3_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.s3_endpoint, region_name=REGION,
+                            config=Config(signature_version="s3v4", retries={"mode": "standard"}))
+
+    def add_observer(self, observer: Callable[[Invocation], None]) -> None:
+        if self.runtime is not None:
+            self.runtime.observers.append(observer)
+
+    def run(
+        self,
+        execution_input: Any,
+        *,
+        name: str | None = None,
+        timeout: float = 3600.0,
+        on_poll: Callable[[], None] | None = None,
+    ) -> ExecutionResult:
+        """Start one execution and wait for it to end."""
+        name = name or new_execution_name()
+        first = len(self._invocations)
+        started = time.monotonic()
+        arn = self._sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+        )["executionArn"]
+        while True:
+            described = self._sfn.describe_execution(executionArn=arn)
+            if described["status"] in _TERMINAL:
+                break
+            if time.monotonic() - started > timeout:
+                self._sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"over {timeout} s")
+                continue
+            if on_poll is not None:
+                on_poll()
+            time.sleep(0.1)
+        output = described.get("output")
+        return ExecutionResult(
+            name=name,
+            status=described["status"],
+            output=json.loads(output) if output else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            seconds=time.monotonic() - started,
+            invocations=self._invocations[first:],
+        )

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +36,20 @@ def free_port() -> int:
 
 def new_execution_name() -> str:
     return time.strftime("run-%Y%m%dT%H%M%SZ-", time.gmtime()) + uuid.uuid4().hex[:6]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            msg = f"moto server exited with code {process.returncode}"
+            raise RuntimeError(msg)
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    msg = f"moto server did not listen on port {port} within {timeout} s"
+    raise RuntimeError(msg)
 
 
 @dataclass
@@ -61,6 +76,7 @@ class EngineConfig:
     project_root: Path = PROJECT_ROOT
     parameters: dict[str, str] = field(default_factory=dict)
     extra_function_env: dict[str, str] = field(default_factory=dict)
+    s3_in_process: bool = False
     log: IO[str] = sys.stderr
 
 
@@ -71,13 +87,17 @@ class EmbeddedEngine:
         self.config = config
         self.project: Project = load_project(
             config.project_root,
-            {"SourceBucketNames": config.manifest_bucket, "ManifestBucketName": config.manifest_bucket,
-             **config.parameters},
+            {
+                "SourceBucketNames": config.manifest_bucket,
+                "ManifestBucketName": config.manifest_bucket,
+                **config.parameters,
+            },
         )
         self.s3_endpoint = config.s3_endpoint
         self.lambda_endpoint = config.lambda_endpoint
         self.runtime: LambdaRuntime | None = None
         self._moto_server: Any = None
+        self._moto_process: subprocess.Popen[bytes] | None = None
         self._lambda_server: LambdaInvokeServer | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -104,24 +124,22 @@ class EmbeddedEngine:
 
     def _start(self) -> None:
         from moto import mock_aws
-        from moto.server import ThreadedMotoServer
 
         if self.s3_endpoint is None:
-            self._set_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+            self._set_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")  # noqa: S106 - moto
         self._set_env(AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
         # Taken before mock_aws, which swaps in fake credentials: a real endpoint (MinIO)
         # needs the caller's.
         function_env = worker_base_env({})
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
+        # The interpreter logs every failed state at ERROR; the execution result says it better.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         # mock_aws resets moto's in-process backends when it starts: start it before the
         # S3 server so nothing seeded later is lost.
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         if self.s3_endpoint is None:
-            port = free_port()
-            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            self._moto_server.start()
-            self.s3_endpoint = f"http://127.0.0.1:{port}"
+            self.s3_endpoint = self._start_moto_server()
         if self.lambda_endpoint is None:
             self.runtime = LambdaRuntime(
                 self.project.functions,
@@ -151,6 +169,25 @@ class EmbeddedEngine:
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/fanout-local",
         )["stateMachineArn"]
 
+    def _start_moto_server(self) -> str:
+        """S3 for the run. In a separate process by default, so S3 gets its own core instead
+        of sharing this process's GIL with the interpreter; in-process (sharing moto's
+        backends with the caller, e.g. tests) with ``EngineConfig.s3_in_process``."""
+        port = free_port()
+        if self.config.s3_in_process:
+            from moto.server import ThreadedMotoServer
+
+            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            self._moto_server.start()
+        else:
+            self._moto_process = subprocess.Popen(  # noqa: S603 - moto's own server module
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            _wait_for_port(port, self._moto_process)
+        return f"http://127.0.0.1:{port}"
+
     def close(self) -> None:
         if self._lambda_server is not None:
             self._lambda_server.stop()
@@ -158,6 +195,10 @@ class EmbeddedEngine:
         if self._moto_server is not None:
             self._moto_server.stop()
             self._moto_server = None
+        if self._moto_process is not None:
+            self._moto_process.terminate()
+            self._moto_process.wait(timeout=10)
+            self._moto_process = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -173,8 +214,12 @@ class EmbeddedEngine:
         import boto3
         from botocore.config import Config
 
-        return boto3.client("s3", endpoint_url=self.s3_endpoint, region_name=REGION,
-                            config=Config(signature_version="s3v4", retries={"mode": "standard"}))
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            region_name=REGION,
+            config=Config(signature_version="s3v4", retries={"mode": "standard"}),
+        )
 
     def add_observer(self, observer: Callable[[Invocation], None]) -> None:
         if self.runtime is not None:

@@ -157,14 +157,20 @@ class FunctionPool:
         try:
             reply = worker.invoke(request, self.timeout)
         except RuntimeError as exc:
-            reply = {"error": {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}, "duration_ms": 0.0,
-                     "max_memory_mb": 0, "init_ms": None}
+            reply = {
+                "error": {"errorType": "Runtime.ExitError", "errorMessage": str(exc)},
+                "duration_ms": 0.0,
+                "max_memory_mb": 0,
+                "init_ms": None,
+            }
         finally:
             self._release(worker)
         if reply is None:
             reply = {
-                "error": {"errorType": "Sandbox.Timedout",
-                          "errorMessage": f"Task timed out after {self.timeout:.2f} seconds"},
+                "error": {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {self.timeout:.2f} seconds",
+                },
                 "duration_ms": self.timeout * 1000,
                 "max_memory_mb": 0,
                 "init_ms": None,
@@ -243,8 +249,9 @@ class LambdaRuntime:
         invocation = pool.invoke(event)
         with self._log_lock:
             if invocation.error:
-                self.log.write(f"[{pool.spec.name}] ERROR {invocation.error['errorType']}: "
-                               f"{invocation.error['errorMessage']}\n")
+                self.log.write(
+                    f"[{pool.spec.name}] ERROR {invocation.error['errorType']}: {invocation.error['errorMessage']}\n"
+                )
             self.log.write(report_line(invocation, pool.spec.memory_mb) + "\n")
             self.log.flush()
         for observer in self.observers:
@@ -272,7 +279,7 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]

@@ -27,7 +27,7 @@ class _CfnLoader(yaml.SafeLoader):
     """YAML loader that turns CloudFormation short tags (!Ref, !Sub, ...) into long form."""
 
 
-def _construct(tag: str):  # noqa: ANN202 - yaml constructor factory
+def _construct(tag: str):
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         if isinstance(node, yaml.ScalarNode):
             value: Any = loader.construct_scalar(node)
@@ -43,8 +43,24 @@ def _construct(tag: str):  # noqa: ANN202 - yaml constructor factory
     return construct
 
 
-for _tag in ("Ref", "Condition", "GetAtt", "Sub", "If", "Equals", "Join", "Split", "Select", "Not", "And", "Or",
-             "Base64", "FindInMap", "ImportValue", "GetAZs"):
+for _tag in (
+    "Ref",
+    "Condition",
+    "GetAtt",
+    "Sub",
+    "If",
+    "Equals",
+    "Join",
+    "Split",
+    "Select",
+    "Not",
+    "And",
+    "Or",
+    "Base64",
+    "FindInMap",
+    "ImportValue",
+    "GetAZs",
+):
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
@@ -79,8 +95,15 @@ class _Resolver:
             if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
             self.parameters[name] = value
-        self.parameters.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws",
-                                "AWS::StackName": "local", "AWS::URLSuffix": "amazonaws.com"})
+        self.parameters.update(
+            {
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT_ID,
+                "AWS::Partition": "aws",
+                "AWS::StackName": "local",
+                "AWS::URLSuffix": "amazonaws.com",
+            }
+        )
         self.resources: dict[str, Any] = template.get("Resources") or {}
 
     def condition(self, name: str) -> bool:
@@ -118,14 +141,14 @@ class _Resolver:
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 
-    def resolve(self, value: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
+    def resolve(self, value: Any) -> Any:  # noqa: PLR0911, PLR0912 - one branch per intrinsic
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             return self.ref(arg)
         if key == "Condition":

@@ -1,0 +1,266 @@
+"""``fanout``: run the workflow locally (embedded engine), seed data, invoke one handler."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
+from .progress import ExecutionProgress, new_progress
+
+console = Console(stderr=True)
+
+
+def _log_sink(stack: ExitStack, verbose: bool, name: str) -> tuple[IO[str], Path | None]:
+    """Handler logs (JSON lines, REPORT lines) go to a file unless --verbose."""
+    if verbose:
+        return sys.stderr, None
+    path = PROJECT_ROOT / ".fanout" / "logs" / f"{name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context(path.open("w", encoding="utf-8")), path
+
+
+def _execution_input(args: argparse.Namespace) -> dict[str, Any]:
+    data: dict[str, Any] = {"bucket": args.bucket, "prefix": args.prefix, "suffix": args.suffix}
+    if args.expires_in is not None:
+        data["expires_in"] = args.expires_in
+    if args.max_concurrency is not None:
+        data["max_concurrency"] = args.max_concurrency
+    return data
+
+
+def _run_with_progress(engine: EmbeddedEngine, execution_input: dict[str, Any], name: str) -> ExecutionResult:
+    with new_progress(console) as progress:
+        observer = ExecutionProgress(progress)
+        engine.add_observer(observer)
+        return engine.run(execution_input, name=name)
+
+
+def _print_failure(result: ExecutionResult) -> None:
+    console.print(f"[bold red]execution {result.name} {result.status}[/]: {result.error}")
+    cause = result.cause or ""
+    try:
+        parsed = json.loads(cause)
+        cause = f"{parsed.get('errorType', '')}: {parsed.get('errorMessage', cause)}"
+    except (ValueError, AttributeError):
+        pass
+    console.print(f"cause: {cause}")
+
+
+# -- run ---------------------------------------------------------------------------------------
+def command_run(args: argparse.Namespace) -> int:
+    name = args.name or new_execution_name()
+    with ExitStack() as stack:
+        log, log_path = _log_sink(stack, args.verbose, name)
+        engine = stack.enter_context(
+            EmbeddedEngine(
+                EngineConfig(
+                    manifest_bucket=args.manifest_bucket or args.bucket,
+                    s3_endpoint=args.s3_endpoint,
+                    lambda_endpoint=args.lambda_endpoint,
+                    lambda_timeout=args.lambda_timeout,
+                    log=log,
+                )
+            )
+        )
+        if args.json:
+            result = engine.run(_execution_input(args), name=name)
+        else:
+            result = _run_with_progress(engine, _execution_input(args), name)
+    if log_path and not args.json:
+        console.print(f"handler logs: {log_path}")
+    if not result.succeeded:
+        _print_failure(result)
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(result.output) + "\n")
+    else:
+        output = result.output or {}
+        console.print(
+            f"[bold green]SUCCEEDED[/] in {result.seconds:.1f} s: {output.get('count')} objects, "
+            f"{output.get('parts')} parts, expires {output.get('expires_at')}"
+        )
+        sys.stdout.write(f"{output.get('index_url')}\n")
+    return 0
+
+
+# -- seed --------------------------------------------------------------------------------------
+def command_seed(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.config import Config
+
+    from .synthetic import upload_keys
+
+    source = Path(args.source_dir)
+    if not source.is_dir():
+        console.print(f"[red]--source-dir {source} is not a directory[/]")
+        return 2
+    files = sorted(p for p in source.rglob("*") if p.is_file())
+    prefix = args.prefix
+    keys = {f"{prefix}{p.relative_to(source).as_posix()}": p for p in files}
+    s3 = boto3.client("s3", endpoint_url=args.s3_endpoint, config=Config(signature_version="s3v4"))
+    with new_progress(console) as progress:
+        task = progress.add_task("seeding", total=len(keys), detail=f"s3://{args.bucket}/{prefix}")
+        upload_keys(
+            s3, args.bucket, list(keys), lambda key: keys[key].read_bytes(), on_done=lambda: progress.advance(task)
+        )
+    console.print(f"uploaded {len(keys)} file(s) to s3://{args.bucket}/{prefix}")
+    return 0
+
+
+# -- invoke ------------------------------------------------------------------------------------
+def command_invoke(args: argparse.Namespace) -> int:
+    from .lambda_server import LambdaRuntime, worker_base_env
+    from .template import load_project
+
+    project = load_project(PROJECT_ROOT, {"ManifestBucketName": args.manifest_bucket or "", "SourceBucketNames": "x"})
+    names = {n.lower(): n for n in project.functions}
+    aliases = {n.lower().removesuffix("function").replace("-", "").replace("_", ""): n for n in project.functions}
+    wanted = args.function.lower().replace("-", "").replace("_", "")
+    function = names.get(args.function.lower()) or aliases.get(wanted.removesuffix("function"))
+    if function is None:
+        console.print(f"[red]unknown function {args.function!r}; one of: {', '.join(project.functions)}[/]")
+        return 2
+    event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    extra = {"MANIFEST_BUCKET": args.manifest_bucket or "", "POWERTOOLS_TRACE_DISABLED": "true"}
+    if args.s3_endpoint:
+        extra.update({"S3_ENDPOINT_URL": args.s3_endpoint, "AWS_ENDPOINT_URL_S3": args.s3_endpoint})
+    runtime = LambdaRuntime({function: project.functions[function]}, base_env=worker_base_env(extra), log=sys.stderr)
+    try:
+        invocation = runtime.invoke(runtime.pools[function], event)
+    finally:
+        runtime.close()
+    if invocation.error:
+        sys.stdout.write(json.dumps(invocation.error) + "\n")
+        return 1
+    sys.stdout.write(json.dumps(invocation.result, indent=2) + "\n")
+    return 0
+
+
+# -- demo --------------------------------------------------------------------------------------
+def command_demo(args: argparse.Namespace) -> int:
+    from .recipient import verify_chain
+    from .synthetic import make_dataset, synthetic_body, upload_keys
+
+    bucket = "demo-bucket"
+    dataset = make_dataset(args.objects, args.prefixes)
+    name = new_execution_name()
+    with ExitStack() as stack:
+        log, log_path = _log_sink(stack, args.verbose, name)
+        engine = stack.enter_context(EmbeddedEngine(EngineConfig(manifest_bucket=bucket, log=log)))
+        s3 = engine.s3_client()
+        s3.create_bucket(Bucket=bucket)
+        with new_progress(console) as progress:
+            task = progress.add_task("seeding", total=len(dataset.keys), detail=f"s3://{bucket}/")
+            upload_keys(s3, bucket, dataset.keys, synthetic_body, on_done=lambda: progress.advance(task))
+        execution_input = {
+            "bucket": bucket,
+            "suffix": ".pdf",
+            "expires_in": 3600,
+            "max_concurrency": args.max_concurrency,
+        }
+        result = _run_with_progress(engine, execution_input, name)
+        if not result.succeeded:
+            _print_failure(result)
+            return 1
+        output = result.output or {}
+        sample = None if args.verify_all or len(dataset.matching) <= args.verify_sample else args.verify_sample
+        started = time.monotonic()
+        with new_progress(console) as progress:
+            task = progress.add_task("verifying URLs", total=None, detail="as a recipient: plain HTTP GET")
+            verification = verify_chain(
+                output["index_url"],
+                synthetic_body,
+                sample=sample,
+                on_listed=lambda n: progress.update(task, total=n),
+                on_object=lambda: progress.advance(task),
+            )
+        verify_seconds = time.monotonic() - started
+    if sorted(verification.keys) != sorted(dataset.matching):
+        verification.failures.append(
+            f"index lists {len(verification.keys)} keys, {len(dataset.matching)} PDFs were seeded"
+        )
+    table = Table(title=f"fanout demo - execution {name}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("prefixes (work units)", str(output.get("parts")))
+    table.add_row("objects seeded (all kinds)", f"{len(dataset.keys):,}")
+    table.add_row("matching .pdf objects", f"{len(dataset.matching):,}")
+    table.add_row("objects in the index", f"{output.get('count', 0):,}")
+    table.add_row("parts", str(verification.parts))
+    table.add_row("execution wall time", f"{result.seconds:.2f} s")
+    table.add_row("objects/s", f"{output.get('count', 0) / max(result.seconds, 1e-9):,.0f}")
+    scope = "all" if sample is None else f"sample of {sample}"
+    table.add_row("verified object URLs", f"{verification.checked:,} ({scope}) in {verify_seconds:.1f} s")
+    table.add_row("failures", str(len(verification.failures)))
+    console.print(table)
+    if log_path:
+        console.print(f"handler logs (REPORT lines, JSON logs): {log_path}")
+    for failure in verification.failures[:20]:
+        console.print(f"[red]{failure}[/]")
+    return 1 if verification.failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fanout", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="seed synthetic PDFs, run the workflow locally, verify every link")
+    demo.add_argument("--objects", type=int, default=1000)
+    demo.add_argument("--prefixes", type=int, default=6)
+    demo.add_argument("--max-concurrency", type=int, default=4)
+    demo.add_argument("--verify-sample", type=int, default=5000, help="verify at most this many object URLs")
+    demo.add_argument("--verify-all", action="store_true")
+    demo.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
+    demo.set_defaults(handler=command_demo)
+
+    run = sub.add_parser("run", help="one execution of the state machine on the embedded engine")
+    run.add_argument("--bucket", required=True)
+    run.add_argument("--prefix", default="")
+    run.add_argument("--suffix", default=".pdf")
+    run.add_argument("--expires-in", type=int)
+    run.add_argument("--max-concurrency", type=int)
+    run.add_argument("--manifest-bucket", help="default: the source bucket")
+    run.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: an embedded moto server")
+    run.add_argument("--lambda-endpoint", help="e.g. http://127.0.0.1:3001 (sam local start-lambda)")
+    run.add_argument("--lambda-timeout", type=float, help="seconds; overrides every function's Timeout")
+    run.add_argument("--name", help="execution name (= run_id); default: generated")
+    run.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
+    run.add_argument("--verbose", action="store_true")
+    run.set_defaults(handler=command_run)
+
+    seed = sub.add_parser("seed", help="upload a local directory to a bucket")
+    seed.add_argument("--bucket", required=True)
+    seed.add_argument("--source-dir", required=True)
+    seed.add_argument("--prefix", default="")
+    seed.add_argument("--s3-endpoint")
+    seed.set_defaults(handler=command_seed)
+
+    invoke = sub.add_parser("invoke", help="one handler, one event file, no Docker (twin of sam local invoke)")
+    invoke.add_argument("function", help="ListPrefixesFunction | BuildManifestFunction | MergeIndexFunction")
+    invoke.add_argument("--event", required=True)
+    invoke.add_argument("--s3-endpoint")
+    invoke.add_argument("--manifest-bucket")
+    invoke.set_defaults(handler=command_invoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""What a recipient with no AWS account does: follow the index URL, the parts, the objects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+
+class LinkExpired(Exception):
+    """S3 refused a presigned URL because it has expired."""
+
+
+def http_get(session: requests.Session, url: str) -> bytes:
+    response = session.get(url, timeout=60)
+    if response.status_code == 403 and b"expired" in response.content.lower():
+        raise LinkExpired(f"link expired: {url.split('?', 1)[0]}")
+    response.raise_for_status()
+    return response.content
+
+
+def read_index(session: requests.Session, index_url: str) -> dict[str, Any]:
+    return json.loads(http_get(session, index_url))
+
+
+def iter_part_lines(session: requests.Session, part_url: str) -> Iterator[dict[str, Any]]:
+    for line in http_get(session, part_url).decode("utf-8").splitlines():
+        if line:
+            yield json.loads(line)
+
+
+@dataclass
+class Verification:
+    parts: int = 0
+    listed: int = 0
+    checked: int = 0
+    failures: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+def verify_chain(
+    index_url: str,
+    expected_body: Callable[[str], bytes],
+    *,
+    sample: int | None = None,
+    threads: int = 16,
+    on_object: Callable[[], None] | None = None,
+    on_listed: Callable[[int], None] | None = None,
+) -> Verification:
+    """GET the index, every part, and objects (all, or the first ``sample``) through their URLs."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=threads, pool_maxsize=threads)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    result = Verification()
+    index = read_index(session, index_url)
+    lines: list[dict[str, Any]] = []
+    for part in index["parts"]:
+        part_lines = list(iter_part_lines(session, part["url"]))
+        if len(part_lines) != part["count"]:
+            result.failures.append(f"part {part['key']}: {len(part_lines)} lines, index says {part['count']}")
+        lines.extend(part_lines)
+        result.parts += 1
+    result.listed = len(lines)
+    result.keys = [line["key"] for line in lines]
+    if index["count"] != len(lines):
+        result.failures.append(f"index count {index['count']} != {len(lines)} lines in its parts")
+    chosen = lines if sample is None else lines[:sample]
+    if on_listed is not None:
+        on_listed(len(chosen))
+
+    def check(line: dict[str, Any]) -> str | None:
+        try:
+            body = http_get(session, line["url"])
+        except (requests.RequestException, LinkExpired) as exc:
+            return f"{line['key']}: {exc}"
+        finally:
+            if on_object is not None:
+                on_object()
+        if body != expected_body(line["key"]) or len(body) != line["size"]:
+            return f"{line['key']}: content or size differs"
+        return None
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for problem in pool.map(check, chosen):
+            result.checked += 1
+            if problem:
+                result.failures.append(problem)
+    return result

@@ -1,0 +1,151 @@
+"""The whole state machine (statemachine/fanout.asl.json) on the embedded engine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from fanout_local.engine import EmbeddedEngine
+from fanout_local.recipient import verify_chain
+from fanout_local.synthetic import make_dataset, synthetic_body, upload_keys
+from tests.workflow.conftest import MANIFEST_BUCKET
+
+
+def manifest_keys(s3: Any, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=MANIFEST_BUCKET, Prefix=prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", ()))
+    return keys
+
+
+def test_full_workflow_lists_every_matching_object_and_every_url_works(
+    engine: EmbeddedEngine, engine_s3: Any, source_bucket: str
+) -> None:
+    dataset = make_dataset(objects=300, prefixes=5)
+    upload_keys(engine_s3, source_bucket, dataset.keys, synthetic_body)
+
+    result = engine.run({"bucket": source_bucket, "suffix": ".pdf", "max_concurrency": 3}, name="wf-full")
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    output = result.output
+    assert output["run_id"] == "wf-full"
+    assert output["count"] == len(dataset.matching)
+    # five sub-prefixes plus one unit for the root-level PDFs
+    assert output["parts"] == 6
+    verification = verify_chain(output["index_url"], synthetic_body)
+    assert verification.failures == []
+    assert sorted(verification.keys) == sorted(dataset.matching)
+    assert verification.checked == len(dataset.matching)
+
+
+def test_max_concurrency_is_honoured(engine: EmbeddedEngine, engine_s3: Any, source_bucket: str) -> None:
+    keys = [f"p{i}/doc-{j}.pdf" for i in range(6) for j in range(3)]
+    upload_keys(engine_s3, source_bucket, keys, synthetic_body)
+    pool = engine.runtime.pools["BuildManifestFunction"]
+    pool.max_in_flight = 0
+
+    result = engine.run({"bucket": source_bucket, "max_concurrency": 2}, name="wf-concurrency")
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output["count"] == len(keys)
+    builds = [i for i in result.invocations if i.function == "BuildManifestFunction"]
+    assert len(builds) == 6
+    assert 1 <= pool.max_in_flight <= 2
+    # overlap measured from the invocations' own timestamps, too
+    peak = max(sum(1 for o in builds if o.started <= b.started < o.ended) for b in builds)
+    assert peak <= 2
+
+
+def test_failing_build_fails_the_execution_and_publishes_no_index(
+    engine: EmbeddedEngine, engine_s3: Any, source_bucket: str
+) -> None:
+    upload_keys(engine_s3, source_bucket, ["a/1.pdf", "b/2.pdf"], synthetic_body)
+
+    def delete_source_after_planning(invocation: Any) -> None:
+        # Runs before ListPrefixes' response reaches the interpreter, so every
+        # BuildManifest then meets a missing bucket.
+        if invocation.function == "ListPrefixesFunction" and invocation.event["input"]["bucket"] == source_bucket:
+            for key in ("a/1.pdf", "b/2.pdf"):
+                engine_s3.delete_object(Bucket=source_bucket, Key=key)
+            engine_s3.delete_bucket(Bucket=source_bucket)
+
+    engine.add_observer(delete_source_after_planning)
+    try:
+        result = engine.run({"bucket": source_bucket}, name="wf-fail")
+    finally:
+        engine.runtime.observers.remove(delete_source_after_planning)
+
+    assert result.status == "FAILED"
+    # AWS fails the Map itself; moto's Distributed Map swallows child failures and
+    # MergeIndex's own check fails the run instead. Either way the cause names the error.
+    assert result.error in {"PartsMissing", "States.ExceedToleratedFailureThreshold", "BucketNotFound"}
+    assert "BucketNotFound" in (result.cause or "")
+    assert "manifests/wf-fail/index.json" not in manifest_keys(engine_s3, "manifests/wf-fail/")
+    assert manifest_keys(engine_s3, "manifests/wf-fail/parts/") == []
+
+
+def test_bad_input_fails_the_execution_with_a_named_error(engine: EmbeddedEngine) -> None:
+    result = engine.run({"bucket": "Not_A_Bucket"}, name="wf-bad-input")
+    assert result.status == "FAILED"
+    assert result.error == "InvalidInput"
+    assert "bucket" in result.cause
+    assert manifest_keys(engine.s3_client(), "manifests/wf-bad-input/") == []
+
+
+def test_fanout_run_json_prints_exactly_the_execution_output(s3: Any, bucket: str, moto_endpoint: str) -> None:
+    for key in ("x/1.pdf", "x/2.pdf", "y/3.PDF", "y/4.txt"):
+        s3.put_object(Bucket=bucket, Key=key, Body=synthetic_body(key))
+
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fanout_local.cli",
+            "run",
+            "--bucket",
+            bucket,
+            "--s3-endpoint",
+            moto_endpoint,
+            "--name",
+            "cli-json",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    output = json.loads(completed.stdout)  # the whole stdout is one JSON object
+    index = json.loads(s3.get_object(Bucket=bucket, Key=output["index_key"])["Body"].read())
+    assert output["run_id"] == index["run_id"] == "cli-json"
+    assert output["count"] == index["count"] == 3
+    assert output["parts"] == len(index["parts"]) == 2
+    assert output["expires_at"] == index["expires_at"]
+
+
+def test_fanout_run_exits_non_zero_with_error_and_cause(moto_endpoint: str) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fanout_local.cli",
+            "run",
+            "--bucket",
+            "no-such-bucket-here",
+            "--s3-endpoint",
+            moto_endpoint,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    assert "BucketNotFound" in completed.stderr
+    assert "no-such-bucket-here" in completed.stderr

@@ -21,7 +21,8 @@ MAX_PREFIX_BYTES = 1024  # S3 keys are at most 1024 bytes of UTF-8.
 MAX_SUFFIX_BYTES = 255
 MAX_CONCURRENCY_LIMIT = 10_000  # Distributed Map's own ceiling.
 
-EXECUTION_FIELDS = frozenset({"bucket", "prefix", "suffix", "expires_in", "max_concurrency"})
+# run_id: optional, to re-run a run under the same keys (execution names cannot be reused on AWS).
+EXECUTION_FIELDS = frozenset({"bucket", "prefix", "suffix", "expires_in", "max_concurrency", "run_id"})
 
 
 def _require_object(event: Any, what: str) -> Mapping[str, Any]:
@@ -78,6 +79,7 @@ class RunRequest:
     suffix: str
     expires_in: int
     max_concurrency: int
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +106,7 @@ def parse_run_request(event: Any, *, default_expires_in: int, default_max_concur
             minimum=1,
             maximum=MAX_CONCURRENCY_LIMIT,
         ),
+        run_id=None if data.get("run_id") is None else validate_run_id(data["run_id"]),
     )
 
 

@@ -89,6 +89,8 @@ async def build_manifest(
 
     async def write_page(entries: list[ObjectEntry]) -> None:
         nonlocal stopped
+        if not entries:  # a range's last page can end before its first key
+            return
         state["listed"] += len(entries)
         state["last_key"] = entries[-1][0]
         selected = [entry for entry in entries if matches(entry[0])]

@@ -8,6 +8,7 @@ of being rebuilt on every invocation.
 from __future__ import annotations
 
 import asyncio
+import atexit
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from functools import cache
@@ -56,6 +57,13 @@ def url_signer(bucket: str, expires_in: int) -> UrlSigner:
 
 def run_layout(run_id: str) -> RunLayout:
     return RunLayout(root=settings().manifest_prefix, run_id=run_id)
+
+
+@atexit.register
+def _close_clients() -> None:
+    """Close pooled connections when the process ends (tests, local workers)."""
+    if _loop is not None and not _loop.is_closed() and _exit_stack is not None:
+        _loop.run_until_complete(_exit_stack.aclose())
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -101,6 +101,7 @@ class EmbeddedEngine:
         self._lambda_server: LambdaInvokeServer | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._restore: list[Callable[[], None]] = []
         self._sfn: Any = None
         self.state_machine_arn = ""
         self._invocations: list[Invocation] = []
@@ -138,6 +139,8 @@ class EmbeddedEngine:
         # S3 server so nothing seeded later is lost.
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        if self.s3_endpoint is not None:
+            self._give_interpreter_real_s3_credentials(function_env)
         if self.s3_endpoint is None:
             self.s3_endpoint = self._start_moto_server()
         if self.lambda_endpoint is None:
@@ -168,6 +171,28 @@ class EmbeddedEngine:
             definition=self.project.definition(),
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/fanout-local",
         )["stateMachineArn"]
+
+    def _give_interpreter_real_s3_credentials(self, env: dict[str, str]) -> None:
+        """moto's interpreter signs its own S3 calls (ItemReader, ResultWriter) with dummy
+        keys, which a real endpoint such as MinIO rejects: hand it the caller's."""
+        from moto.stepfunctions.parser.asl.utils import boto_client
+
+        real_boto3 = boto_client.boto3
+        credentials = {
+            "aws_access_key_id": env.get("AWS_ACCESS_KEY_ID"),
+            "aws_secret_access_key": env.get("AWS_SECRET_ACCESS_KEY"),
+            "aws_session_token": env.get("AWS_SESSION_TOKEN"),
+        }
+
+        class _Boto3WithRealS3Credentials:
+            @staticmethod
+            def client(**kwargs: Any) -> Any:
+                if kwargs.get("service_name") == "s3" and credentials["aws_access_key_id"]:
+                    kwargs.update(credentials)
+                return real_boto3.client(**kwargs)
+
+        boto_client.boto3 = _Boto3WithRealS3Credentials  # type: ignore[assignment]
+        self._restore.append(lambda: setattr(boto_client, "boto3", real_boto3))
 
     def _start_moto_server(self) -> str:
         """S3 for the run. In a separate process by default, so S3 gets its own core instead
@@ -202,6 +227,8 @@ class EmbeddedEngine:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        while self._restore:
+            self._restore.pop()()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

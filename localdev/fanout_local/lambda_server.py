@@ -222,6 +222,9 @@ class LambdaRuntime:
     ) -> None:
         self.log = log
         self.observers: list[Callable[[Invocation], None]] = []
+        # Returns (HTTP status, error code, message) to fail an Invoke call as the Lambda
+        # service would (throttling, service errors), or None to run the function.
+        self.fault_injector: Callable[[str], tuple[int, str, str] | None] | None = None
         self.pools: dict[str, FunctionPool] = {}
         for name, spec in functions.items():
             env = {
@@ -294,6 +297,12 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         if pool is None:
             message = json.dumps({"Type": "User", "message": f"Function not found: {unquote(name)}"}).encode()
             self._reply(HTTPStatus.NOT_FOUND, message, {"x-amzn-ErrorType": "ResourceNotFoundException"})
+            return
+        fault = runtime.fault_injector(pool.spec.name) if runtime.fault_injector else None
+        if fault is not None:
+            status, code, message = fault
+            body = json.dumps({"Type": "Service", "message": message}).encode()
+            self._reply(status, body, {"x-amzn-ErrorType": code})
             return
         if self.headers.get("X-Amz-Invocation-Type") == "DryRun":
             self._reply(HTTPStatus.NO_CONTENT, b"")

@@ -22,12 +22,28 @@ from s3fanout.runtime import run_async, run_layout, s3_client, settings, url_sig
 _SAFETY_MS = int(os.environ.get("TIME_SAFETY_MS", "20000"))
 
 
-def deadline_check(context: Any) -> Any:
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is None:
-        return lambda: False
-    margin = min(_SAFETY_MS, remaining() // 4)
-    return lambda: remaining() < margin
+class DeadlineCheck:
+    """True once too little time is left for one more page plus finishing the part.
+
+    The margin is the larger of a floor (``TIME_SAFETY_MS``, at most a quarter of the time
+    we started with) and three times the slowest page seen so far, so a slow network or a
+    short local timeout still leaves room to complete the part and write its summary.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self._remaining = getattr(context, "get_remaining_time_in_millis", None)
+        start = self._remaining() if self._remaining else 0
+        self._floor = min(_SAFETY_MS, start // 4)
+        self._last = start
+        self._slowest = 0
+
+    def __call__(self) -> bool:
+        if self._remaining is None:
+            return False
+        now = self._remaining()
+        self._slowest = max(self._slowest, self._last - now)
+        self._last = now
+        return now < max(self._floor, 3 * self._slowest)
 
 
 def next_event(request: BuildRequest, result: PartResult) -> dict[str, Any] | None:
@@ -71,7 +87,7 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
             manifest_bucket,
             queue_max=config.queue_max,
             part_size=config.part_size,
-            should_stop=deadline_check(context),
+            should_stop=DeadlineCheck(context),
         )
         summary = {**result.to_dict(), "attempt": request.attempt, "signed_at": signed_at}
         await put_json(client, manifest_bucket, layout.summary_key(request.work.unit, request.segment), summary)

@@ -14,34 +14,42 @@ from s3fanout.planner import new_run_id, plan_units, write_plan
 from s3fanout.runtime import run_async, run_layout, s3_client, settings
 
 
-def split_event(event: Any) -> tuple[Any, str | None]:
-    """Accept the workflow's envelope ``{"input": {...}, "run_id": ...}`` or a bare input.
-
-    The workflow passes ``$$.Execution.Name`` as run_id; it is null when an engine
-    starts an execution without a name, and then a fresh id is generated.
-    """
+def split_event(event: Any) -> tuple[Any, Any]:
+    """Accept the workflow's envelope ``{"input": {...}, "run_id": <execution name>}`` or a
+    bare execution input (``sam local invoke``, tests)."""
     if isinstance(event, dict) and set(event) == {"input", "run_id"}:
         return event["input"], event["run_id"]
-    if isinstance(event, dict) and "run_id" in event:
-        rest = {k: v for k, v in event.items() if k != "run_id"}
-        return rest, event["run_id"]
     return event, None
+
+
+def choose_run_id(request_run_id: str | None, execution_name: Any) -> str:
+    """The input's run_id (a deliberate re-run), else the execution name, else a new id.
+
+    The execution name is null when an engine starts an execution without one.
+    """
+    if request_run_id is not None:
+        return request_run_id
+    if execution_name is not None:
+        return validate_run_id(execution_name, "execution name")
+    return new_run_id()
 
 
 async def list_prefixes(event: Any) -> dict[str, Any]:
     config = settings()
-    raw_input, raw_run_id = split_event(event)
+    raw_input, execution_name = split_event(event)
     request = parse_run_request(
         raw_input,
         default_expires_in=config.url_expiry_seconds,
         default_max_concurrency=config.default_max_concurrency,
     )
-    run_id = new_run_id() if raw_run_id is None else validate_run_id(raw_run_id)
+    run_id = choose_run_id(request.run_id, execution_name)
     logger.append_keys(run_id=run_id, bucket=request.bucket, prefix=request.prefix)
     layout = run_layout(run_id)
     manifest_bucket = config.manifest_bucket_for(request.bucket)
     client = await s3_client()
-    units = await plan_units(client, request)
+    # When manifests share the source bucket, a run must not list earlier runs' manifests.
+    exclude = f"{config.manifest_prefix}/" if manifest_bucket == request.bucket else None
+    units = await plan_units(client, request, exclude_prefix=exclude)
     result = await write_plan(client, request, units, layout, manifest_bucket)
     metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(units))
     logger.info("plan written", extra={"units": len(units), "plan_key": result.plan_key})

@@ -5,6 +5,12 @@ PY := $(VENV)/bin/python
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+NODE_STAMP := node_modules/.installed
+ASL := statemachine/fanout.asl.json
+ASL_RENDERED := .aws-sam/lint/fanout.asl.json
+# sam: no telemetry (and no network) during lint; validate needs a region, never credentials.
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
 .PHONY: help install test lint lint-asl lint-sam unit integration workflow demo bench clean
 
@@ -22,10 +28,31 @@ $(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-lint: $(STAMP)
+# aws-sam-cli pins its own boto3, so it lives in its own venv, locked in requirements-sam.txt.
+# `sam validate` runs on any Python >= 3.10; only `sam build` needs python3.13 (the runtime) on PATH.
+$(SAM_STAMP): requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip==25.3
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+# asl-validator, pinned exactly in package.json / package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(STAMP) lint-sam lint-asl
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+
+lint-sam: $(SAM_STAMP)
+	$(SAM_ENV) $(SAM) validate --lint --region us-east-1 --template-file template.yaml
+
+# asl-validator knows nothing of DefinitionSubstitutions: fill the ${...} placeholders first.
+lint-asl: $(STAMP) $(NODE_STAMP)
+	$(PY) -m tests.support.render_asl $(ASL_RENDERED)
+	node_modules/.bin/asl-validator --json-path $(ASL_RENDERED)
 
 test: lint
 	$(PY) -m pytest

@@ -1,0 +1,271 @@
+"""Security and wiring properties of template.yaml that cfn-lint and sam validate do not check."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.render_asl import PLACEHOLDER, load_template, render
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+ASL_PATH = ROOT / "statemachine" / "fanout.asl.json"
+FUNCTIONS = {
+    "ListPrefixesFunction": "s3fanout.handlers.list_prefixes.lambda_handler",
+    "BuildManifestFunction": "s3fanout.handlers.build_manifest.lambda_handler",
+    "MergeIndexFunction": "s3fanout.handlers.merge_index.lambda_handler",
+}
+SUBSTITUTIONS = {
+    "ListPrefixesFunctionArn",
+    "BuildManifestFunctionArn",
+    "MergeIndexFunctionArn",
+    "ManifestBucketName",
+    "ManifestPrefix",
+}
+MANIFEST_BUCKET = {"Fn::If": ["CreateManifestBucket", {"Ref": "ManifestBucket"}, {"Ref": "ManifestBucketName"}]}
+MANIFEST_OBJECTS = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/manifests/*", {"Bucket": MANIFEST_BUCKET}]}
+MACHINE_NAME = "${AWS::StackName}-fanout"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE_PATH)
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]
+
+
+def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inline statements of a SAM resource's Policies (policy templates are skipped)."""
+    found: list[dict[str, Any]] = []
+    for policy in resource["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            found.extend(policy["Statement"])
+    return found
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def resolve(value: Any, source_buckets: list[str]) -> Any:
+    """Evaluate the intrinsics used in resource ARNs (aws partition, the given source buckets)."""
+    if isinstance(value, list):
+        return [resolve(v, source_buckets) for v in value]
+    if not isinstance(value, dict):
+        return value
+    ((key, arg),) = value.items()
+    if key == "Ref":
+        return {"SourceBucketNames": source_buckets, "AWS::Partition": "aws"}[arg]
+    if key == "Fn::Join":
+        return arg[0].join(resolve(arg[1], source_buckets))
+    if key == "Fn::Split":
+        return resolve(arg[1], source_buckets).split(arg[0])
+    if key == "Fn::Sub" and isinstance(arg, str):
+        return arg.replace("${AWS::Partition}", "aws")
+    raise AssertionError(f"unexpected intrinsic {key} in {value!r}")
+
+
+# -- manifest bucket ------------------------------------------------------------------------
+
+
+def test_manifest_bucket_blocks_all_public_access(resources: dict[str, Any]) -> None:
+    bucket = resources["ManifestBucket"]
+    assert bucket["Condition"] == "CreateManifestBucket"
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["Properties"]["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_manifest_bucket_is_encrypted(resources: dict[str, Any]) -> None:
+    rules = resources["ManifestBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rules
+    assert all(r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"} for r in rules)
+
+
+def test_manifest_bucket_policy_denies_plain_http(resources: dict[str, Any]) -> None:
+    policy = resources["ManifestBucketPolicy"]
+    assert policy["Condition"] == "CreateManifestBucket"
+    assert policy["Properties"]["Bucket"] == {"Ref": "ManifestBucket"}
+    denies = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(denies) == 1
+    (deny,) = denies
+    assert deny["Principal"] == "*"
+    assert actions(deny) == ["s3:*"]
+    assert deny["Resource"] == [
+        {"Fn::GetAtt": ["ManifestBucket", "Arn"]},
+        {"Fn::Sub": "${ManifestBucket.Arn}/*"},
+    ]
+
+
+def test_manifest_bucket_expires_manifests_and_aborts_uploads(resources: dict[str, Any]) -> None:
+    rules = resources["ManifestBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(r["Status"] == "Enabled" for r in rules)
+    expiring = [r for r in rules if "ExpirationInDays" in r]
+    assert len(expiring) == 1
+    assert expiring[0]["Prefix"] == "manifests/"
+    assert expiring[0]["ExpirationInDays"] == {"Ref": "ManifestRetentionDays"}
+    aborting = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
+    assert aborting
+    assert all(r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1 for r in aborting)
+
+
+def test_parameters(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["SourceBucketNames"]["Type"] == "CommaDelimitedList"
+    assert params["ManifestBucketName"]["Default"] == ""
+    assert template["Conditions"]["CreateManifestBucket"] == {"Fn::Equals": [{"Ref": "ManifestBucketName"}, ""]}
+    for name in ("DefaultMaxConcurrency", "UrlExpirySeconds", "ManifestRetentionDays"):
+        assert params[name]["Type"] == "Number"
+        assert "Default" in params[name]
+    assert params["UrlExpirySeconds"]["MaxValue"] == 604_800  # SigV4 presigned URLs live at most 7 days
+    assert set(params["LogLevel"]["AllowedValues"]) >= {"DEBUG", "INFO", "WARNING", "ERROR"}
+
+
+# -- functions --------------------------------------------------------------------------------
+
+
+def test_functions_run_python313_on_arm64(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    globals_fn = template["Globals"]["Function"]
+    assert globals_fn["Runtime"] == "python3.13"
+    assert globals_fn["Architectures"] == ["arm64"]
+    assert globals_fn["CodeUri"] == "functions/"
+    assert (ROOT / "functions" / "requirements.txt").is_file()
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == set(FUNCTIONS)
+    for name, handler in FUNCTIONS.items():
+        props = functions[name]["Properties"]
+        assert props["Handler"] == handler
+        assert props.get("Runtime", "python3.13") == "python3.13"
+        assert props.get("Architectures", ["arm64"]) == ["arm64"]
+        assert props.get("CodeUri", "functions/") == "functions/"
+        module = handler.rsplit(".", 1)[0].replace(".", "/")
+        assert (ROOT / "functions" / f"{module}.py").is_file()
+
+
+def test_function_environment(template: dict[str, Any]) -> None:
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["MANIFEST_BUCKET"] == MANIFEST_BUCKET
+    assert env["MANIFEST_PREFIX"] == "manifests"
+    assert env["URL_EXPIRY_SECONDS"] == {"Ref": "UrlExpirySeconds"}
+    assert env["DEFAULT_MAX_CONCURRENCY"] == {"Ref": "DefaultMaxConcurrency"}
+    assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # responses carry presigned URLs
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_policies_write_only_under_manifests(resources: dict[str, Any], name: str) -> None:
+    function = resources[name]
+    assert [p for p in function["Properties"]["Policies"] if not (isinstance(p, dict) and "Statement" in p)] == []
+    for statement in statements(function):
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] != "*"
+        for action in actions(statement):
+            assert action.startswith("s3:")
+            assert "*" not in action
+            if not action.startswith(("s3:Get", "s3:List")):
+                assert statement["Resource"] == MANIFEST_OBJECTS, f"{name}: {action} outside manifests/*"
+
+
+def test_source_buckets_are_read_only(resources: dict[str, Any]) -> None:
+    buckets = ["alpha", "beta.data"]
+    grants: dict[str, dict[str, list[str]]] = {}
+    for name in FUNCTIONS:
+        for statement in statements(resources[name]):
+            if statement["Resource"] == MANIFEST_OBJECTS or "Condition" in statement:
+                continue
+            arns = resolve(statement["Resource"], buckets)
+            for action in actions(statement):
+                grants.setdefault(name, {})[action] = arns
+    bucket_arns = ["arn:aws:s3:::alpha", "arn:aws:s3:::beta.data"]
+    object_arns = ["arn:aws:s3:::alpha/*", "arn:aws:s3:::beta.data/*"]
+    assert grants == {
+        "ListPrefixesFunction": {"s3:ListBucket": bucket_arns},
+        "BuildManifestFunction": {"s3:ListBucket": bucket_arns, "s3:GetObject": object_arns},
+    }
+    # One bucket works too.
+    one = next(s for s in statements(resources["BuildManifestFunction"]) if actions(s) == ["s3:GetObject"])
+    assert resolve(one["Resource"], ["solo"]) == ["arn:aws:s3:::solo/*"]
+
+
+def test_merge_index_lists_only_manifests(resources: dict[str, Any]) -> None:
+    (listing,) = [s for s in statements(resources["MergeIndexFunction"]) if "s3:ListBucket" in actions(s)]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "manifests/*"}}
+    assert listing["Resource"] == {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": MANIFEST_BUCKET}]}
+
+
+# -- state machine ------------------------------------------------------------------------------
+
+
+def test_state_machine_has_fixed_name_and_substitutions(resources: dict[str, Any]) -> None:
+    machine = resources["FanoutStateMachine"]
+    assert machine["Type"] == "AWS::Serverless::StateMachine"
+    props = machine["Properties"]
+    assert props["Name"] == {"Fn::Sub": MACHINE_NAME}
+    assert props["DefinitionUri"] == "statemachine/fanout.asl.json"
+    subs = props["DefinitionSubstitutions"]
+    assert set(subs) == SUBSTITUTIONS
+    for fn in FUNCTIONS:
+        assert subs[f"{fn}Arn"] == {"Fn::GetAtt": [fn, "Arn"]}
+    assert subs["ManifestBucketName"] == MANIFEST_BUCKET
+    assert subs["ManifestPrefix"] == "manifests"
+
+
+def test_asl_placeholders_match_substitutions(resources: dict[str, Any]) -> None:
+    used = set(PLACEHOLDER.findall(ASL_PATH.read_text(encoding="utf-8")))
+    assert used == set(resources["FanoutStateMachine"]["Properties"]["DefinitionSubstitutions"])
+    rendered = json.loads(render(TEMPLATE_PATH, ASL_PATH))
+    assert not PLACEHOLDER.search(json.dumps(rendered))
+
+
+def test_state_machine_policy(resources: dict[str, Any]) -> None:
+    props = resources["FanoutStateMachine"]["Properties"]
+    invoked = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in props["Policies"] if "LambdaInvokePolicy" in p}
+    assert invoked == set(FUNCTIONS)
+    by_action: dict[str, Any] = {}
+    for statement in statements(resources["FanoutStateMachine"]):
+        assert statement["Effect"] == "Allow"
+        for action in actions(statement):
+            by_action[action] = statement["Resource"]
+    arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+    assert by_action["states:StartExecution"] == {"Fn::Sub": f"{arn}:stateMachine:{MACHINE_NAME}"}
+    assert by_action["states:DescribeExecution"] == {"Fn::Sub": f"{arn}:execution:{MACHINE_NAME}/*"}
+    assert by_action["states:StopExecution"] == {"Fn::Sub": f"{arn}:execution:{MACHINE_NAME}/*"}
+    for action in ("s3:GetObject", "s3:PutObject"):  # ItemReader, ResultWriter
+        assert by_action[action] == MANIFEST_OBJECTS
+    s3_actions = {a for a in by_action if a.startswith("s3:")}
+    assert all(by_action[a] == MANIFEST_OBJECTS for a in s3_actions)
+    # Only CloudWatch Logs delivery, which has no resource-level permissions, gets "*".
+    assert {a for a, r in by_action.items() if r == "*"} <= {a for a in by_action if a.startswith("logs:")}
+    if props.get("Logging"):
+        assert "logs:CreateLogDelivery" in by_action
+        assert props["Logging"].get("IncludeExecutionData") is False  # execution data holds presigned URLs
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": "FanoutStateMachine"}
+    for fn in FUNCTIONS:
+        assert outputs[f"{fn}Name"]["Value"] == {"Ref": fn}
+    assert outputs["ManifestBucket"]["Value"] == MANIFEST_BUCKET
+
+
+def test_no_hardcoded_account_or_region(template: dict[str, Any]) -> None:
+    text = json.dumps(template)
+    assert not re.search(r"\b\d{12}\b", text)
+    assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-[a-z]+-\d\b", text)

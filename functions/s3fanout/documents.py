@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .errors import translate_client_error
+from .errors import S3_CALL_ERRORS, translate_client_error
 
 
 async def put_json(client: Any, bucket: str, key: str, document: Any) -> None:
@@ -15,7 +13,7 @@ async def put_json(client: Any, bucket: str, key: str, document: Any) -> None:
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     try:
         await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-    except ClientError as exc:
+    except S3_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="PutObject") from exc
 
 
@@ -23,8 +21,8 @@ async def get_json(client: Any, bucket: str, key: str) -> Any | None:
     """A JSON document, or None if the key does not exist."""
     try:
         response = await client.get_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+    except S3_CALL_ERRORS as exc:
+        if (getattr(exc, "response", None) or {}).get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
             return None
         raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
     async with response["Body"] as body:

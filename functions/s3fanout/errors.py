@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 # ClientError codes that mean "the bucket is not there" / "you may not".
 _NOT_FOUND_CODES = frozenset({"NoSuchBucket"})
 _DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
+
+# What an S3 call raises once the client's retries are spent: an error response
+# (ClientError) or no response at all (BotoCoreError: dropped connection, timeout, ...).
+S3_CALL_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 
 
 class FanoutError(Exception):
@@ -62,7 +68,10 @@ class PartsMissing(FanoutError):
 
 
 def translate_client_error(error: Exception, *, bucket: str, operation: str) -> FanoutError:
-    """Turn a botocore ClientError into one of our named errors."""
+    """Turn a botocore ClientError (or connection error) into one of our named errors."""
+    if not isinstance(error, ClientError):
+        # No response at all (connection dropped, timed out): name the botocore error.
+        return S3RequestFailed(bucket, operation, type(error).__name__, str(error))
     response: dict[str, Any] = getattr(error, "response", {}) or {}
     err = response.get("Error", {})
     code = str(err.get("Code", "")) or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown"))

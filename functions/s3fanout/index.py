@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from .documents import get_json, put_json
-from .errors import PartsMissing, RunNotFound, translate_client_error
+from .errors import S3_CALL_ERRORS, PartsMissing, RunNotFound, translate_client_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,7 +50,7 @@ async def _list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
     try:
         async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             keys.extend(obj["Key"] for obj in page.get("Contents", ()))
-    except ClientError as exc:
+    except S3_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
     return keys
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .errors import translate_client_error
+from .errors import S3_CALL_ERRORS, translate_client_error
 
 
 class StreamingUpload:
@@ -55,7 +53,7 @@ class StreamingUpload:
             response = await self._client.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=chunk
             )
-        except ClientError as exc:
+        except S3_CALL_ERRORS as exc:
             raise translate_client_error(exc, bucket=self.bucket, operation="UploadPart") from exc
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
 
@@ -75,7 +73,7 @@ class StreamingUpload:
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": self._parts},
                 )
-        except ClientError as exc:
+        except S3_CALL_ERRORS as exc:
             raise translate_client_error(exc, bucket=self.bucket, operation="PutObject") from exc
         self._buffer.clear()
         return self.bytes_written
@@ -86,5 +84,5 @@ class StreamingUpload:
         if self._upload_id is None:
             return
         upload_id, self._upload_id = self._upload_id, None
-        with contextlib.suppress(ClientError):
+        with contextlib.suppress(*S3_CALL_ERRORS):
             await self._client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)

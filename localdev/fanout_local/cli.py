@@ -231,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--manifest-bucket", help="default: the source bucket")
     run.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: an embedded moto server")
     run.add_argument("--lambda-endpoint", help="e.g. http://127.0.0.1:3001 (sam local start-lambda)")
-    run.add_argument("--lambda-timeout", type=float, help="seconds; overrides every function's Timeout")
+    run.add_argument(
+        "--lambda-timeout", type=float, help="seconds; overrides BuildManifest's Timeout (forces continuations)"
+    )
     run.add_argument("--name", help="execution name (= run_id); default: generated")
     run.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
     run.add_argument("--verbose", action="store_true")

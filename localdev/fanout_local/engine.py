@@ -72,7 +72,9 @@ class EngineConfig:
     manifest_bucket: str
     s3_endpoint: str | None = None  # None: start a moto server
     lambda_endpoint: str | None = None  # None: run the handlers here
-    lambda_timeout: float | None = None  # overrides every function's Timeout
+    # Overrides BuildManifest's Timeout - the function that continues where it stopped -
+    # so a modest prefix can be forced through many continuations.
+    lambda_timeout: float | None = None
     project_root: Path = PROJECT_ROOT
     parameters: dict[str, str] = field(default_factory=dict)
     extra_function_env: dict[str, str] = field(default_factory=dict)
@@ -157,7 +159,9 @@ class EmbeddedEngine:
                     **self.config.extra_function_env,
                 },
                 log=self.config.log,
-                timeout_override=self.config.lambda_timeout,
+                timeout_overrides=(
+                    {"BuildManifestFunction": self.config.lambda_timeout} if self.config.lambda_timeout else None
+                ),
             )
             self.runtime.observers.append(self._invocations.append)
             self._lambda_server = LambdaInvokeServer(self.runtime).start()

@@ -218,7 +218,7 @@ class LambdaRuntime:
         *,
         base_env: dict[str, str],
         log: IO[str],
-        timeout_override: float | None = None,
+        timeout_overrides: dict[str, float] | None = None,
     ) -> None:
         self.log = log
         self.observers: list[Callable[[Invocation], None]] = []
@@ -236,7 +236,7 @@ class LambdaRuntime:
             }
             # Values the engine must control win over the template's.
             env.update({k: v for k, v in base_env.items() if k.startswith(("S3_", "AWS_ENDPOINT", "MANIFEST_BUCKET"))})
-            timeout = timeout_override if timeout_override is not None else spec.timeout
+            timeout = (timeout_overrides or {}).get(name, spec.timeout)
             self.pools[name] = FunctionPool(spec=spec, env=env, log=log, timeout=timeout)
         self._log_lock = threading.Lock()
 
@@ -278,6 +278,7 @@ class _InvokeHandler(BaseHTTPRequestHandler):
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)

@@ -17,23 +17,24 @@ from s3fanout.manifest import PartResult, build_manifest
 from s3fanout.observability import logger, metrics, tracer
 from s3fanout.runtime import run_async, run_layout, s3_client, settings, url_signer
 
-# Stop listing this long before the Lambda timeout (capped at a quarter of the time we had),
-# leaving room to finish the part and write its summary.
-_SAFETY_MS = int(os.environ.get("TIME_SAFETY_MS", "20000"))
+# Stop listing this long before the Lambda timeout, leaving room to finish the part and
+# write its summary. Unset: 20 s, but at most a quarter of the time the invocation had.
+_SAFETY_MS_SETTING = os.environ.get("TIME_SAFETY_MS", "").strip()
+_DEFAULT_SAFETY_MS = 20_000
 
 
 class DeadlineCheck:
     """True once too little time is left for one more page plus finishing the part.
 
-    The margin is the larger of a floor (``TIME_SAFETY_MS``, at most a quarter of the time
-    we started with) and three times the slowest page seen so far, so a slow network or a
-    short local timeout still leaves room to complete the part and write its summary.
+    The margin is the larger of a floor (``TIME_SAFETY_MS``; by default 20 s but at most a
+    quarter of the time we started with) and three times the slowest page seen so far, so a
+    slow network or a short local timeout still leaves room to complete the part.
     """
 
     def __init__(self, context: Any) -> None:
         self._remaining = getattr(context, "get_remaining_time_in_millis", None)
         start = self._remaining() if self._remaining else 0
-        self._floor = min(_SAFETY_MS, start // 4)
+        self._floor = int(_SAFETY_MS_SETTING) if _SAFETY_MS_SETTING else min(_DEFAULT_SAFETY_MS, start // 4)
         self._last = start
         self._slowest = 0
 

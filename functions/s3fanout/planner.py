@@ -8,10 +8,8 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from .documents import put_json
-from .errors import translate_client_error
+from .errors import S3_CALL_ERRORS, translate_client_error
 from .inputs import WorkUnit
 from .listing import list_prefix_level
 from .splitting import Probe, split_key_space
@@ -59,7 +57,7 @@ def _probe_for(client: Any, bucket: str, prefix: str, *, delimited: bool) -> Pro
             params["Delimiter"] = "/"
         try:
             page = await client.list_objects_v2(**params)
-        except ClientError as exc:
+        except S3_CALL_ERRORS as exc:
             raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
         return [obj["Key"] for obj in page.get("Contents", ())], bool(page.get("IsTruncated"))
 

@@ -28,6 +28,8 @@ from urllib.parse import unquote
 from .template import FunctionSpec, function_arn
 
 INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
+# Environment the engine sets for every function, whatever template.yaml declares.
+ENGINE_CONTROLLED = ("S3_", "AWS_ENDPOINT", "MANIFEST_BUCKET", "POWERTOOLS_TRACE_DISABLED")
 INIT_TIMEOUT_SECONDS = 30.0  # AWS allows 10 s; a loaded 2-core machine needs more
 
 
@@ -235,7 +237,7 @@ class LambdaRuntime:
                 "PYTHONUNBUFFERED": "1",
             }
             # Values the engine must control win over the template's.
-            env.update({k: v for k, v in base_env.items() if k.startswith(("S3_", "AWS_ENDPOINT", "MANIFEST_BUCKET"))})
+            env.update({k: v for k, v in base_env.items() if k.startswith(ENGINE_CONTROLLED)})
             timeout = (timeout_overrides or {}).get(name, spec.timeout)
             self.pools[name] = FunctionPool(spec=spec, env=env, log=log, timeout=timeout)
         self._log_lock = threading.Lock()

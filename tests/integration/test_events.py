@@ -250,13 +250,6 @@ def test_env_json_points_every_function_at_local_minio(env_json: dict[str, dict[
         assert load_event(name)["bucket"] == bucket, name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sam local only overrides environment variables the template declares; template.yaml does not "
-        "declare S3_ENDPOINT_URL or POWERTOOLS_TRACE_DISABLED (AWS_* credentials come from the shell)"
-    ),
-)
 def test_env_json_variables_are_declared_in_the_template(env_json: dict[str, dict[str, str]]) -> None:
     template = load_template()
     declared_globally = set(template["Globals"]["Function"]["Environment"]["Variables"])

@@ -145,6 +145,20 @@ def command_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- fetch -------------------------------------------------------------------------------------
+def command_fetch(args: argparse.Namespace) -> int:
+    from .fetch import command_fetch as fetch_index
+
+    return fetch_index(args.index_url, args.to, args.concurrency, console)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 # -- demo --------------------------------------------------------------------------------------
 def command_demo(args: argparse.Namespace) -> int:
     from .recipient import verify_chain
@@ -184,6 +198,7 @@ def command_demo(args: argparse.Namespace) -> int:
                 on_object=lambda: progress.advance(task),
             )
         verify_seconds = time.monotonic() - started
+        fetched = _demo_fetch(output["index_url"], Path(args.fetch_to), verification) if args.fetch_to else None
     if sorted(verification.keys) != sorted(dataset.matching):
         verification.failures.append(
             f"index lists {len(verification.keys)} keys, {len(dataset.matching)} PDFs were seeded"
@@ -200,6 +215,8 @@ def command_demo(args: argparse.Namespace) -> int:
     table.add_row("objects/s", f"{output.get('count', 0) / max(result.seconds, 1e-9):,.0f}")
     scope = "all" if sample is None else f"sample of {sample}"
     table.add_row("verified object URLs", f"{verification.checked:,} ({scope}) in {verify_seconds:.1f} s")
+    if fetched is not None:
+        table.add_row(f"fetched to {args.fetch_to}", fetched)
     table.add_row("failures", str(len(verification.failures)))
     console.print(table)
     if log_path:
@@ -207,6 +224,24 @@ def command_demo(args: argparse.Namespace) -> int:
     for failure in verification.failures[:20]:
         console.print(f"[red]{failure}[/]")
     return 1 if verification.failures else 0
+
+
+def _demo_fetch(index_url: str, dest: Path, verification: Any) -> str:
+    """``fanout fetch`` into ``dest``, then every file checked byte for byte: a summary row."""
+    from .fetch import fetch as fetch_index
+    from .fetch import human_bytes
+    from .synthetic import synthetic_body
+
+    report = fetch_index(index_url, dest, console=console)
+    verification.failures += [f"fetch {f.what}: {f.reason}" for f in report.failures]
+    for key in verification.keys:
+        path = report.dest / key
+        if not path.is_file() or path.read_bytes() != synthetic_body(key):
+            verification.failures.append(f"fetch {key}: {path} missing or not the object's bytes")
+    return (
+        f"{report.ok:,} downloaded, {report.skipped:,} skipped, {report.failed:,} failed; "
+        f"{human_bytes(report.bytes_downloaded)} in {report.seconds:.1f} s"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--verify-sample", type=int, default=5000, help="verify at most this many object URLs")
     demo.add_argument("--verify-all", action="store_true")
     demo.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
+    demo.add_argument("--fetch-to", metavar="DIR", help="after verifying, download everything into DIR (fanout fetch)")
     demo.set_defaults(handler=command_demo)
 
     run = sub.add_parser("run", help="one execution of the state machine on the embedded engine")
@@ -252,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--s3-endpoint")
     invoke.add_argument("--manifest-bucket")
     invoke.set_defaults(handler=command_invoke)
+
+    fetch = sub.add_parser("fetch", help="download everything an index URL lists (a recipient: no AWS credentials)")
+    fetch.add_argument("index_url", metavar="INDEX_URL")
+    fetch.add_argument("--to", required=True, metavar="DIR", help="created if missing; files go to DIR/<key>")
+    fetch.add_argument("--concurrency", type=_positive_int, default=8, help="parallel downloads (default 8)")
+    fetch.set_defaults(handler=command_fetch)
     return parser
 
 

@@ -1,0 +1,429 @@
+"""``fanout fetch``: a recipient downloads everything an index lists, safely, resumably.
+
+Indexes are built the real way (the three handlers, ``run_handlers``) with presigned URLs
+pointing at an ``S3Proxy`` in front of moto, so a test can count the recipient's requests,
+drop connections, or answer like S3 does for an expired link. The path-traversal cases use
+index and part documents crafted in moto (the handlers would list such keys just the same).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from fanout_local.fetch import FetchReport, UnsafeKey, fetch, local_path
+from fanout_local.synthetic import synthetic_body
+from s3fanout import runtime
+from tests.support.flow import run_handlers
+from tests.support.s3_proxy import DROP, ProxyRequest, Respond, S3Proxy
+
+EXPIRED = Respond.s3_error(403, "AccessDenied", "Request has expired")
+
+
+def _body(key: str) -> bytes:
+    # One object spans several 256 KiB read chunks.
+    return synthetic_body(key) * 3000 if key.endswith("big.pdf") else synthetic_body(key)
+
+
+KEYS = [
+    "reports/2024/q1.pdf",
+    "reports/2024/q2.pdf",
+    "reports/big.pdf",
+    "scans/a.pdf",
+    "scans/deep/er/b.pdf",
+    "root.pdf",
+]
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Proxy]:
+    """The handlers presign against the proxy: every URL in the index goes through it."""
+    with S3Proxy(moto_endpoint) as running:
+        monkeypatch.setenv("S3_ENDPOINT_URL", running.url)
+        runtime.settings.cache_clear()
+        yield running
+    runtime.settings.cache_clear()
+
+
+def build_index(s3: Any, bucket: str, keys: list[str], **execution: Any) -> dict[str, Any]:
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=_body(key))
+    return run_handlers(s3, {"bucket": bucket, "suffix": "", **execution})["index"]
+
+
+def object_gets(proxy: S3Proxy, bucket: str) -> list[str]:
+    """Keys of the GETs the proxy saw for source objects (not the manifests)."""
+    return [
+        r.key
+        for r in proxy.seen
+        if r.method == "GET" and r.bucket == bucket and r.key and not r.key.startswith("manifests/")
+    ]
+
+
+def tree(root: Path, *, exclude: Path | None = None) -> dict[str, bytes | None]:
+    """Every path under ``root`` (file bytes, None for a directory), ``exclude`` left out."""
+    found: dict[str, bytes | None] = {}
+    for path in sorted(root.rglob("*")):
+        if exclude is not None and (path == exclude or exclude in path.parents):
+            continue
+        found[path.relative_to(root).as_posix()] = None if path.is_dir() else path.read_bytes()
+    return found
+
+
+def quick_fetch(index_url: str, dest: Path, **kwargs: Any) -> FetchReport:
+    return fetch(index_url, dest, progress=False, backoff=0.01, **kwargs)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fanout_local.cli", "fetch", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def no_temp_files(dest: Path) -> bool:
+    return not list(dest.rglob(".fanout-*"))
+
+
+# -- the safe-path rule, key by key ------------------------------------------------------------
+@pytest.mark.parametrize(
+    "key",
+    ["a.pdf", "with space.pdf", "ünï/文件 📄.pdf", "a+b.pdf", "100%.pdf", "k=v.pdf", "~tilde/x.pdf", "a..b/..c.pdf"],
+)
+def test_legal_keys_map_to_themselves(key: str) -> None:
+    assert local_path(key).as_posix() == key
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("../evil.pdf", "'..'"),
+        ("a/../../evil", "'..'"),
+        ("a/..", "'..'"),
+        ("/abs.pdf", "absolute"),
+        ("C:\\x.pdf", "backslash"),
+        ("C:x.pdf", "drive letter"),
+        ("a\\..\\b", "backslash"),
+        ("a//b.pdf", "empty path segment"),
+        ("dir/", "folder marker"),
+        ("", "empty key"),
+        ("./x.pdf", "'.'"),
+        ("nul\x00.pdf", "NUL"),
+        ("new\nline.pdf", "control character"),
+    ],
+)
+def test_unsafe_keys_are_refused_with_a_reason(key: str, reason: str) -> None:
+    with pytest.raises(UnsafeKey, match=reason):
+        local_path(key)
+
+
+# -- downloads ---------------------------------------------------------------------------------
+def test_downloads_every_object_byte_for_byte(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+    dest = tmp_path / "out"
+
+    report = quick_fetch(index["index_url"], dest, concurrency=3)
+
+    assert report.succeeded, report.failures
+    assert (report.ok, report.skipped, report.failed) == (len(KEYS), 0, 0)
+    assert report.bytes_downloaded == sum(len(_body(k)) for k in KEYS)
+    assert tree(dest) == {
+        **{k: _body(k) for k in KEYS},
+        **dict.fromkeys(("reports", "reports/2024", "scans", "scans/deep", "scans/deep/er")),
+    }
+    assert sorted(object_gets(proxy, bucket)) == sorted(KEYS)
+
+
+def test_odd_but_legal_keys_land_at_their_own_path(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    legal = [
+        "odd/with space.pdf",
+        "odd/ünïcödé 文件.pdf",
+        "odd/a+b.pdf",
+        "odd/100%.pdf",
+        "odd/%2F.pdf",
+        "odd/k=v&x=y.pdf",
+        "odd/~tilde.pdf",
+        "odd/..dots../x.pdf",
+    ]
+    index = build_index(s3, bucket, [*legal, "odd//double-slash.pdf"])
+    dest = tmp_path / "out"
+
+    report = quick_fetch(index["index_url"], dest)
+
+    for key in legal:
+        assert (dest / key).read_bytes() == _body(key), key
+    # "//" is a legal S3 key but not a plain relative path: refused, named, nothing written.
+    assert [(f.what, f.reason) for f in report.failures] == [
+        ("odd//double-slash.pdf", "refused: empty path segment ('//')")
+    ]
+    assert report.ok == len(legal)
+    assert "odd//double-slash.pdf" not in object_gets(proxy, bucket)
+    assert not (dest / "odd" / "double-slash.pdf").exists()
+
+
+def test_second_run_skips_complete_files_and_refetches_the_rest(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    index = build_index(s3, bucket, KEYS)
+    dest = tmp_path / "out"
+    assert quick_fetch(index["index_url"], dest).succeeded
+    (dest / "scans/a.pdf").unlink()
+    (dest / "reports/big.pdf").write_bytes(b"an interrupted download")  # wrong size
+    untouched = dest / "root.pdf"
+    old_mtime = untouched.stat().st_mtime_ns
+    proxy.clear()
+
+    report = quick_fetch(index["index_url"], dest)
+
+    assert report.succeeded, report.failures
+    assert (report.ok, report.skipped) == (2, len(KEYS) - 2)
+    assert sorted(object_gets(proxy, bucket)) == ["reports/big.pdf", "scans/a.pdf"]  # nothing else requested
+    assert all((dest / k).read_bytes() == _body(k) for k in KEYS)
+    assert untouched.stat().st_mtime_ns == old_mtime
+
+
+def test_size_mismatch_is_a_failure_and_leaves_no_file(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+    # The objects changed after the link was made.
+    s3.put_object(Bucket=bucket, Key="scans/a.pdf", Body=b"short")
+    s3.put_object(Bucket=bucket, Key="root.pdf", Body=_body("root.pdf") + b"and then some")
+    dest = tmp_path / "out"
+
+    report = quick_fetch(index["index_url"], dest)
+
+    reasons = {f.what: f.reason for f in report.failures}
+    assert set(reasons) == {"scans/a.pdf", "root.pdf"}
+    assert reasons["scans/a.pdf"].startswith("size mismatch: got 5 bytes")
+    assert reasons["root.pdf"].startswith("size mismatch: more than")
+    assert not (dest / "scans/a.pdf").exists()
+    assert not (dest / "root.pdf").exists()
+    assert no_temp_files(dest)
+    assert report.ok == len(KEYS) - 2
+
+
+def test_network_errors_and_throttling_are_retried(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+    first_try: set[str] = set()
+    lock = threading.Lock()
+
+    def flaky(request: ProxyRequest) -> Any:
+        with lock:
+            if request.key in first_try:
+                return None
+            first_try.add(request.key)
+        # First GET of anything: the index and parts throttled, each object's connection dropped.
+        return Respond.s3_error(503, "SlowDown") if request.key.startswith("manifests/") else DROP
+
+    proxy.rule = flaky
+    proxy.clear()
+
+    report = quick_fetch(index["index_url"], tmp_path / "out")
+
+    assert report.succeeded, report.failures
+    assert report.ok == len(KEYS)
+    gets = object_gets(proxy, bucket)
+    assert sorted(gets) == sorted(KEYS * 2)  # each object: dropped once, then fetched
+
+
+def test_a_persistent_error_gives_up_with_a_reason(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+    proxy.rule = lambda r: Respond.s3_error(500, "InternalError", "oops") if r.key == "root.pdf" else None
+    s3.delete_object(Bucket=bucket, Key="scans/a.pdf")
+
+    report = quick_fetch(index["index_url"], tmp_path / "out", retries=2)
+
+    reasons = {f.what: f.reason for f in report.failures}
+    assert reasons == {
+        "root.pdf": "HTTP 500 InternalError: oops (gave up after 3 attempts)",
+        "scans/a.pdf": "HTTP 404 NoSuchKey: The specified key does not exist.",
+    }
+    assert sum(1 for key in object_gets(proxy, bucket) if key == "scans/a.pdf") == 1  # a 404 is not retried
+
+
+# -- never outside DIR -------------------------------------------------------------------------
+TRAVERSAL_KEYS = [
+    "../evil.pdf",
+    "../../evil.pdf",
+    "a/../../evil.pdf",
+    "a/../../../evil.pdf",
+    "/tmp/fanout-fetch-abs-test.pdf",
+    "/fanout-fetch-abs-test.pdf",
+    "C:\\x.pdf",
+    "C:x.pdf",
+    "a\\..\\b.pdf",
+    "..\\..\\evil.pdf",
+    "./x.pdf",
+    "a//b.pdf",
+    "nul\x00.pdf",
+    "dir/",
+    "",
+]
+
+
+def crafted_index(s3: Any, bucket: str, lines: list[tuple[str, str]]) -> str:
+    """An index with one part listing ``(key, object to serve)`` pairs; returns its URL.
+
+    Every line carries a working URL: a fetcher that followed the key would really write.
+    """
+    s3.put_object(Bucket=bucket, Key="payload", Body=b"EVIL")
+    s3.put_object(Bucket=bucket, Key="fine", Body=b"fine")
+
+    def url(key: str) -> str:
+        return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+
+    part = "".join(json.dumps({"key": key, "size": 4, "url": url(served)}) + "\n" for key, served in lines)
+    s3.put_object(Bucket=bucket, Key="m/parts/00000.jsonl", Body=part.encode())
+    expires_at = (datetime.now(UTC) + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    index = {
+        "run_id": "crafted",
+        "count": len(lines),
+        "object_bytes": 4 * len(lines),
+        "expires_at": expires_at,
+        "parts": [{"prefix": "", "count": len(lines), "key": "m/parts/00000.jsonl", "url": url("m/parts/00000.jsonl")}],
+    }
+    s3.put_object(Bucket=bucket, Key="m/index.json", Body=json.dumps(index).encode())
+    return url("m/index.json")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> tuple[Path, Path]:
+    """``tmp_path/outer/inner/dest`` with a file beside every level: what must stay untouched."""
+    dest = tmp_path / "outer" / "inner" / "dest"
+    dest.mkdir(parents=True)
+    for level in (tmp_path, tmp_path / "outer", tmp_path / "outer" / "inner"):
+        (level / "sentinel.txt").write_text("untouched")
+    return tmp_path, dest
+
+
+def test_traversal_keys_never_write_outside_dir(s3: Any, bucket: str, sandbox: tuple[Path, Path]) -> None:
+    root, dest = sandbox
+    index_url = crafted_index(s3, bucket, [(key, "payload") for key in TRAVERSAL_KEYS] + [("ok/fine.pdf", "fine")])
+    before = tree(root, exclude=dest)
+
+    report = quick_fetch(index_url, dest)
+
+    assert tree(root, exclude=dest) == before
+    assert tree(dest) == {"ok": None, "ok/fine.pdf": b"fine"}  # refused, not rewritten somewhere else
+    assert not Path("/fanout-fetch-abs-test.pdf").exists()
+    assert not Path("/tmp/fanout-fetch-abs-test.pdf").exists()
+    assert report.ok == 1
+    assert sorted(f.what for f in report.failures) == sorted(TRAVERSAL_KEYS)
+    assert all(f.reason.startswith("refused: ") for f in report.failures)
+
+
+def test_a_symlink_under_dir_does_not_lead_outside(s3: Any, bucket: str, sandbox: tuple[Path, Path]) -> None:
+    root, dest = sandbox
+    outside = root / "elsewhere"
+    outside.mkdir()
+    (dest / "link").symlink_to(outside, target_is_directory=True)
+    index_url = crafted_index(s3, bucket, [("link/x.pdf", "payload"), ("link/new/deeper.pdf", "payload")])
+
+    report = quick_fetch(index_url, dest)
+
+    assert list(outside.iterdir()) == []
+    assert {f.what: f.reason for f in report.failures} == {
+        "link/x.pdf": "refused: link is a symlink (refusing to follow it out of DIR)",
+        "link/new/deeper.pdf": "refused: link is a symlink (refusing to follow it out of DIR)",
+    }
+
+
+def test_cli_refuses_traversal_and_exits_non_zero(s3: Any, bucket: str, sandbox: tuple[Path, Path]) -> None:
+    root, dest = sandbox
+    index_url = crafted_index(s3, bucket, [("../../evil.pdf", "payload"), ("ok/fine.pdf", "fine")])
+    before = tree(root, exclude=dest)
+
+    completed = run_cli(index_url, "--to", str(dest))
+
+    assert completed.returncode == 1, completed.stderr
+    assert tree(root, exclude=dest) == before
+    assert "../../evil.pdf: refused: '..' path segment (would leave DIR)" in completed.stderr
+    assert "1 downloaded" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+# -- the CLI, expired links --------------------------------------------------------------------
+def test_cli_downloads_then_skips_with_exit_code_zero(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+    dest = tmp_path / "out"
+
+    first = run_cli(index["index_url"], "--to", str(dest), "--concurrency", "2")
+    second = run_cli(index["index_url"], "--to", str(dest))
+
+    assert first.returncode == 0, first.stderr
+    assert f"{len(KEYS)} downloaded, 0 skipped (already complete), 0 failed" in first.stderr
+    assert all((dest / k).read_bytes() == _body(k) for k in KEYS)
+    assert second.returncode == 0, second.stderr
+    assert f"0 downloaded, {len(KEYS)} skipped (already complete), 0 failed" in second.stderr
+    assert first.stdout == second.stdout == ""
+
+
+def test_cli_rejects_a_zero_concurrency(tmp_path: Path) -> None:
+    completed = run_cli("http://127.0.0.1:9/index.json", "--to", str(tmp_path), "--concurrency", "0")
+    assert completed.returncode == 2
+    assert "must be at least 1" in completed.stderr
+
+
+def test_cli_expired_object_link_names_object_part_and_expiry(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    index = build_index(s3, bucket, KEYS)
+    document = json.loads(s3.get_object(Bucket=bucket, Key=index["index_key"])["Body"].read())
+    part_key = next(p["key"] for p in document["parts"] if p["prefix"] == "scans/")
+    proxy.rule = lambda r: EXPIRED if r.key == "scans/deep/er/b.pdf" else None
+    dest = tmp_path / "out"
+
+    completed = run_cli(index["index_url"], "--to", str(dest))
+
+    assert completed.returncode == 1
+    err = completed.stderr
+    assert "Traceback" not in err
+    assert f"scans/deep/er/b.pdf: link expired (part {part_key}; the index says its links expire at" in err
+    assert document["expires_at"] in err
+    assert "ask the sender for a new link" in err
+    assert f"{len(KEYS) - 1} downloaded" in err
+    assert not (dest / "scans/deep/er/b.pdf").exists()
+
+
+def expired_like_s3(now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Callable[[ProxyRequest], Any]:
+    """What S3 does with a presigned URL past X-Amz-Date + X-Amz-Expires (moto does not check)."""
+
+    def rule(request: ProxyRequest) -> Any:
+        query = {k: v[0] for k, v in request.query.items()}
+        if "X-Amz-Date" not in query:
+            return None
+        signed = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return EXPIRED if now() > signed + timedelta(seconds=int(query["X-Amz-Expires"])) else None
+
+    return rule
+
+
+def test_cli_expired_index_link_is_a_clear_message(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS, expires_in=1)
+    proxy.rule = expired_like_s3()
+    query = parse_qs(index["index_url"].split("?", 1)[1])
+    signed = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    expired_at = signed + timedelta(seconds=int(query["X-Amz-Expires"][0]))
+    time.sleep(max(0.0, (expired_at - datetime.now(UTC)).total_seconds()) + 1.1)
+    dest = tmp_path / "out"
+
+    completed = run_cli(index["index_url"], "--to", str(dest))
+
+    assert completed.returncode == 1
+    err = completed.stderr
+    assert "Traceback" not in err
+    assert f"index: the index link expired at {expired_at:%Y-%m-%dT%H:%M:%SZ}" in err
+    assert "ask the sender for a new link" in err
+    assert not dest.exists()  # nothing created before the index was read

@@ -98,7 +98,9 @@ def test_odd_keys_are_listed_exactly_and_every_url_fetches_its_bytes(s3: Any, bu
 
 
 def test_sub_prefixes_become_units_plus_one_for_direct_objects(s3: Any, bucket: str) -> None:
-    put_keys(s3, bucket, ["root/a/1.pdf", "root/a/deep/2.pdf", "root/b/3.pdf", "root/4.pdf", "root/5.txt", "other/6.pdf"])
+    put_keys(
+        s3, bucket, ["root/a/1.pdf", "root/a/deep/2.pdf", "root/b/3.pdf", "root/4.pdf", "root/5.txt", "other/6.pdf"]
+    )
     result = run_handlers(s3, {"bucket": bucket, "prefix": "root/"})
     assert [(u["prefix"], u["delimited"]) for u in result["units"]] == [
         ("root/a/", False),

@@ -38,7 +38,8 @@ def denying_engine(moto_endpoint: str) -> Iterator[tuple[EmbeddedEngine, Any]]:
             "s3",
             endpoint_url=moto_endpoint,
             region_name="us-east-1",
-            **{"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
         for name in (MANIFESTS, SOURCE, DENIED):
             s3.create_bucket(Bucket=name)

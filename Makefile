@@ -13,11 +13,15 @@ ASL_RENDERED := .aws-sam/lint/fanout.asl.json
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
 .PHONY: help install test lint lint-asl lint-sam unit integration workflow demo bench clean
+.PHONY: up down sfn-local docs
 
 help:
 	@echo "make demo   - run the whole workflow locally (embedded engine, no Docker, no AWS)"
 	@echo "make test   - lint + every test (unit, integration on moto server, workflow)"
 	@echo "make bench  - performance benchmarks"
+	@echo "make up / make down - docker compose: MinIO (:9000) and Step Functions Local (:8083)"
+	@echo "make sfn-local - the INLINE variant on Step Functions Local (README: Docker path)"
+	@echo "make docs   - re-render the diagrams in docs/ (Graphviz dot)"
 
 $(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +75,28 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# -- Docker path (README: "Docker path"); needs a Docker engine, the aws CLI and a Lambda
+# endpoint on :3001 (fanout serve-lambda --host 0.0.0.0 or sam local start-lambda).
+up:
+	docker compose up -d
+
+down:
+	docker compose down
+
+sfn-local: $(STAMP)
+	DEFINITION=$(INLINE_ASL) localdev/sfn-local.sh
+
+# -- diagrams: docs/*.dot -> docs/*.svg; docs/workflow.dot is generated from the ASL.
+DOCS_DOT := $(wildcard docs/*.dot)
+
+INLINE_ASL := .aws-sam/sfn-local/fanout-inline.asl.json
+
+docs: $(STAMP)
+	$(PY) -m fanout_local.asl_dot $(ASL) docs/workflow.dot
+	$(VENV)/bin/fanout render --target stepfunctions-local --output $(INLINE_ASL)
+	$(PY) -m fanout_local.asl_dot $(INLINE_ASL) docs/workflow-inline.dot
+	for f in $(sort $(DOCS_DOT) docs/workflow.dot docs/workflow-inline.dot); do dot -Tsvg "$$f" -o "$${f%.dot}.svg"; done
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .aws-sam node_modules

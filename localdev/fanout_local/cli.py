@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from contextlib import ExitStack
@@ -244,6 +245,122 @@ def _demo_fetch(index_url: str, dest: Path, verification: Any) -> str:
     )
 
 
+# -- render ------------------------------------------------------------------------------------
+def command_render(args: argparse.Namespace) -> int:
+    from .render import RenderError, load_for_render, render
+
+    try:
+        text = render(
+            load_for_render(PROJECT_ROOT),
+            args.target,
+            max_concurrency=args.max_concurrency,
+            legacy_map_fields=args.legacy_map_fields,
+        )
+    except RenderError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out} ({args.target}: INLINE Map, items from ListPrefixes with INLINE_PLAN=true)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# -- serve-lambda ------------------------------------------------------------------------------
+def command_serve_lambda(args: argparse.Namespace) -> int:
+    """The embedded engine's Lambda endpoint alone, for Step Functions Local (twin of
+    ``sam local start-lambda``)."""
+    import signal
+    import threading
+
+    from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, report_line, worker_base_env
+    from .template import REGION, load_project
+
+    project = load_project(PROJECT_ROOT, {"ManifestBucketName": args.manifest_bucket or "", "SourceBucketNames": "x"})
+    extra = {
+        "MANIFEST_BUCKET": args.manifest_bucket or "",  # empty: manifests go to the source bucket
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", REGION),
+        "AWS_REGION": os.environ.get("AWS_REGION", REGION),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "INLINE_PLAN": "false" if args.no_inline_plan else "true",
+    }
+    if args.s3_endpoint:
+        extra.update({"S3_ENDPOINT_URL": args.s3_endpoint, "AWS_ENDPOINT_URL_S3": args.s3_endpoint})
+    with ExitStack() as stack:
+        log, log_path = _log_sink(stack, args.verbose, time.strftime("serve-lambda-%Y%m%dT%H%M%SZ", time.gmtime()))
+        runtime = LambdaRuntime(
+            project.functions,
+            base_env=worker_base_env(extra),
+            log=log,
+            timeout_overrides={"BuildManifestFunction": args.lambda_timeout} if args.lambda_timeout else None,
+        )
+        lock = threading.Lock()
+
+        def print_report(invocation: Invocation) -> None:
+            lines = []
+            if invocation.error:
+                error = invocation.error
+                lines.append(f"[{invocation.function}] ERROR {error.get('errorType')}: {error.get('errorMessage')}")
+            lines.append(report_line(invocation, runtime.pools[invocation.function].spec.memory_mb))
+            with lock:
+                print("\n".join(lines), flush=True)
+
+        if not args.verbose:  # with --verbose the runtime writes START/ERROR/REPORT to stderr itself
+            runtime.observers.append(print_report)
+        try:
+            server = LambdaInvokeServer(runtime, host=args.host, port=args.port).start()
+        except OSError as exc:
+            runtime.close()
+            console.print(f"[red]cannot listen on {args.host}:{args.port}: {exc}[/]")
+            return 1
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print(f"Lambda Invoke API on {server.url} - functions: {', '.join(project.functions)}", flush=True)
+        console.print(
+            f"S3: {args.s3_endpoint or 'AWS (default endpoint)'}; INLINE_PLAN={extra['INLINE_PLAN']}; "
+            f"handler logs: {log_path or 'stderr'}. Step Functions Local in Docker reaches it at "
+            f"http://host.docker.internal:{args.port} (on Linux, serve with --host 0.0.0.0). Ctrl-C stops."
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+        console.print("stopped")
+    return 0
+
+
+def _add_step_functions_local_commands(sub: Any) -> None:
+    """``render`` and ``serve-lambda``: the Docker path with Step Functions Local."""
+    render = sub.add_parser(
+        "render", help="the state machine for an engine without Distributed Map (Step Functions Local)"
+    )
+    render.add_argument("--target", choices=["stepfunctions-local"], default="stepfunctions-local")
+    render.add_argument("--output", "-o", help="file to write; default: stdout")
+    render.add_argument("--max-concurrency", type=int, help="the Map's fixed MaxConcurrency; default: the template's")
+    render.add_argument(
+        "--legacy-map-fields", action="store_true", help="Iterator/Parameters instead of ItemProcessor/ItemSelector"
+    )
+    render.set_defaults(handler=command_render)
+
+    serve = sub.add_parser("serve-lambda", help="the Lambda Invoke API alone, for Step Functions Local (Ctrl-C stops)")
+    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so containers can reach it (Linux Docker)")
+    serve.add_argument("--port", type=int, default=3001)
+    serve.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: AWS")
+    serve.add_argument("--manifest-bucket", help="default: the source bucket of each run")
+    serve.add_argument("--lambda-timeout", type=float, help="seconds; overrides BuildManifest's Timeout")
+    serve.add_argument(
+        "--no-inline-plan", action="store_true", help="ListPrefixes without the inline plan (Distributed variant)"
+    )
+    serve.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
+    serve.set_defaults(handler=command_serve_lambda)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fanout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -294,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--to", required=True, metavar="DIR", help="created if missing; files go to DIR/<key>")
     fetch.add_argument("--concurrency", type=_positive_int, default=8, help="parallel downloads (default 8)")
     fetch.set_defaults(handler=command_fetch)
+
+    _add_step_functions_local_commands(sub)
     return parser
 
 

@@ -80,6 +80,9 @@ class EngineConfig:
     extra_function_env: dict[str, str] = field(default_factory=dict)
     s3_in_process: bool = False
     log: IO[str] = sys.stderr
+    # An alternative state machine (ASL JSON text, ${...} already filled), such as the INLINE
+    # variant from ``fanout_local.render``; None: template.yaml's own definition.
+    definition: str | None = None
 
 
 class EmbeddedEngine:
@@ -172,7 +175,7 @@ class EmbeddedEngine:
         self._sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = self._sfn.create_state_machine(
             name=self.project.state_machine,
-            definition=self.project.definition(),
+            definition=self.config.definition or self.project.definition(),
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/fanout-local",
         )["stateMachineArn"]
 

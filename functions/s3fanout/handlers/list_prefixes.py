@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -53,7 +54,12 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     result = await write_plan(client, request, units, layout, manifest_bucket)
     metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(units))
     logger.info("plan written", extra={"units": len(units), "plan_key": result.plan_key})
-    return result.to_dict()
+    output = result.to_dict()
+    if os.environ.get("INLINE_PLAN", "").lower() == "true":
+        # Local testing only (Step Functions Local has no ItemReader): the units inline, for
+        # an INLINE Map's ItemsPath. State payloads are capped at 256 KiB: a few thousand units.
+        output["plan"] = [unit.to_dict() for unit in units]
+    return output
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -29,7 +29,7 @@ from .template import FunctionSpec, function_arn
 
 INVOKE_PATH_PREFIX = "/2015-03-31/functions/"
 # Environment the engine sets for every function, whatever template.yaml declares.
-ENGINE_CONTROLLED = ("S3_", "AWS_ENDPOINT", "MANIFEST_BUCKET", "POWERTOOLS_TRACE_DISABLED")
+ENGINE_CONTROLLED = ("S3_", "AWS_ENDPOINT", "MANIFEST_BUCKET", "POWERTOOLS_TRACE_DISABLED", "INLINE_PLAN")
 INIT_TIMEOUT_SECONDS = 30.0  # AWS allows 10 s; a loaded 2-core machine needs more
 
 

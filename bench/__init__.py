@@ -1,0 +1,1 @@
+"""Benchmarks for s3-fanout: ``python -m bench`` (``make bench``). See bench/RESULTS.md."""

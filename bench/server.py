@@ -1,0 +1,241 @@
+"""A synthetic S3 endpoint for benchmarks: any number of objects, no storage.
+
+Serves ListObjectsV2 (path style, EncodingType=url, continuation tokens, StartAfter,
+Prefix, MaxKeys) over a generated key space, and accepts PutObject and multipart uploads,
+discarding bodies but counting bytes. Optional latency is injected per LIST request.
+Run in its own process so its CPU is not charged to the client being measured::
+
+    python -m bench.server --port 0 --list-latency-ms 50   # prints "PORT <n>" when ready
+
+The bucket name chooses the key space: ``n<count>`` (``n20000``) holds ``count`` objects;
+any other bucket is an empty bucket that accepts writes. ``GET /__stats`` returns counters
+as JSON; ``POST /__reset`` zeroes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import sys
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+EXTENSIONS = (".pdf", ".PDF", " copy.pdf", "-\u00e9t\u00e9 \u6587\u4ef6.pdf", ".txt", ".pdf", ".Pdf", "+plus=eq.pdf")
+PAGE_MAX = 1000
+
+
+_QUOTED_EXTENSIONS = tuple(quote(ext, safe="/") for ext in EXTENSIONS)
+
+
+def quoted_key_at(index: int) -> str:
+    """``quote(key_at(index), safe="/")``, without quoting per key."""
+    return f"data/{index // 10_000:05d}/object-{index:09d}{_QUOTED_EXTENSIONS[index % len(EXTENSIONS)]}"
+
+
+def key_at(index: int) -> str:
+    """The index-th key of every synthetic bucket, in S3 (UTF-8 byte) order."""
+    return f"data/{index // 10_000:05d}/object-{index:09d}{EXTENSIONS[index % len(EXTENSIONS)]}"
+
+
+def size_at(index: int) -> int:
+    return (index * 7919) % 50_000_000
+
+
+def matching_expected_fraction(suffix: str) -> float:
+    return sum(ext.lower().endswith(suffix.lower()) for ext in EXTENSIONS) / len(EXTENSIONS)
+
+
+class _KeySpace:
+    """A lazily evaluated sorted sequence of ``count`` keys, for bisect."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> str:
+        return key_at(index)
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.list_requests = 0
+        self.listed_keys = 0
+        self.put_objects = 0
+        self.parts = 0
+        self.bytes_received = 0
+        self.completed = 0
+        self.aborted = 0
+
+
+class SyntheticS3:
+    def __init__(self, list_latency: float) -> None:
+        self.list_latency = list_latency
+        self.stats = Stats()
+        self.uploads = 0
+
+    # --- HTTP plumbing ---------------------------------------------------------------
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _version = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                if headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                received = await self._read_body(reader, headers)
+                status, extra, body = await self.route(method, target, headers, received)
+                out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "x-amz-request-id: bench"]
+                out += [f"{k}: {v}" for k, v in extra.items()]
+                writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def _read_body(self, reader: asyncio.StreamReader, headers: dict[str, str]) -> int:
+        """Read and discard the body; returns its length (decoded chunked framing)."""
+        total = 0
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int((await reader.readline()).split(b";")[0], 16)
+                if size == 0:
+                    while (await reader.readline()) not in (b"\r\n", b""):
+                        pass
+                    return total
+                await self._discard(reader, size)
+                await reader.readexactly(2)
+                total += size
+        length = int(headers.get("content-length", "0"))
+        await self._discard(reader, length)
+        return length
+
+    @staticmethod
+    async def _discard(reader: asyncio.StreamReader, length: int) -> None:
+        while length:
+            chunk = await reader.read(min(length, 1 << 20))
+            if not chunk:
+                raise ConnectionError("body cut short")
+            length -= len(chunk)
+
+    # --- S3 --------------------------------------------------------------------------
+
+    async def route(  # noqa: PLR0911 - one return per S3 operation
+        self, method: str, target: str, _headers: dict[str, str], received: int
+    ) -> tuple:
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        path = unquote(parts.path)
+        if path == "/__stats":
+            return 200, {"Content-Type": "application/json"}, json.dumps(vars(self.stats)).encode()
+        if path == "/__reset":
+            self.stats.reset()
+            return 200, {}, b""
+        bucket, _, key = path.lstrip("/").partition("/")
+        if method == "GET" and not key and query.get("list-type") == "2":
+            # The latency is the whole time to the response, like S3's own work on a LIST.
+            started = asyncio.get_running_loop().time()
+            body = self.list_objects_v2(bucket, query)
+            if self.list_latency:
+                await asyncio.sleep(max(0.0, started + self.list_latency - asyncio.get_running_loop().time()))
+            return 200, {"Content-Type": "application/xml"}, body
+        if method == "PUT" and key and "uploadId" in query:
+            self.stats.parts += 1
+            self.stats.bytes_received += received
+            return 200, {"ETag": f'"part-{query.get("partNumber")}"'}, b""
+        if method == "PUT" and key:
+            self.stats.put_objects += 1
+            self.stats.bytes_received += received
+            return 200, {"ETag": '"object"'}, b""
+        if method == "POST" and "uploads" in query:
+            self.uploads += 1
+            body = (
+                f"<InitiateMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{quote(key)}</Key>"
+                f"<UploadId>upload-{self.uploads}</UploadId></InitiateMultipartUploadResult>"
+            )
+            return 200, {"Content-Type": "application/xml"}, body.encode()
+        if method == "POST" and "uploadId" in query:
+            self.stats.completed += 1
+            body = (
+                f"<CompleteMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{quote(key)}</Key>"
+                '<ETag>"complete"</ETag></CompleteMultipartUploadResult>'
+            )
+            return 200, {"Content-Type": "application/xml"}, body.encode()
+        if method == "DELETE" and "uploadId" in query:
+            self.stats.aborted += 1
+            return 204, {}, b""
+        body = f"<Error><Code>NotImplemented</Code><Message>{method} {target}</Message></Error>"
+        return 501, {"Content-Type": "application/xml"}, body.encode()
+
+    def list_objects_v2(self, bucket: str, query: dict[str, str]) -> bytes:
+        count = int(bucket[1:]) if bucket[:1] == "n" and bucket[1:].isdigit() else 0
+        keys = _KeySpace(count)
+        prefix = query.get("prefix", "")
+        if "continuation-token" in query:
+            start = int(query["continuation-token"])
+        else:
+            start = bisect.bisect_left(keys, prefix)
+            if query.get("start-after"):
+                start = max(start, bisect.bisect_right(keys, query["start-after"]))
+        stop = bisect.bisect_left(keys, prefix + "\U0010ffff") if prefix else count
+        max_keys = min(int(query.get("max-keys", PAGE_MAX)), PAGE_MAX)
+        end = min(stop, start + max_keys)
+        url = query.get("encoding-type") == "url"
+        contents = "".join(
+            f"<Contents><Key>{quoted_key_at(i) if url else escape(key_at(i))}</Key>"
+            "<LastModified>2024-01-02T03:04:05.000Z</LastModified>"
+            '<ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag><ChecksumAlgorithm>CRC32</ChecksumAlgorithm>'
+            f"<Size>{size_at(i)}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+            for i in range(start, end)
+        )
+        truncated = end < stop
+        self.stats.list_requests += 1
+        self.stats.listed_keys += end - start
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<Name>{bucket}</Name><Prefix>{quote(prefix, safe='/') if url else prefix}</Prefix>"
+            f"<KeyCount>{end - start}</KeyCount><MaxKeys>{max_keys}</MaxKeys>"
+            f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>{contents}"
+            + ("<EncodingType>url</EncodingType>" if url else "")
+            + (f"<NextContinuationToken>{end}</NextContinuationToken>" if truncated else "")
+            + "</ListBucketResult>"
+        )
+        return body.encode()
+
+
+async def serve(port: int, list_latency_ms: float) -> None:
+    app = SyntheticS3(list_latency_ms / 1000)
+    server = await asyncio.start_server(app.handle, "127.0.0.1", port, limit=1 << 20, backlog=256)
+    print("PORT", server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--list-latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args.port, args.list_latency_ms))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

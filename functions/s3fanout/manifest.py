@@ -91,6 +91,11 @@ async def build_manifest(
         nonlocal stopped
         if not entries:  # a range's last page can end before its first key
             return
+        # Checked when another page is ready, not after the last one: a unit whose listing
+        # is complete is done, however late. At least one page per segment: progress.
+        if state["listed"] and should_stop():
+            stopped = True
+            raise _StopListing
         state["listed"] += len(entries)
         state["last_key"] = entries[-1][0]
         selected = [entry for entry in entries if matches(entry[0])]
@@ -102,9 +107,6 @@ async def build_manifest(
             await upload.flush()
         if on_page is not None:
             on_page(len(entries), len(selected))
-        if should_stop():
-            stopped = True
-            raise _StopListing
 
     try:
         with contextlib.suppress(_StopListing):

@@ -32,6 +32,8 @@ class Settings:
     url_expiry_seconds: int
     queue_max: int
     s3_endpoint_url: str | None
+    signing_secret_arn: str | None
+    secrets_endpoint_url: str | None
     region: str
     default_max_concurrency: int
     part_size: int
@@ -44,6 +46,9 @@ class Settings:
             url_expiry_seconds=_int_env("URL_EXPIRY_SECONDS", 900, minimum=1, maximum=MAX_EXPIRES_IN),
             queue_max=_int_env("QUEUE_MAX", 8, minimum=1, maximum=1000),
             s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
+            signing_secret_arn=os.environ.get("SIGNING_SECRET_ARN") or None,
+            # botocore's own AWS_ENDPOINT_URL_<SERVICE> is not honoured by aiobotocore: read it here.
+            secrets_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SECRETSMANAGER") or None,
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             default_max_concurrency=_int_env("DEFAULT_MAX_CONCURRENCY", 10, minimum=1, maximum=10_000),
             # S3 multipart parts must be >= 5 MiB (except the last).

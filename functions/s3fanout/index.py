@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .documents import get_json, put_json
 from .errors import S3_CALL_ERRORS, PartsMissing, RunNotFound, translate_client_error
+from .signing_identity import TEMPORARY_CREDENTIALS_NOTE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -110,6 +111,8 @@ async def merge_index(
     signer_for: Callable[[int], UrlSigner],
     layout: RunLayout,
     manifest_bucket: str,
+    *,
+    url_credentials: str = "long-term",
 ) -> IndexResult:
     """``signer_for(expires_in)`` signs keys of the manifest bucket."""
     run, plan = await load_run(client, layout, manifest_bucket)
@@ -127,6 +130,8 @@ async def merge_index(
         "suffix": run["suffix"],
         "created_at": iso8601(now),
         "expires_at": expires_at,
+        # signing-identity | temporary | long-term: temporary credentials can end before expires_at.
+        "url_credentials": url_credentials,
         "count": sum(p["count"] for p in parts),
         "object_bytes": sum(p["object_bytes"] for p in parts),
         "parts": [
@@ -141,6 +146,8 @@ async def merge_index(
             for p in parts
         ],
     }
+    if url_credentials == "temporary":
+        index["note"] = TEMPORARY_CREDENTIALS_NOTE
     await put_json(client, manifest_bucket, layout.index_key, index)
     return IndexResult(
         run_id=layout.run_id,

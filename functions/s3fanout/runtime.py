@@ -18,6 +18,7 @@ from .config import Settings
 from .layout import RunLayout
 from .presign import UrlSigner, new_url_signer
 from .s3 import client_kwargs, new_session
+from .signing_identity import SigningCredentials, load_signing_credentials
 
 T = TypeVar("T")
 
@@ -50,9 +51,31 @@ async def s3_client() -> Any:
     return client
 
 
-def url_signer(bucket: str, expires_in: int) -> UrlSigner:
+async def signing_credentials() -> SigningCredentials | None:
+    """The configured signing identity (SIGNING_SECRET_ARN), or None for the default chain."""
     config = settings()
-    return new_url_signer(bucket, expires_in, region=config.region, endpoint_url=config.s3_endpoint_url)
+    if config.signing_secret_arn is None:
+        return None
+    return await load_signing_credentials(
+        _session(), config.signing_secret_arn, region=config.region, endpoint_url=config.secrets_endpoint_url
+    )
+
+
+def url_signer(bucket: str, expires_in: int, credentials: SigningCredentials | None = None) -> UrlSigner:
+    config = settings()
+    return new_url_signer(
+        bucket, expires_in, region=config.region, endpoint_url=config.s3_endpoint_url, credentials=credentials
+    )
+
+
+def url_credentials_kind(credentials: SigningCredentials | None) -> str:
+    """How the URLs are signed: ``signing-identity``, ``temporary`` or ``long-term``."""
+    if credentials is not None:
+        return "signing-identity"
+    import botocore.session  # noqa: PLC0415 - already loaded by the presigner
+
+    resolved = botocore.session.get_session().get_credentials()
+    return "temporary" if resolved is not None and resolved.token else "long-term"
 
 
 def run_layout(run_id: str) -> RunLayout:

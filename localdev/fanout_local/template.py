@@ -1,7 +1,7 @@
 """Read what the engine needs from template.yaml: functions, their settings, ASL substitutions.
 
 Only the intrinsic functions this project's template uses are resolved (Ref, Fn::If,
-Fn::Equals, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split); anything else is a clear error.
+Fn::Equals, Fn::Not, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split); anything else is a clear error.
 """
 
 from __future__ import annotations
@@ -159,6 +159,8 @@ class _Resolver:
         if key == "Fn::Equals":
             left, right = (self.resolve(v) for v in arg)
             return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self.resolve(arg[0])
         if key == "Fn::GetAtt":
             return self.get_att(*arg)
         if key == "Fn::Sub":

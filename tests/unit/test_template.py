@@ -44,10 +44,15 @@ def resources(template: dict[str, Any]) -> dict[str, Any]:
 def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     """The inline statements of a SAM resource's Policies (policy templates are skipped)."""
     found: list[dict[str, Any]] = []
-    for policy in resource["Properties"].get("Policies", []):
+    for listed in resource["Properties"].get("Policies", []):
+        # A conditional policy: the statements granted when the condition holds.
+        policy = listed["Fn::If"][1] if isinstance(listed, dict) and "Fn::If" in listed else listed
         if isinstance(policy, dict) and "Statement" in policy:
             found.extend(policy["Statement"])
     return found
+
+
+SIGNING_SECRET = {"Ref": "SigningSecretArn"}
 
 
 def actions(statement: dict[str, Any]) -> list[str]:
@@ -171,10 +176,14 @@ def test_function_environment(template: dict[str, Any]) -> None:
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_function_policies_write_only_under_manifests(resources: dict[str, Any], name: str) -> None:
     function = resources[name]
-    assert [p for p in function["Properties"]["Policies"] if not (isinstance(p, dict) and "Statement" in p)] == []
+    policies = function["Properties"]["Policies"]
+    assert [p for p in policies if not (isinstance(p, dict) and ("Statement" in p or "Fn::If" in p))] == []
     for statement in statements(function):
         assert statement["Effect"] == "Allow"
         assert statement["Resource"] != "*"
+        if statement["Resource"] == SIGNING_SECRET:
+            assert actions(statement) == ["secretsmanager:GetSecretValue"]
+            continue
         for action in actions(statement):
             assert action.startswith("s3:")
             assert "*" not in action
@@ -187,7 +196,7 @@ def test_source_buckets_are_read_only(resources: dict[str, Any]) -> None:
     grants: dict[str, dict[str, list[str]]] = {}
     for name in FUNCTIONS:
         for statement in statements(resources[name]):
-            if statement["Resource"] == MANIFEST_OBJECTS or "Condition" in statement:
+            if statement["Resource"] in (MANIFEST_OBJECTS, SIGNING_SECRET) or "Condition" in statement:
                 continue
             arns = resolve(statement["Resource"], buckets)
             for action in actions(statement):
@@ -269,3 +278,26 @@ def test_no_hardcoded_account_or_region(template: dict[str, Any]) -> None:
     text = json.dumps(template)
     assert not re.search(r"\b\d{12}\b", text)
     assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-[a-z]+-\d\b", text)
+
+
+def test_the_signing_secret_is_readable_only_when_configured(
+    resources: dict[str, Any], template: dict[str, Any]
+) -> None:
+    assert template["Conditions"]["HasSigningSecret"] == {"Fn::Not": [{"Fn::Equals": [SIGNING_SECRET, ""]}]}
+    for name in FUNCTIONS:
+        conditional = [p["Fn::If"] for p in resources[name]["Properties"]["Policies"] if "Fn::If" in p]
+        if name == "ListPrefixesFunction":
+            assert conditional == []  # it presigns nothing
+            continue
+        assert len(conditional) == 1
+        condition, granted, otherwise = conditional[0]
+        assert condition == "HasSigningSecret"
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        assert granted["Statement"] == [
+            {
+                "Sid": "ReadSigningIdentity",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": SIGNING_SECRET,
+            }
+        ]

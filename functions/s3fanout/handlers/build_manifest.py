@@ -15,7 +15,7 @@ from s3fanout.errors import FanoutError, InvalidInput, RunNotFound
 from s3fanout.inputs import BuildRequest, parse_build_request
 from s3fanout.manifest import PartResult, build_manifest
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.runtime import run_async, run_layout, s3_client, settings, url_signer
+from s3fanout.runtime import run_async, run_layout, s3_client, settings, signing_credentials, url_signer
 
 # Stop listing this long before the Lambda timeout, leaving room to finish the part and
 # write its summary. Unset: 20 s, but at most a quarter of the time the invocation had.
@@ -73,13 +73,13 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
     config = settings()
     layout = run_layout(request.run_id)
     manifest_bucket = config.manifest_bucket_for(request.bucket)
-    signer = url_signer(request.bucket, request.expires_in)
-    signed_at = time.time()
     client = await s3_client()
     if not request.attempt:
         # Hand-made events (sam local invoke) do not know the attempt: take the run's.
         request = await _with_current_attempt(client, request, layout, manifest_bucket)
     try:
+        signer = url_signer(request.bucket, request.expires_in, await signing_credentials())
+        signed_at = time.time()
         result = await build_manifest(
             client,
             signer,

@@ -11,7 +11,15 @@ from s3fanout.errors import InvalidInput
 from s3fanout.index import merge_index
 from s3fanout.inputs import parse_merge_request
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.runtime import run_async, run_layout, s3_client, settings, url_signer
+from s3fanout.runtime import (
+    run_async,
+    run_layout,
+    s3_client,
+    settings,
+    signing_credentials,
+    url_credentials_kind,
+    url_signer,
+)
 
 
 async def merge_run_index(event: Any) -> dict[str, Any]:
@@ -21,8 +29,13 @@ async def merge_run_index(event: Any) -> dict[str, Any]:
     manifest_bucket = config.manifest_bucket_for(request.bucket)
     layout = run_layout(request.run_id)
     client = await s3_client()
+    credentials = await signing_credentials()
     result = await merge_index(
-        client, lambda expires_in: url_signer(manifest_bucket, expires_in), layout, manifest_bucket
+        client,
+        lambda expires_in: url_signer(manifest_bucket, expires_in, credentials),
+        layout,
+        manifest_bucket,
+        url_credentials=url_credentials_kind(credentials),
     )
     metrics.add_metric(name="PartsMerged", unit=MetricUnit.Count, value=result.parts)
     metrics.add_metric(name="IndexedObjects", unit=MetricUnit.Count, value=result.count)

@@ -1,0 +1,69 @@
+"""An optional long-lived signing identity for presigned URLs.
+
+A presigned URL is only valid while the credentials that signed it are. A Lambda role's
+credentials are temporary: URLs signed with them stop working when that role session
+ends, whatever ``expires_in`` says. With ``SIGNING_SECRET_ARN`` set, URLs are signed with
+the access key pair of a narrowly scoped IAM user kept in Secrets Manager, so expiries up
+to the SigV4 maximum of 7 days hold.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import S3_CALL_ERRORS, FanoutError
+
+_CACHE_SECONDS = 300.0  # re-read now and then so a rotated key is picked up
+_cache: dict[str, tuple[float, SigningCredentials]] = {}
+
+
+class SigningIdentityUnavailable(FanoutError):
+    """The signing secret cannot be read or does not hold an access key pair."""
+
+    def __init__(self, secret_id: str, reason: str) -> None:
+        super().__init__(f"signing secret {secret_id!r}: {reason}")
+
+
+@dataclass(frozen=True)
+class SigningCredentials:
+    access_key: str
+    secret_key: str
+
+
+# What the index tells recipients about how long links really live.
+TEMPORARY_CREDENTIALS_NOTE = (
+    "URLs are signed with the function's temporary role credentials and may stop working "
+    "before expires_at, when that role session ends (deploy with a SigningSecretArn for "
+    "links that live as long as promised)."
+)
+
+
+def parse_secret(secret_id: str, secret_string: str) -> SigningCredentials:
+    try:
+        data = json.loads(secret_string)
+        return SigningCredentials(access_key=data["aws_access_key_id"], secret_key=data["aws_secret_access_key"])
+    except (ValueError, KeyError, TypeError):
+        raise SigningIdentityUnavailable(
+            secret_id, 'must be JSON {"aws_access_key_id": ..., "aws_secret_access_key": ...}'
+        ) from None
+
+
+async def load_signing_credentials(
+    session: Any, secret_id: str, *, region: str, endpoint_url: str | None = None
+) -> SigningCredentials:
+    """The key pair in ``secret_id``, cached for a few minutes per execution environment."""
+    cached = _cache.get(secret_id)
+    if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
+        return cached[1]
+    try:
+        async with session.client("secretsmanager", region_name=region, endpoint_url=endpoint_url) as client:
+            response = await client.get_secret_value(SecretId=secret_id)
+    except S3_CALL_ERRORS as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        raise SigningIdentityUnavailable(secret_id, f"cannot be read ({code})") from exc
+    credentials = parse_secret(secret_id, response.get("SecretString") or "")
+    _cache[secret_id] = (time.monotonic(), credentials)
+    return credentials

@@ -19,9 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, PaginationError
+from botocore.exceptions import PaginationError
 
-from .errors import translate_client_error
+from .errors import S3_CALL_ERRORS, translate_client_error
 
 if TYPE_CHECKING:
     from .inputs import WorkUnit
@@ -212,7 +212,7 @@ async def list_prefix_level(client: Any, bucket: str, prefix: str) -> PrefixList
         async for page in list_pages(client, {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}):
             listing.sub_prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
             listing.direct_objects += len(page.get("Contents", ()))
-    except ClientError as exc:
+    except S3_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
     return listing
 
@@ -243,5 +243,5 @@ async def iter_object_pages(client: Any, bucket: str, work: WorkUnit) -> AsyncIt
                 yield entries[start : start + BATCH]
             if done:
                 return
-    except ClientError as exc:
+    except S3_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc

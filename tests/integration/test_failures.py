@@ -331,14 +331,7 @@ def test_an_error_from_an_earlier_attempt_is_not_blamed(s3: Any, bucket: str, ma
 @pytest.mark.parametrize(
     "fault",
     [
-        pytest.param(
-            "drop",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="listing.py (and planner.py's probe) catch only ClientError: a connection error that "
-                "outlives the retries escapes as botocore's ConnectionClosedError, unrecorded",
-            ),
-        ),
+        "drop",
         "503",
     ],
 )

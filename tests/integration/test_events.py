@@ -16,7 +16,7 @@ import yaml
 
 from s3fanout.handlers import build_manifest, list_prefixes, merge_index
 from s3fanout.runtime import settings
-from tests.support.flow import run_handlers
+from tests.support.flow import build_every_unit, run_handlers
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.s3_helpers import all_keys, http_get, read_jsonl
 
@@ -142,16 +142,8 @@ def test_build_manifest_event(s3: Any, demo_bucket: str) -> None:
 
 def test_merge_index_event(s3: Any, demo_bucket: str) -> None:
     plan = list_prefixes.lambda_handler(load_event("list_prefixes.json"), FakeLambdaContext())
-    for unit in plan_units(s3, plan):
-        event: dict[str, Any] | None = {
-            "run_id": plan["run_id"],
-            "bucket": plan["bucket"],
-            "suffix": plan["suffix"],
-            "expires_in": plan["expires_in"],
-            **unit,
-        }
-        while event is not None:
-            event = build_manifest.lambda_handler(event, FakeLambdaContext())["next"]
+    # Hand-made BuildManifest events carry no attempt: the handler takes the run's.
+    build_every_unit(s3, plan, with_attempt=False)
 
     event = load_event("merge_index.json")
     assert (event["run_id"], event["bucket"]) == (plan["run_id"], plan["bucket"])

@@ -9,20 +9,26 @@ from s3fanout.handlers import build_manifest, list_prefixes, merge_index
 from tests.support.lambda_context import FakeLambdaContext
 
 
-def run_handlers(s3: Any, execution_input: dict[str, Any], run_id: str = "test-run") -> dict[str, Any]:
-    plan = list_prefixes.lambda_handler({"input": execution_input, "run_id": run_id}, FakeLambdaContext())
+def build_every_unit(s3: Any, plan: dict[str, Any], *, with_attempt: bool = True) -> list[dict[str, Any]]:
+    """BuildManifest for every unit of the plan, following continuations; returns the units."""
     units = json.loads(s3.get_object(Bucket=plan["manifest_bucket"], Key=plan["plan_key"])["Body"].read())
     for unit in units:
         event: dict[str, Any] | None = {
             "run_id": plan["run_id"],
-            "attempt": plan["attempt"],
             "bucket": plan["bucket"],
             "suffix": plan["suffix"],
             "expires_in": plan["expires_in"],
+            **({"attempt": plan["attempt"]} if with_attempt else {}),
             **unit,
         }
         while event is not None:
             event = build_manifest.lambda_handler(event, FakeLambdaContext())["next"]
+    return units
+
+
+def run_handlers(s3: Any, execution_input: dict[str, Any], run_id: str = "test-run") -> dict[str, Any]:
+    plan = list_prefixes.lambda_handler({"input": execution_input, "run_id": run_id}, FakeLambdaContext())
+    units = build_every_unit(s3, plan)
     return {
         "plan": plan,
         "units": units,

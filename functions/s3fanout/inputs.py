@@ -17,6 +17,7 @@ from .errors import InvalidInput
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 MAX_PREFIX_BYTES = 1024  # S3 keys are at most 1024 bytes of UTF-8.
 MAX_SUFFIX_BYTES = 255
 MAX_CONCURRENCY_LIMIT = 10_000  # Distributed Map's own ceiling.
@@ -139,6 +140,16 @@ class BuildRequest:
     expires_in: int
     work: WorkUnit
     segment: int
+    # The source bucket's region (URLs must be signed for it); None: the function's region.
+    bucket_region: str | None = None
+
+
+def _optional_region(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _REGION_RE.match(value):
+        raise InvalidInput("bucket_region", value, "must be an AWS region name such as eu-west-1")
+    return value
 
 
 def _optional_key(value: Any, field: str) -> str | None:
@@ -171,6 +182,7 @@ def parse_build_request(event: Any) -> BuildRequest:
         expires_in=validate_int(data.get("expires_in", 900), "expires_in", minimum=1, maximum=MAX_EXPIRES_IN),
         work=work,
         segment=validate_int(data.get("segment", 0), "segment", minimum=0, maximum=9_999),
+        bucket_region=_optional_region(data.get("bucket_region")),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .documents import put_json
-from .errors import S3_CALL_ERRORS, translate_client_error
+from .errors import S3_CALL_ERRORS, BucketNotFound, translate_client_error
 from .inputs import WorkUnit
 from .listing import list_prefix_level
 from .splitting import Probe, split_key_space
@@ -38,6 +38,7 @@ class PlanResult:
     manifest_bucket: str
     plan_key: str
     units: int
+    bucket_region: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,12 +105,26 @@ async def plan_units(client: Any, request: RunRequest, *, exclude_prefix: str | 
     return [replace(unit, unit=number) for number, unit in enumerate(units)]
 
 
+async def bucket_region(client: Any, bucket: str, default: str) -> str:
+    """The bucket's region: presigned URLs are only valid when signed for it."""
+    try:
+        response = await client.head_bucket(Bucket=bucket)
+    except S3_CALL_ERRORS as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") in {"404", "NoSuchBucket"}:
+            raise BucketNotFound(bucket) from exc
+        raise translate_client_error(exc, bucket=bucket, operation="HeadBucket") from exc
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return response.get("BucketRegion") or headers.get("x-amz-bucket-region") or default
+
+
 async def write_plan(
     client: Any,
     request: RunRequest,
     units: list[WorkUnit],
     layout: RunLayout,
     manifest_bucket: str,
+    *,
+    region: str,
 ) -> PlanResult:
     # A fresh attempt id per run lets MergeIndex ignore parts left by an earlier attempt
     # of the same run_id (idempotent re-runs).
@@ -125,6 +140,7 @@ async def write_plan(
         manifest_bucket=manifest_bucket,
         plan_key=layout.plan_key,
         units=len(units),
+        bucket_region=region,
     )
     await put_json(client, manifest_bucket, layout.plan_key, [unit.to_dict() for unit in units])
     await put_json(client, manifest_bucket, layout.run_key, {**result.to_dict(), "created_at": time.time()})

@@ -61,10 +61,17 @@ async def signing_credentials() -> SigningCredentials | None:
     )
 
 
-def url_signer(bucket: str, expires_in: int, credentials: SigningCredentials | None = None) -> UrlSigner:
+def url_signer(
+    bucket: str, expires_in: int, credentials: SigningCredentials | None = None, *, region: str | None = None
+) -> UrlSigner:
+    """A signer for ``bucket``, for its own region when known (else the function's)."""
     config = settings()
     return new_url_signer(
-        bucket, expires_in, region=config.region, endpoint_url=config.s3_endpoint_url, credentials=credentials
+        bucket,
+        expires_in,
+        region=region or config.region,
+        endpoint_url=config.s3_endpoint_url,
+        credentials=credentials,
     )
 
 

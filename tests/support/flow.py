@@ -18,6 +18,7 @@ def build_every_unit(s3: Any, plan: dict[str, Any], *, with_attempt: bool = True
             "bucket": plan["bucket"],
             "suffix": plan["suffix"],
             "expires_in": plan["expires_in"],
+            "bucket_region": plan["bucket_region"],
             **({"attempt": plan["attempt"]} if with_attempt else {}),
             **unit,
         }

@@ -64,6 +64,7 @@ def next_event(request: BuildRequest, result: PartResult) -> dict[str, Any] | No
         "end_key": work.end_key,
         "delimited": work.delimited,
         "segment": request.segment + 1,
+        "bucket_region": request.bucket_region,
     }
 
 
@@ -78,7 +79,9 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
         # Hand-made events (sam local invoke) do not know the attempt: take the run's.
         request = await _with_current_attempt(client, request, layout, manifest_bucket)
     try:
-        signer = url_signer(request.bucket, request.expires_in, await signing_credentials())
+        signer = url_signer(
+            request.bucket, request.expires_in, await signing_credentials(), region=request.bucket_region
+        )
         signed_at = time.time()
         result = await build_manifest(
             client,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from s3fanout.errors import InvalidInput
 from s3fanout.inputs import parse_run_request, validate_run_id
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.planner import new_run_id, plan_units, write_plan
+from s3fanout.planner import bucket_region, new_run_id, plan_units, write_plan
 from s3fanout.runtime import run_async, run_layout, s3_client, settings
 
 
@@ -50,8 +50,9 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     client = await s3_client()
     # When manifests share the source bucket, a run must not list earlier runs' manifests.
     exclude = f"{config.manifest_prefix}/" if manifest_bucket == request.bucket else None
+    region = await bucket_region(client, request.bucket, default=config.region)
     units = await plan_units(client, request, exclude_prefix=exclude)
-    result = await write_plan(client, request, units, layout, manifest_bucket)
+    result = await write_plan(client, request, units, layout, manifest_bucket, region=region)
     metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(units))
     logger.info("plan written", extra={"units": len(units), "plan_key": result.plan_key})
     output = result.to_dict()

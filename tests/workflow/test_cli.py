@@ -1,0 +1,93 @@
+"""`fanout seed` and `fanout invoke` as a user runs them (subprocesses, moto server over HTTP)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.support.s3_helpers import all_keys, http_get
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def fanout(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fanout_local.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=PROJECT,
+        env=os.environ.copy(),
+    )
+
+
+def test_seed_uploads_a_directory_under_a_prefix(s3: Any, bucket: str, moto_endpoint: str, tmp_path: Path) -> None:
+    (tmp_path / "reports" / "2024").mkdir(parents=True)
+    (tmp_path / "reports" / "2024" / "q1 final.pdf").write_bytes(b"%PDF q1")
+    (tmp_path / "notes.txt").write_bytes(b"notes")
+
+    completed = fanout(
+        "seed", "--bucket", bucket, "--source-dir", str(tmp_path), "--prefix", "in/", "--s3-endpoint", moto_endpoint
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(all_keys(s3, bucket)) == ["in/notes.txt", "in/reports/2024/q1 final.pdf"]
+    assert s3.get_object(Bucket=bucket, Key="in/reports/2024/q1 final.pdf")["Body"].read() == b"%PDF q1"
+
+
+def test_seed_refuses_a_missing_directory(bucket: str, moto_endpoint: str, tmp_path: Path) -> None:
+    completed = fanout(
+        "seed", "--bucket", bucket, "--source-dir", str(tmp_path / "absent"), "--s3-endpoint", moto_endpoint
+    )
+    assert completed.returncode == 2
+    assert "is not a directory" in " ".join(completed.stderr.split())  # rich wraps lines
+
+
+def test_invoke_runs_each_event_file_like_sam_local_invoke(s3: Any, moto_endpoint: str) -> None:
+    """The three event files in events/, in order, against the bucket they name."""
+    execution = json.loads((PROJECT / "events" / "list_prefixes.json").read_text())
+    bucket = execution["bucket"]
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="reports/2024/q1.pdf", Body=b"%PDF q1")
+
+    listed = fanout(
+        "invoke", "ListPrefixesFunction", "--event", "events/list_prefixes.json", "--s3-endpoint", moto_endpoint
+    )
+    assert listed.returncode == 0, listed.stderr
+    plan = json.loads(listed.stdout)
+    assert plan["run_id"] == execution.get("run_id", plan["run_id"])
+    assert plan["units"] >= 1
+    assert "REPORT RequestId:" in listed.stderr
+    assert "Init Duration" in listed.stderr
+
+    built = fanout("invoke", "build-manifest", "--event", "events/build_manifest.json", "--s3-endpoint", moto_endpoint)
+    assert built.returncode == 0, built.stderr
+    part = json.loads(built.stdout)
+    assert part["count"] >= 1
+
+    merged = fanout("invoke", "MergeIndex", "--event", "events/merge_index.json", "--s3-endpoint", moto_endpoint)
+    assert merged.returncode == 0, merged.stderr
+    index = json.loads(http_get(json.loads(merged.stdout)["index_url"]))
+    assert "reports/2024/" in [p["prefix"] for p in index["parts"]]
+
+
+def test_invoke_reports_a_handler_error_as_json_and_exit_code_1(moto_endpoint: str, tmp_path: Path) -> None:
+    event = tmp_path / "bad.json"
+    event.write_text(json.dumps({"bucket": "Bad_Name"}))
+    completed = fanout("invoke", "ListPrefixesFunction", "--event", str(event), "--s3-endpoint", moto_endpoint)
+    assert completed.returncode == 1
+    error = json.loads(completed.stdout)
+    assert error["errorType"] == "InvalidInput"
+    assert "bucket='Bad_Name'" in error["errorMessage"]
+
+
+def test_invoke_names_the_functions_when_one_is_unknown() -> None:
+    completed = fanout("invoke", "NoSuchFunction", "--event", "events/list_prefixes.json")
+    assert completed.returncode == 2
+    assert "ListPrefixesFunction" in " ".join(completed.stderr.split())

@@ -81,6 +81,7 @@ def botocore_url(s3: Any, bucket: str, key: str, stamp: str, expires_in: int) ->
     import datetime as dt
     from unittest import mock
 
+    import botocore.auth
     from botocore.config import Config
 
     client = boto3.client(
@@ -91,12 +92,11 @@ def botocore_url(s3: Any, bucket: str, key: str, stamp: str, expires_in: int) ->
         aws_secret_access_key=SIGNER_SECRET,
         config=Config(signature_version="s3v4"),
     )
-    frozen = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")  # noqa: DTZ007 - botocore uses naive UTC
-    with mock.patch("botocore.auth.datetime") as fake:
-        fake.datetime.utcnow.return_value = frozen
-        fake.datetime.now.return_value = frozen.replace(tzinfo=dt.UTC)
-        fake.timezone = dt.timezone
-        return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in)
+    frozen = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")  # noqa: DTZ007 - botocore signs naive UTC
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=frozen):
+        url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in)
+    assert f"X-Amz-Date={stamp}" in url  # the clock really was frozen
+    return url
 
 
 def test_without_a_signing_identity_the_index_warns_about_temporary_credentials(

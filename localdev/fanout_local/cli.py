@@ -207,7 +207,8 @@ def command_demo(args: argparse.Namespace) -> int:
     table = Table(title=f"fanout demo - execution {name}")
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row("prefixes (work units)", str(output.get("parts")))
+    planned = [i.result for i in result.invocations if i.function == "ListPrefixesFunction" and i.result]
+    table.add_row("work units planned", str(planned[-1]["units"]) if planned else "?")
     table.add_row("objects seeded (all kinds)", f"{len(dataset.keys):,}")
     table.add_row("matching .pdf objects", f"{len(dataset.matching):,}")
     table.add_row("objects in the index", f"{output.get('count', 0):,}")

@@ -72,7 +72,6 @@ async def build_manifest(
     queue_max: int,
     part_size: int,
     should_stop: Callable[[], bool] = lambda: False,
-    on_page: Callable[[int, int], None] | None = None,
 ) -> PartResult:
     """Write one part for ``request``'s unit; stop early (with a continuation) if asked."""
     work = request.work
@@ -105,8 +104,6 @@ async def build_manifest(
             state["object_bytes"] += sum(size for _key, size in selected)
         if upload.needs_flush:
             await upload.flush()
-        if on_page is not None:
-            on_page(len(entries), len(selected))
 
     try:
         with contextlib.suppress(_StopListing):

@@ -301,3 +301,17 @@ def test_the_signing_secret_is_readable_only_when_configured(
                 "Resource": SIGNING_SECRET,
             }
         ]
+
+
+def test_tracing_can_be_turned_off_everywhere_at_once(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert template["Parameters"]["Tracing"]["Default"] == "Active"
+    assert template["Conditions"]["TracingOn"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
+    function = template["Globals"]["Function"]
+    assert function["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
+    # the handlers skip importing the X-Ray SDK when this says true
+    assert function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingOn", "false", "true"]
+    }
+    assert resources["FanoutStateMachine"]["Properties"]["Tracing"] == {
+        "Enabled": {"Fn::If": ["TracingOn", True, False]}
+    }

@@ -15,7 +15,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from .config import Settings
+from .errors import InvalidInput
 from .layout import RunLayout
+from .observability import logger
 from .presign import UrlSigner, new_url_signer
 from .s3 import client_kwargs, new_session
 from .signing_identity import SigningCredentials, load_signing_credentials
@@ -97,9 +99,16 @@ def _close_clients() -> None:
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a handler's coroutine on the environment's long-lived event loop."""
+    """Run a handler's coroutine on the environment's long-lived event loop.
+
+    Bad input is logged as a warning (field and reason) before it fails the invocation.
+    """
     global _loop  # noqa: PLW0603
     if _loop is None or _loop.is_closed():
         _loop = asyncio.new_event_loop()
         _clients.clear()
-    return _loop.run_until_complete(coroutine)
+    try:
+        return _loop.run_until_complete(coroutine)
+    except InvalidInput as exc:
+        logger.warning("invalid input", extra={"field": exc.field, "reason": exc.reason})
+        raise

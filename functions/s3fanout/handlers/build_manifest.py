@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3fanout.documents import get_json, put_json
-from s3fanout.errors import FanoutError, InvalidInput, RunNotFound
+from s3fanout.errors import FanoutError, RunNotFound
 from s3fanout.inputs import BuildRequest, parse_build_request
 from s3fanout.manifest import PartResult, build_manifest
 from s3fanout.observability import logger, metrics, tracer
@@ -134,8 +134,4 @@ async def _record_error(client: Any, bucket: str, key: str, request: BuildReques
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return run_async(build_manifest_part(event, context))
-    except InvalidInput as exc:
-        logger.warning("invalid input", extra={"field": exc.field, "reason": exc.reason})
-        raise
+    return run_async(build_manifest_part(event, context))

@@ -8,7 +8,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from s3fanout.errors import InvalidInput
 from s3fanout.inputs import parse_run_request, validate_run_id
 from s3fanout.observability import logger, metrics, tracer
 from s3fanout.planner import bucket_region, new_run_id, plan_units, write_plan
@@ -67,8 +66,4 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return run_async(list_prefixes(event))
-    except InvalidInput as exc:
-        logger.warning("invalid input", extra={"field": exc.field, "reason": exc.reason})
-        raise
+    return run_async(list_prefixes(event))

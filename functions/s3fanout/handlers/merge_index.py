@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from s3fanout.errors import InvalidInput
 from s3fanout.index import merge_index
 from s3fanout.inputs import parse_merge_request
 from s3fanout.observability import logger, metrics, tracer
@@ -47,8 +46,4 @@ async def merge_run_index(event: Any) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return run_async(merge_run_index(event))
-    except InvalidInput as exc:
-        logger.warning("invalid input", extra={"field": exc.field, "reason": exc.reason})
-        raise
+    return run_async(merge_run_index(event))

@@ -40,6 +40,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
         "S3_ENDPOINT_URL": moto_endpoint,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "S3FanoutTest",
+        # Tests hold tens of keys, not tens of thousands: let them plan several units.
+        "MIN_UNIT_KEYS": "2",
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "MANIFEST_BUCKET", "QUEUE_MAX", "URL_EXPIRY_SECONDS"):

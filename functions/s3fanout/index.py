@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .documents import get_json, put_json
-from .errors import S3_CALL_ERRORS, PartsMissing, RunNotFound, translate_client_error
+from .errors import PartsMissing, RunNotFound
+from .listing import list_keys
 from .signing_identity import TEMPORARY_CREDENTIALS_NOTE
 
 if TYPE_CHECKING:
@@ -45,17 +46,6 @@ class IndexResult:
         }
 
 
-async def _list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
-    paginator = client.get_paginator("list_objects_v2")
-    try:
-        async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            keys.extend(obj["Key"] for obj in page.get("Contents", ()))
-    except S3_CALL_ERRORS as exc:
-        raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
-    return keys
-
-
 async def _read_all(client: Any, bucket: str, keys: list[str]) -> list[Any]:
     limit = asyncio.Semaphore(_READ_CONCURRENCY)
 
@@ -74,35 +64,54 @@ async def load_run(client: Any, layout: RunLayout, manifest_bucket: str) -> tupl
     return run, plan
 
 
+def _chain(summaries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """One unit's (or piece's) segments in order if they form a finished chain: segments
+    0..n without a gap, the last one done or spread into pieces; else None."""
+    segments = sorted(summaries, key=lambda s: s["segment"])
+    if not segments or [s["segment"] for s in segments] != list(range(len(segments))):
+        return None
+    last = segments[-1]
+    return segments if last["done"] or last.get("pieces") else None
+
+
 async def collect_parts(
     client: Any, layout: RunLayout, manifest_bucket: str, run: dict[str, Any], plan: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Every segment summary of this attempt, ordered; raises PartsMissing for any gap."""
-    attempt = run["attempt"]
-    summary_keys = await _list_keys(client, manifest_bucket, layout.summaries_prefix)
-    summaries = [s for s in await _read_all(client, manifest_bucket, summary_keys) if s and s.get("attempt") == attempt]
-    by_unit: dict[int, list[dict[str, Any]]] = {}
-    for summary in summaries:
-        by_unit.setdefault(summary["unit"], []).append(summary)
+    """Every segment summary of this attempt in key order; raises PartsMissing for any gap.
 
-    missing: dict[int, str] = {}
+    A unit's parts are its segments, then - if it spread - each piece's segments.
+    """
+    attempt = run["attempt"]
+    summary_keys = await list_keys(client, manifest_bucket, layout.summaries_prefix)
+    summaries = [s for s in await _read_all(client, manifest_bucket, summary_keys) if s and s.get("attempt") == attempt]
+    by_piece: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for summary in summaries:
+        by_piece.setdefault((summary["unit"], summary.get("child", 0)), []).append(summary)
+
+    missing: dict[tuple[int, int], str] = {}
     parts: list[dict[str, Any]] = []
     for item in plan:
         unit = item["unit"]
-        segments = sorted(by_unit.get(unit, ()), key=lambda s: s["segment"])
-        complete = (
-            bool(segments) and [s["segment"] for s in segments] == list(range(len(segments))) and segments[-1]["done"]
-        )
-        if complete:
-            parts.extend(segments)
-        else:
-            missing[unit] = f"prefix {item['prefix']!r}: no complete part"
+        chain = _chain(by_piece.get((unit, 0), []))
+        if chain is None:
+            missing[unit, 0] = f"prefix {item['prefix']!r}: no complete part"
+            continue
+        parts.extend(chain)
+        for child in range(1, chain[-1].get("pieces", 0) + 1):
+            piece = _chain(by_piece.get((unit, child), []))
+            if piece is None:
+                missing[unit, child] = f"prefix {item['prefix']!r}, piece {child}: no complete part"
+            else:
+                parts.extend(piece)
     if missing:
-        errors = await _read_all(client, manifest_bucket, [layout.error_key(unit) for unit in missing])
-        for unit, error in zip(list(missing), errors, strict=False):
+        errors = await _read_all(client, manifest_bucket, [layout.error_key(u, c) for u, c in missing])
+        for where, error in zip(list(missing), errors, strict=False):
             if error and error.get("attempt") == attempt:
-                missing[unit] += f" ({error['error']}: {error['message']})"
-        raise PartsMissing(layout.run_id, missing)
+                missing[where] += f" ({error['error']}: {error['message']})"
+        by_unit: dict[int, str] = {}
+        for (unit, _child), why in missing.items():
+            by_unit[unit] = f"{by_unit[unit]}; {why}" if unit in by_unit else why
+        raise PartsMissing(layout.run_id, by_unit)
     return parts
 
 
@@ -137,6 +146,8 @@ async def merge_index(
         "parts": [
             {
                 "prefix": p["prefix"],
+                "first_key": p.get("first_key"),
+                "last_key": p.get("last_key"),
                 "count": p["count"],
                 "bytes": p["bytes"],
                 "object_bytes": p["object_bytes"],

@@ -116,7 +116,9 @@ class WorkUnit:
     """One Map item: a key range of the source bucket.
 
     Keys ``k`` with ``k.startswith(prefix)``, ``k > start_after`` (if set) and ``k <= end_key``
-    (if set); ``delimited`` units list only the objects directly under ``prefix``.
+    (if set); ``delimited`` units list only the objects directly under ``prefix`` (the
+    planner never makes them; hand-made events may). ``estimate``: the planner's key
+    count for the range, by which BuildManifest notices a unit far bigger than planned.
     """
 
     unit: int
@@ -124,6 +126,7 @@ class WorkUnit:
     start_after: str | None = None
     end_key: str | None = None
     delimited: bool = False
+    estimate: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,6 +143,8 @@ class BuildRequest:
     expires_in: int
     work: WorkUnit
     segment: int
+    # 0: a planned unit; k > 0: the k-th piece a unit too big for its plan spread into.
+    child: int = 0
     # The source bucket's region (URLs must be signed for it); None: the function's region.
     bucket_region: str | None = None
 
@@ -170,6 +175,9 @@ def parse_build_request(event: Any) -> BuildRequest:
         start_after=_optional_key(data.get("start_after"), "start_after"),
         end_key=_optional_key(data.get("end_key"), "end_key"),
         delimited=delimited,
+        estimate=None
+        if data.get("estimate") is None
+        else validate_int(data["estimate"], "estimate", minimum=0, maximum=10**12),
     )
     attempt = data.get("attempt", "")
     if not isinstance(attempt, str):
@@ -182,6 +190,7 @@ def parse_build_request(event: Any) -> BuildRequest:
         expires_in=validate_int(data.get("expires_in", 900), "expires_in", minimum=1, maximum=MAX_EXPIRES_IN),
         work=work,
         segment=validate_int(data.get("segment", 0), "segment", minimum=0, maximum=9_999),
+        child=validate_int(data.get("child", 0), "child", minimum=0, maximum=999),
         bucket_region=_optional_region(data.get("bucket_region")),
     )
 

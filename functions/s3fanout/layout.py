@@ -38,14 +38,21 @@ class RunLayout:
     def errors_prefix(self) -> str:
         return f"{self.base}errors/"
 
-    def part_key(self, unit: int, segment: int = 0) -> str:
-        # Segment 0 keeps the plain name; continuations of a long unit add a segment number.
+    def part_key(self, unit: int, segment: int = 0, child: int = 0) -> str:
+        # Segment 0 keeps the plain name; continuations of a long unit add a segment
+        # number, and the pieces a unit spread into (child > 0) a piece number.
+        if child:
+            return f"{self.base}parts/{unit:05d}-c{child:03d}-{segment:04d}.jsonl"
         if segment == 0:
             return f"{self.base}parts/{unit:05d}.jsonl"
         return f"{self.base}parts/{unit:05d}-{segment:04d}.jsonl"
 
-    def summary_key(self, unit: int, segment: int = 0) -> str:
+    def summary_key(self, unit: int, segment: int = 0, child: int = 0) -> str:
+        if child:
+            return f"{self.summaries_prefix}{unit:05d}-c{child:03d}-{segment:04d}.json"
         return f"{self.summaries_prefix}{unit:05d}-{segment:04d}.json"
 
-    def error_key(self, unit: int) -> str:
+    def error_key(self, unit: int, child: int = 0) -> str:
+        if child:
+            return f"{self.errors_prefix}{unit:05d}-c{child:03d}.json"
         return f"{self.errors_prefix}{unit:05d}.json"

@@ -16,7 +16,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import PaginationError
@@ -44,18 +44,18 @@ class PageRun:
     botocore then parses is cancelled and not used.
     """
 
-    def __init__(self, client: Any, params: dict[str, Any]) -> None:
+    def __init__(self, client: Any, params: dict[str, Any], *, read_ahead: bool = True) -> None:
         self.client = client
         self.params = params
+        # Probes (one page each) must not request a second page nobody reads.
+        self.read_ahead = read_ahead
         self._ahead: tuple[str, asyncio.Task[Any]] | None = None
-        self.prefetched = 0
 
     async def prefetch(self, token: str) -> None:
-        if self._ahead is not None:
+        if self._ahead is not None or not self.read_ahead:
             return
         task = asyncio.ensure_future(self.client.list_objects_v2(**{**self.params, "ContinuationToken": token}))
         self._ahead = (token, task)
-        self.prefetched += 1
         await asyncio.sleep(0)  # let it reach the socket before this page is parsed
 
     def claim(self, token: str) -> asyncio.Task[Any] | None:
@@ -154,14 +154,6 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
     return (text[:start] + text[end:]).encode("utf-8"), contents
 
 
-@dataclass
-class PrefixListing:
-    """What sits directly under a prefix: its sub-prefixes and whether it holds objects."""
-
-    sub_prefixes: list[str] = field(default_factory=list)
-    direct_objects: int = 0
-
-
 async def _first_page(run: PageRun, params: dict[str, Any]) -> Any:
     marker = FAST_LISTING.set(run)
     try:
@@ -205,16 +197,38 @@ async def list_pages(client: Any, params: dict[str, Any]) -> AsyncIterator[dict[
             pending.cancel()
 
 
-async def list_prefix_level(client: Any, bucket: str, prefix: str) -> PrefixListing:
-    """One level of the tree under ``prefix`` (Delimiter "/"), every page."""
-    listing = PrefixListing()
+@dataclass(frozen=True)
+class ProbePage:
+    """The first keys after a string, and whether more follow."""
+
+    keys: tuple[str, ...]
+    truncated: bool
+
+
+async def probe_page(
+    client: Any, bucket: str, prefix: str, start_after: str | None, *, max_keys: int = 1000
+) -> ProbePage:
+    """One ListObjectsV2 page (the planner's question: "the first keys after this string")."""
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys}
+    if start_after is not None:
+        params["StartAfter"] = start_after
     try:
-        async for page in list_pages(client, {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}):
-            listing.sub_prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
-            listing.direct_objects += len(page.get("Contents", ()))
+        page = await _first_page(PageRun(client, params, read_ahead=False), params)
     except S3_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
-    return listing
+    keys = tuple(obj["Key"] for obj in page.get("Contents", ()))
+    return ProbePage(keys, bool(page.get("IsTruncated")) and bool(keys))
+
+
+async def list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
+    """Every key under ``prefix`` (small listings: a run's summaries)."""
+    keys: list[str] = []
+    try:
+        async for page in list_pages(client, {"Bucket": bucket, "Prefix": prefix}):
+            keys.extend(obj["Key"] for obj in page.get("Contents", ()))
+    except S3_CALL_ERRORS as exc:
+        raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
+    return keys
 
 
 # Pages reach the consumer in batches this size, with a yield to the event loop between

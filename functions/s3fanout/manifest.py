@@ -36,9 +36,30 @@ class PartResult:
     done: bool
     # Where listing stopped when the unit is not done (continuation point).
     next_start_after: str | None
+    child: int = 0
+    # The first and last key written (None for an empty part): what the part holds.
+    first_key: str | None = None
+    last_key: str | None = None
+    # Listing stopped because the unit is far bigger than planned: spread the rest.
+    oversized: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def folder_of(keys: list[str], prefix: str) -> str:
+    """The deepest folder (``.../``) holding every key, at least ``prefix``: what a part of
+    a key-range unit covers, in a reader's terms."""
+    if not keys:
+        return prefix
+    first, last = keys[0], keys[-1]
+    n = min(len(first), len(last))
+    i = 0
+    while i < n and first[i] == last[i]:
+        i += 1
+    common = first[:i]
+    cut = common.rfind("/", len(prefix)) + 1
+    return common[:cut] if cut > len(prefix) else prefix
 
 
 def suffix_matcher(suffix: str) -> Callable[[str], bool]:
@@ -72,33 +93,49 @@ async def build_manifest(
     queue_max: int,
     part_size: int,
     should_stop: Callable[[], bool] = lambda: False,
+    oversized_at: int | None = None,
+    skip_prefix: str | None = None,
 ) -> PartResult:
-    """Write one part for ``request``'s unit; stop early (with a continuation) if asked."""
+    """Write one part for ``request``'s unit; stop early (with a continuation) if asked.
+
+    ``oversized_at``: stop once this many keys were listed and more follow (the unit is
+    far bigger than planned; the caller spreads the rest). ``skip_prefix``: keys listed
+    but never written (earlier runs' manifests in the source bucket).
+    """
     work = request.work
-    matches = suffix_matcher(request.suffix)
+    selects = suffix_matcher(request.suffix)
+    matches = selects if not skip_prefix else (lambda key: selects(key) and not key.startswith(skip_prefix))
     upload = StreamingUpload(
         client,
         manifest_bucket,
-        layout.part_key(work.unit, request.segment),
+        layout.part_key(work.unit, request.segment, request.child),
         content_type=JSONL_CONTENT_TYPE,
         part_size=part_size,
     )
     state: dict[str, Any] = {"count": 0, "listed": 0, "object_bytes": 0, "last_key": None}
-    stopped = False
+    written: list[str] = []
+    stopped = oversized = False
 
     async def write_page(entries: list[ObjectEntry]) -> None:
-        nonlocal stopped
+        nonlocal stopped, oversized
         if not entries:  # a range's last page can end before its first key
             return
         # Checked when another page is ready, not after the last one: a unit whose listing
         # is complete is done, however late. At least one page per segment: progress.
-        if state["listed"] and should_stop():
-            stopped = True
-            raise _StopListing
+        if state["listed"]:
+            if should_stop():
+                stopped = True
+                raise _StopListing
+            if oversized_at is not None and state["listed"] >= oversized_at:
+                stopped = oversized = True
+                raise _StopListing
         state["listed"] += len(entries)
         state["last_key"] = entries[-1][0]
         selected = [entry for entry in entries if matches(entry[0])]
         if selected:
+            if not written:
+                written.append(selected[0][0])
+            written[1:] = [selected[-1][0]]
             upload.write(manifest_lines(selected, signer))
             state["count"] += len(selected)
             state["object_bytes"] += sum(size for _key, size in selected)
@@ -115,7 +152,7 @@ async def build_manifest(
     return PartResult(
         unit=work.unit,
         segment=request.segment,
-        prefix=work.prefix,
+        prefix=folder_of(written, work.prefix),
         count=state["count"],
         bytes=size,
         object_bytes=state["object_bytes"],
@@ -123,6 +160,10 @@ async def build_manifest(
         listed=state["listed"],
         done=not stopped,
         next_start_after=state["last_key"] if stopped else None,
+        child=request.child,
+        first_key=written[0] if written else None,
+        last_key=written[-1] if written else None,
+        oversized=oversized,
     )
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .documents import put_json
 from .errors import S3_CALL_ERRORS, BucketNotFound, translate_client_error
 from .inputs import WorkUnit
-from .listing import list_prefix_level
-from .splitting import Probe, split_key_space
+from .listing import ProbePage, probe_page
+from .pipeline import run_pipeline
+from .splitting import KeyRange, RangePlanner, Sample
 
 if TYPE_CHECKING:
     from .inputs import RunRequest
@@ -44,65 +47,139 @@ class PlanResult:
         return asdict(self)
 
 
-# Probe at most this many sub-prefixes for size: with more, there is parallelism enough.
-PROBE_SUB_PREFIXES_MAX = 64
-PAGE = 1000
+# Probes in flight at once (the client's connection pool holds 32).
+PROBE_CONCURRENCY = 32
+# Units per Map slot: a few per slot evens out the slots' totals without costing many
+# more invocations.
+UNITS_PER_SLOT = 2
 
 
-def _probe_for(client: Any, bucket: str, prefix: str, *, delimited: bool) -> Probe:
-    async def probe(start_after: str | None) -> tuple[list[str], bool]:
-        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE}
-        if start_after is not None:
-            params["StartAfter"] = start_after
-        if delimited:
-            params["Delimiter"] = "/"
+class ProbeStream:
+    """The pipeline's producer for planning: probes submitted by the consumer run
+    concurrently (at most ``concurrency``) and their pages come out as they arrive.
+
+    The stream ends when the consumer calls :meth:`close` and nothing is in flight; a
+    failed probe ends it with that error; cancelling it cancels every probe in flight.
+    """
+
+    def __init__(self, probe: Callable[[str | None], Awaitable[ProbePage]], concurrency: int) -> None:
+        self._probe = probe
+        self._concurrency = concurrency
+        self._pending: deque[str | None] = deque()
+        self._wake = asyncio.Event()
+        self._closed = False
+
+    def submit(self, points: list[str | None]) -> None:
+        self._pending.extend(points)
+        self._wake.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+
+    async def _ask(self, point: str | None) -> Sample:
+        page = await self._probe(point)
+        return Sample(point, page.keys, page.truncated)
+
+    async def __aiter__(self) -> AsyncIterator[Sample]:
+        running: set[asyncio.Task[Sample]] = set()
         try:
-            page = await client.list_objects_v2(**params)
-        except S3_CALL_ERRORS as exc:
-            raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
-        return [obj["Key"] for obj in page.get("Contents", ())], bool(page.get("IsTruncated"))
+            while True:
+                while self._pending and len(running) < self._concurrency:
+                    running.add(asyncio.ensure_future(self._ask(self._pending.popleft())))
+                if not running:
+                    if self._closed:
+                        return
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    yield task.result()
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
-    return probe
+
+async def plan_ranges(
+    probe: Callable[[str | None], Awaitable[ProbePage]], planner: RangePlanner, *, concurrency: int = PROBE_CONCURRENCY
+) -> list[KeyRange]:
+    """Run ``planner``'s rounds with ``probe`` on the bounded-queue pipeline: probe pages
+    in (producer), refinement and the next round's probes out (consumer)."""
+    stream = ProbeStream(probe, concurrency)
+    outstanding = 0
+
+    def refine(sample: Sample) -> None:
+        nonlocal outstanding
+        planner.record(sample)
+        outstanding -= 1
+        if outstanding == 0:  # a round is complete: decide the next one
+            points = planner.next_round()
+            outstanding = len(points)
+            if points:
+                stream.submit(points)
+            else:
+                stream.close()
+
+    first = planner.initial()
+    outstanding = len(first)
+    stream.submit(first)
+    await run_pipeline(stream, refine, maxsize=concurrency)
+    return planner.ranges()
 
 
-async def _units_for(client: Any, bucket: str, prefix: str, *, delimited: bool, max_ranges: int) -> list[WorkUnit]:
-    """One unit for ``prefix``, or several key ranges if it holds more than a page of keys."""
-    ranges = await split_key_space(
-        _probe_for(client, bucket, prefix, delimited=delimited), prefix, max_ranges=max_ranges
-    )
-    if len(ranges) <= 1:
-        return [WorkUnit(unit=0, prefix=prefix, delimited=delimited)]
+async def plan_units(
+    client: Any,
+    request: RunRequest,
+    *,
+    exclude_prefix: str | None = None,
+    min_unit: int = 5_000,
+    stats: dict[str, int] | None = None,
+) -> list[WorkUnit]:
+    """Key-range units of about equal size covering every key under the prefix.
+
+    ``exclude_prefix`` (earlier runs' manifests, when they share the source bucket) is
+    left to BuildManifest to skip: it holds few keys and needs no unit of its own.
+    ``stats`` (if given) receives the number of probes and rounds.
+    """
+    del exclude_prefix  # planning counts its keys as any others; building skips them
+
+    async def probe(start_after: str | None) -> ProbePage:
+        return await probe_page(client, request.bucket, request.prefix, start_after)
+
+    planner = RangePlanner(request.prefix, target_units=UNITS_PER_SLOT * request.max_concurrency, min_unit=min_unit)
+    ranges = await plan_ranges(probe, planner)
+    if stats is not None:
+        stats.update(probes=planner.probes, rounds=planner.rounds, units=len(ranges))
     return [
-        WorkUnit(unit=0, prefix=prefix, start_after=r.start_after, end_key=r.end_key, delimited=delimited)
-        for r in ranges
+        WorkUnit(
+            unit=number,
+            prefix=request.prefix,
+            start_after=r.start_after,
+            end_key=r.end_key,
+            estimate=r.estimate,
+        )
+        for number, r in enumerate(ranges)
     ]
 
 
-async def plan_units(client: Any, request: RunRequest, *, exclude_prefix: str | None = None) -> list[WorkUnit]:
-    """One unit per sub-prefix, plus one for the objects directly under the prefix; a big
-    flat prefix (or a big sub-prefix, when there are few) is split into key ranges."""
-    level = await list_prefix_level(client, request.bucket, request.prefix)
-    sub_prefixes = [p for p in level.sub_prefixes if p != exclude_prefix]
-    # Aim for a few units per concurrent slot; never more than Distributed Map handles well.
-    max_ranges = min(256, max(4, 2 * request.max_concurrency))
-    groups: list[list[WorkUnit]]
-    if len(sub_prefixes) <= PROBE_SUB_PREFIXES_MAX:
-        groups = list(
-            await asyncio.gather(
-                *(_units_for(client, request.bucket, p, delimited=False, max_ranges=max_ranges) for p in sub_prefixes)
-            )
-        )
-    else:
-        groups = [[WorkUnit(unit=0, prefix=p)] for p in sub_prefixes]
-    if level.direct_objects:
-        direct = (
-            await _units_for(client, request.bucket, request.prefix, delimited=True, max_ranges=max_ranges)
-            if level.direct_objects > PAGE or not sub_prefixes
-            else [WorkUnit(unit=0, prefix=request.prefix, delimited=True)]
-        )
-        groups.append(direct)
-    units = [unit for group in groups for unit in group]
-    return [replace(unit, unit=number) for number, unit in enumerate(units)]
+# A unit far bigger than planned spreads its rest into at most this many pieces, run at
+# once by the workflow (an INLINE Map inside the unit's Distributed Map iteration).
+MAX_PIECES = 40
+
+
+async def plan_pieces(client: Any, bucket: str, work: WorkUnit, start_after: str, *, piece_size: int) -> list[KeyRange]:
+    """The rest of an oversized unit - keys in (start_after, work.end_key] - as pieces of
+    about ``piece_size`` keys (fewer, bigger ones past MAX_PIECES)."""
+
+    async def probe(point: str | None) -> ProbePage:
+        return await probe_page(client, bucket, work.prefix, point)
+
+    planner = RangePlanner(
+        work.prefix, target_units=MAX_PIECES, start_after=start_after, end_key=work.end_key, min_unit=piece_size
+    )
+    return await plan_ranges(probe, planner)
 
 
 async def bucket_region(client: Any, bucket: str, default: str) -> str:

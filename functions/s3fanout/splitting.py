@@ -1,133 +1,362 @@
-"""Split one big flat key space into disjoint key ranges, by probing with StartAfter/MaxKeys.
+"""Plan one key space into balanced key ranges from a few sampled listing pages.
 
-A range is ``(start_after, end_key]``: keys ``k`` with ``k > start_after`` (or any, if None)
-and ``k <= end_key`` (or any, if None). Consecutive ranges share their boundary, so they are
-disjoint and together cover every key by construction; probing only decides where the
-boundaries go. Boundaries need not be existing keys: StartAfter accepts any string.
+S3 has no count and no "skip n keys": the only question it answers is "the first (up to)
+1,000 keys after this string" (ListObjectsV2 StartAfter/MaxKeys). The planner asks it at
+well-chosen strings and estimates the rest:
 
-Refinement is breadth first: probe the first page of every range still being refined
-(concurrently); a range whose keys all fit in that page is final; a bigger one is cut at
-boundaries placed after its first page, chosen from the characters its keys actually use.
-Small neighbours are merged back so units are not tiny.
+* :class:`KeyScale` maps a key to an integer, one mixed-radix digit per character
+  position, each position's radix learned from the characters sampled keys use there
+  (a digit seen means all ten digits, a letter all 26). Keys made of numbers, dates,
+  hex ids or words then spread evenly over the integers, so key density is nearly
+  constant and a page's span predicts how many keys lie between two strings.
+* A *gap* is the key range between two probed strings. Its count is exact when the
+  first probe's page reaches the second string (or the listing ended); otherwise it is
+  the page plus the density of the pages at both ends times the unlisted width.
+* Rounds (:meth:`RangePlanner.next_round`): first the start; then strings beyond the
+  last key, spaced geometrically up to the top of the scale, to find where the key
+  space ends; then every gap estimated above 1.5 x the target unit size is cut where
+  its cumulative estimate reaches multiples of the target - inside a page already
+  seen the cut is an exact key and costs no request. Each round's probes run
+  concurrently, so planning takes a handful of round trips and a number of requests
+  proportional to the number of units, whatever the number of keys.
+* Gaps are then joined in key order into units of about the target size.
+
+A range is ``(start_after, end_key]``: keys ``k`` with ``k > start_after`` (or any, if
+None) and ``k <= end_key`` (or any, if None). Units are built from consecutive gaps, so
+they chain - disjoint and covering every key by construction; estimates only decide
+where the boundaries go. Boundaries need not be existing keys: StartAfter takes any
+string.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import bisect
+import math
+from dataclasses import dataclass, field
 
-# probe(start_after) -> (first page of keys after start_after, whether more pages follow)
-Probe = Callable[[str | None], Awaitable[tuple[list[str], bool]]]
-
-MAX_LEVELS = 40
+PAGE = 1000
+# Keys compare on at most this many characters past the common stem; a wider scale
+# exceeds float range (densities are floats), and ties only make gaps unsplittable.
+MAX_POSITIONS = 96
+_MAX_SCALE = 1e280
+# Learn a page's characters from every n-th key (and its first and last): enough to
+# see each position's alphabet, at a fraction of the CPU of reading every key.
+_LEARN_STRIDE = 10
+_DIGITS = frozenset("0123456789")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Strings beyond the last key probed at once while looking for the end of the space.
+GALLOP_POINTS = 16
+# A gap is cut when its estimate exceeds this many target units; joining stops before
+# a unit would exceed MERGE_UP_TO targets.
+SPLIT_ABOVE = 1.5
+MERGE_UP_TO = 1.25
+MAX_CUTS_PER_GAP = 64
+MAX_ROUNDS = 24
 
 
 @dataclass(frozen=True)
 class KeyRange:
     start_after: str | None
     end_key: str | None
-    # Exact count when the whole range fit in one probe page, else None (= more than a page).
-    known_count: int | None = None
+    # Planned number of keys: exact when ``exact``, else an estimate.
+    estimate: int = 0
+    exact: bool = False
 
     def contains(self, key: str) -> bool:
         return (self.start_after is None or key > self.start_after) and (self.end_key is None or key <= self.end_key)
 
 
-def _common_prefix_length(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+@dataclass(frozen=True)
+class Sample:
+    """A probe's answer: the first keys after ``point`` (None: from the start)."""
+
+    point: str | None
+    keys: tuple[str, ...]
+    truncated: bool
 
 
-def split_points(last: str, end_key: str | None, sample: list[str], prefix: str, fanout: int) -> list[str]:
-    """Boundaries ``b`` with ``last < b < end_key``, spread over the characters in use."""
-    i = _common_prefix_length(last, end_key) if end_key is not None else len(prefix)
-    alphabet = sorted({c for key in sample for c in key[len(prefix) :]})
-    if not alphabet:
-        return []
-    beyond = chr(min(ord(alphabet[-1]) + 1, 0x10FFFF))
-    candidates: set[str] = set()
-    # Deeper first: cut the branch ``last`` is in, one character further.
-    for depth in (i + 1, i):
-        if depth > len(last):
-            continue
-        stem = last[:depth]
-        current = last[depth] if depth < len(last) else ""
-        chars = [c for c in [*alphabet, beyond] if c > current]
-        step = max(1, len(chars) // max(1, fanout // 2))
-        candidates.update(stem + c for c in chars[::step])
-        candidates.add(stem + chars[-1] if chars else stem)
-    return sorted(b for b in candidates if b > last and (end_key is None or b < end_key))
+def _order(point: str | None) -> tuple[int, str]:
+    return (0, "") if point is None else (1, point)
 
 
-async def split_key_space(
-    probe: Probe,
-    prefix: str,
-    *,
-    max_ranges: int,
-    fanout: int = 16,
-    merge_up_to: int = 50_000,
-) -> list[KeyRange]:
-    """Disjoint ranges covering every key under ``prefix``; at most about ``max_ranges``."""
-    final: list[KeyRange] = []
-    frontier = [KeyRange(None, None)]
-    for _level in range(MAX_LEVELS):
-        if not frontier:
+class KeyScale:
+    """A monotone map from strings to integers, learned from sampled keys.
+
+    Past ``stem`` (the listed prefix, shared by every key), position ``j`` is a digit of
+    radix ``len(alphabet_j)``, the characters keys were seen to use there (plus "" when
+    some key ended there). No code is spent on characters no key uses, so where keys use
+    their alphabets evenly (numbers, hex, dates) density is the same at every scale. A
+    character outside the alphabet maps monotonically: below it, the smallest value of
+    the rest; between or above, the largest value under the character before it.
+    """
+
+    def __init__(self, stem: str, alphabets: list[list[str]]) -> None:
+        self.stem = stem
+        self.alphabets = alphabets
+        weights = [1] * len(alphabets)
+        for j in range(len(alphabets) - 2, -1, -1):
+            weights[j] = weights[j + 1] * len(alphabets[j + 1])
+        self.weights = weights
+        self.top = weights[0] * len(alphabets[0]) - 1 if alphabets else 0
+
+    @classmethod
+    def learn(cls, stem: str, keys: list[str]) -> KeyScale:
+        """The scale of strings under ``stem`` (the listed prefix) that ``keys`` suggest."""
+        sets: list[set[str]] = []
+        for key in keys:
+            tail = key[len(stem) : len(stem) + MAX_POSITIONS]
+            while len(sets) < len(tail) + 1:
+                sets.append(set())
+            for j, char in enumerate(tail):
+                sets[j].add(char)
+            sets[len(tail)].add("")  # the key ends here
+        alphabets: list[list[str]] = []
+        size = 1.0
+        for chars in sets:
+            _complete(chars)
+            size *= len(chars)
+            if size > _MAX_SCALE:
+                break
+            alphabets.append(sorted(chars))
+        return cls(stem, alphabets)
+
+    def value(self, point: str | None) -> int:
+        if point is None:
+            return 0
+        head = point[: len(self.stem)]
+        if head != self.stem:
+            return 0 if head < self.stem else self.top
+        tail = point[len(self.stem) :]
+        total = 0
+        for j, alphabet in enumerate(self.alphabets):
+            char = tail[j] if j < len(tail) else ""
+            i = bisect.bisect_left(alphabet, char)
+            if i < len(alphabet) and alphabet[i] == char:
+                total += i * self.weights[j]
+                if char == "":
+                    break
+                continue
+            if i > 0:  # just after alphabet[i - 1] and everything under it
+                total += (i - 1) * self.weights[j] + self.weights[j] - 1
             break
-        pages = await asyncio.gather(*(probe(r.start_after) for r in frontier))
-        next_frontier: list[KeyRange] = []
-        for index, (current, (keys, truncated)) in enumerate(zip(frontier, pages, strict=True)):
-            inside = [k for k in keys if current.contains(k)]
-            if not inside:
-                if truncated and not keys:
-                    # Delimited listing: a page of sub-prefixes only; cannot tell, keep it whole.
-                    final.append(current)
-                # Otherwise empty now; the neighbours' boundaries still cover the key space.
+        return total
+
+    def string(self, value: int) -> str:
+        """The string of ``value``'s digits (exact for values of strings of known characters)."""
+        value = max(0, min(value, self.top))
+        chars: list[str] = []
+        for j, weight in enumerate(self.weights):
+            code, value = divmod(value, weight)
+            char = self.alphabets[j][code]
+            if char == "":
+                break
+            chars.append(char)
+        return self.stem + "".join(chars)
+
+
+def _complete(chars: set[str]) -> None:
+    """Assume a position holding a digit may hold any digit (counters and dates grow), and
+    one holding letters any letter between the smallest and largest seen (hex stays hex)."""
+    if chars & _DIGITS:
+        chars.update(_DIGITS)
+    for case in (_LOWER, _UPPER):
+        seen = sorted(chars & case)
+        if len(seen) > 1:
+            chars.update(chr(c) for c in range(ord(seen[0]), ord(seen[-1]) + 1))
+
+
+@dataclass
+class _Gap:
+    start: str | None  # the probed point that opens the gap
+    end: str | None  # the next probed point (None: the open end of the space)
+    estimate: float | None  # None: unbounded (the end of the space is not found yet)
+    exact: bool
+
+
+@dataclass
+class RangePlanner:
+    """The planning state machine; I/O free (the caller probes, see s3fanout.planner).
+
+    ``initial()`` gives the first probe points; after every answer is ``record``-ed,
+    ``next_round()`` gives the next points ([] = done); ``ranges()`` gives the plan.
+    """
+
+    prefix: str
+    target_units: int
+    # Plan only the keys in (start_after, end_key] (a unit's unlisted rest), not the prefix.
+    start_after: str | None = None
+    end_key: str | None = None
+    min_unit: int = 5_000
+    max_units: int = 10_000
+    max_probes: int = 20_000
+    page: int = PAGE
+    samples: dict[str | None, Sample] = field(default_factory=dict)
+    probes: int = 0
+    rounds: int = 0
+    _unsplittable: set[str | None] = field(default_factory=set)
+    _learned: list[str] = field(default_factory=list)
+    _scale: KeyScale | None = None
+
+    def initial(self) -> list[str | None]:
+        return [self.start_after]
+
+    def record(self, sample: Sample) -> None:
+        self.samples[sample.point] = sample
+        self.probes += 1
+        self._learn(sample.keys)
+
+    def _learn(self, keys: tuple[str, ...]) -> None:
+        if keys:
+            self._learned.extend(keys[::_LEARN_STRIDE])
+            self._learned.append(keys[-1])
+            self._scale = None
+
+    @property
+    def scale(self) -> KeyScale:
+        if self._scale is None:
+            self._scale = KeyScale.learn(self.prefix, self._learned)
+        return self._scale
+
+    # -- estimates ----------------------------------------------------------------------
+
+    def _points(self) -> list[str | None]:
+        return sorted(self.samples, key=_order)
+
+    def _density(self, sample: Sample) -> float:
+        """Keys per unit of the scale around ``sample``: its page over the page's own span
+        (the empty stretch between the probed string and the first key says nothing about
+        what follows the page)."""
+        keys = sample.keys
+        if len(keys) > 1:
+            return (len(keys) - 1) / max(self.scale.value(keys[-1]) - self.scale.value(keys[0]), 1)
+        return len(keys) / max(self.scale.value(keys[-1]) - self.scale.value(sample.point), 1)
+
+    def gaps(self) -> list[_Gap]:
+        points = self._points()
+        gaps: list[_Gap] = []
+        for index, start in enumerate(points):
+            end = points[index + 1] if index + 1 < len(points) else self.end_key
+            sample = self.samples[start]
+            keys = sample.keys
+            inside = len(keys) if end is None else bisect.bisect_right(keys, end)
+            if inside < len(keys) or not sample.truncated:
+                gaps.append(_Gap(start, end, float(inside), exact=True))
                 continue
-            if len(inside) < len(keys) or not truncated:
-                final.append(KeyRange(current.start_after, current.end_key, len(inside)))
+            if end is None:
+                gaps.append(_Gap(start, end, None, exact=False))
                 continue
-            budget_left = max_ranges - len(final) - len(next_frontier) - (len(frontier) - index)
-            bounds = split_points(inside[-1], current.end_key, inside, prefix, fanout) if budget_left > 0 else []
-            bounds = bounds[: max(0, budget_left)]
-            if not bounds:
-                final.append(current)
-                continue
-            edges = [current.start_after, *bounds, current.end_key]
-            next_frontier.extend(KeyRange(edges[j], edges[j + 1]) for j in range(len(edges) - 1))
-        frontier = next_frontier
-    final.extend(frontier)
-    return _merge_small(sorted(final, key=_order), merge_up_to)
+            density = self._density(sample)
+            following = self.samples.get(end)
+            if following is not None and following.keys:
+                # The denser end: the dense side of a change in density hidden in the gap
+                # may reach anywhere across it, and an overestimate only costs probes.
+                density = max(density, self._density(following))
+            width = self.scale.value(end) - self.scale.value(keys[-1])
+            gaps.append(_Gap(start, end, len(keys) + density * max(width, 0), exact=False))
+        return gaps
 
+    def unit_size(self, gaps: list[_Gap]) -> float:
+        known = sum(g.estimate if g.estimate is not None else self.page for g in gaps)
+        units = max(1, min(self.target_units, self.max_units))
+        return max(float(self.min_unit), known / units, known / self.max_units)
 
-def _order(r: KeyRange) -> tuple[int, str]:
-    return (0, "") if r.start_after is None else (1, r.start_after)
+    # -- rounds ---------------------------------------------------------------------------
 
+    def next_round(self) -> list[str | None]:
+        """The next probe points; [] when the plan is final."""
+        while self.rounds < MAX_ROUNDS and self.probes < self.max_probes:
+            self.rounds += 1
+            gaps = self.gaps()
+            target = self.unit_size(gaps)
+            wanted: list[str] = []
+            for gap in gaps:
+                if gap.estimate is None:
+                    wanted.extend(self._beyond(gap))
+                elif gap.estimate > SPLIT_ABOVE * target and gap.start not in self._unsplittable:
+                    cuts = self._cuts(gap, target)
+                    if not cuts:
+                        self._unsplittable.add(gap.start)
+                    wanted.extend(cuts)
+            to_probe = self._derive_or_probe(wanted)
+            if to_probe:
+                return to_probe[: max(1, self.max_probes - self.probes)]
+            if not wanted:
+                return []
+            # Every cut fell inside pages already seen: re-estimate without a request.
+        return []
 
-def _merge_small(ranges: list[KeyRange], merge_up_to: int) -> list[KeyRange]:
-    """Join neighbouring ranges of known small size (the gap between them held no keys)."""
-    merged: list[KeyRange] = []
-    for current in ranges:
-        last = merged[-1] if merged else None
-        if (
-            last is not None
-            and last.known_count is not None
-            and current.known_count is not None
-            and last.known_count + current.known_count <= merge_up_to
-        ):
-            merged[-1] = KeyRange(last.start_after, current.end_key, last.known_count + current.known_count)
-        else:
-            merged.append(current)
-    if merged:
-        # Stretch the ends to the open key space, so keys outside every probed range
-        # (e.g. written while planning) still land in a unit.
-        merged[0] = KeyRange(None, merged[0].end_key, merged[0].known_count)
-        merged[-1] = KeyRange(merged[-1].start_after, None, merged[-1].known_count)
-        # Close gaps left by dropped empty ranges: each range starts where the previous ended.
-        for j in range(1, len(merged)):
-            previous = merged[j - 1]
-            merged[j] = KeyRange(previous.end_key, merged[j].end_key, merged[j].known_count)
-    return merged
+    def _beyond(self, gap: _Gap) -> list[str]:
+        """Strings past the last known key, spaced geometrically up to the top of the scale."""
+        scale = self.scale
+        keys = self.samples[gap.start].keys
+        last = keys[-1]
+        low = scale.value(last)
+        step = max(2 * (low - scale.value(keys[0])), 1)
+        room = scale.top - low
+        values = [scale.top]
+        if room > step:
+            ratio = (room / step) ** (1 / max(1, GALLOP_POINTS - 1))
+            values += [low + int(step * ratio**j) for j in range(GALLOP_POINTS - 1)]
+        found = {scale.string(v) for v in values}
+        if scale.top <= low or last >= scale.string(scale.top):
+            # Past the learned scale: a string above any key that continues ``last``.
+            found.add(last + "\U0010ffff")
+        return sorted(p for p in found if p > last and p not in self.samples)
+
+    def _cuts(self, gap: _Gap, target: float) -> list[str]:
+        assert gap.estimate is not None
+        sample = self.samples[gap.start]
+        keys = sample.keys
+        pieces = min(MAX_CUTS_PER_GAP, math.ceil(gap.estimate / target))
+        density = max((gap.estimate - len(keys)), 1.0) / max(self.scale.value(gap.end) - self.scale.value(keys[-1]), 1)
+        step = gap.estimate / pieces
+        base = self.scale.value(keys[-1])
+        cuts: set[str] = set()
+        for k in range(1, pieces):
+            position = k * step
+            if position < len(keys):
+                cuts.add(keys[max(0, int(position) - 1)])
+            else:
+                cuts.add(self.scale.string(base + int((position - len(keys)) / density)))
+        low = gap.start
+        return sorted(
+            c for c in cuts if (low is None or c > low) and (gap.end is None or c < gap.end) and c not in self.samples
+        )
+
+    def _derive_or_probe(self, points: list[str]) -> list[str | None]:
+        """Points inside a page already seen get their sample from it; the rest need a probe."""
+        probe: list[str | None] = []
+        ordered = self._points()
+        for point in sorted(set(points)):
+            index = bisect.bisect_left(ordered, _order(point), key=_order) - 1
+            holder = self.samples[ordered[index]] if index >= 0 else None
+            if holder is not None and holder.keys and point < holder.keys[-1]:
+                after = holder.keys[bisect.bisect_right(holder.keys, point) :]
+                self.samples[point] = Sample(point, tuple(after), holder.truncated)
+            else:
+                probe.append(point)
+        return probe
+
+    # -- the plan -------------------------------------------------------------------------
+
+    def ranges(self) -> list[KeyRange]:
+        """Consecutive gaps joined into units of about the target size, in key order."""
+        gaps = self.gaps()
+        target = self.unit_size(gaps)
+        total = sum(g.estimate or 0 for g in gaps)
+        if total == 0 and all(g.exact for g in gaps):
+            return []
+        units: list[KeyRange] = []
+        start = self.start_after
+        count = 0.0
+        exact = True
+        for gap in gaps:
+            size = gap.estimate if gap.estimate is not None else float(self.page)
+            if count > 0 and count + size > MERGE_UP_TO * target:
+                units.append(KeyRange(start, gap.start, round(count), exact))
+                start, count, exact = gap.start, 0.0, True
+            count += size
+            exact = exact and gap.exact
+        units.append(KeyRange(start, self.end_key, round(count), exact))
+        return units

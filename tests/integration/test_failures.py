@@ -266,11 +266,11 @@ def test_merge_names_the_unit_whose_part_failed(
     put_keys(s3, bucket, ["a/1.pdf", "a/2.pdf", "b/3.pdf", "b/4.pdf"])
     plan = plan_run(bucket)
     units = json.loads(s3.get_object(Bucket=manifest_bucket, Key=plan["plan_key"])["Body"].read())
-    assert [u["prefix"] for u in units] == ["a/", "b/"]
+    assert len(units) == 2  # two key ranges: (start, a/2.pdf] and (a/2.pdf, end)
     build_unit(s3, plan, units[0])
     proxy.rule = lambda r: (
         Respond.s3_error(403, "AccessDenied", "Access Denied")
-        if r.is_list_objects_v2 and r.query.get("prefix") == ["b/"]
+        if r.is_list_objects_v2 and r.query.get("start-after") == [units[1]["start_after"]]
         else FORWARD
     )
     use(proxy, monkeypatch)
@@ -287,16 +287,17 @@ def test_merge_names_the_unit_whose_part_failed(
     message = str(error)
     assert f"run_id={RUN_ID!r}" in message
     assert "1 unit(s) have no part" in message
-    assert "unit 1: prefix 'b/'" in message
+    assert "unit 1: prefix ''" in message
     assert f"AccessDenied: {failed.value}" in message
     assert "unit 0" not in message
     assert all_keys(s3, manifest_bucket, f"manifests/{RUN_ID}/index.json") == []
 
 
 def test_merge_names_a_unit_that_never_ran(s3: Any, bucket: str, manifest_bucket: str) -> None:
-    put_keys(s3, bucket, ["a/1.pdf", "b/3.pdf", "c/5.pdf"])
+    put_keys(s3, bucket, ["a/1.pdf", "a/2.pdf", "b/3.pdf", "b/4.pdf", "c/5.pdf", "c/6.pdf"])
     plan = plan_run(bucket)
     units = json.loads(s3.get_object(Bucket=manifest_bucket, Key=plan["plan_key"])["Body"].read())
+    assert len(units) == 3
     build_unit(s3, plan, units[1])
 
     with pytest.raises(FanoutError) as raised:
@@ -304,14 +305,14 @@ def test_merge_names_a_unit_that_never_ran(s3: Any, bucket: str, manifest_bucket
 
     assert type(raised.value).__name__ == "PartsMissing"
     assert raised.value.missing.keys() == {0, 2}  # type: ignore[attr-defined]
-    assert "unit 0: prefix 'a/': no complete part" in str(raised.value)
-    assert "unit 2: prefix 'c/': no complete part" in str(raised.value)
+    assert "unit 0: prefix '': no complete part" in str(raised.value)
+    assert "unit 2: prefix '': no complete part" in str(raised.value)
     assert all_keys(s3, manifest_bucket, f"manifests/{RUN_ID}/index.json") == []
 
 
 def test_an_error_from_an_earlier_attempt_is_not_blamed(s3: Any, bucket: str, manifest_bucket: str) -> None:
     """A re-run (new attempt) names only its own errors."""
-    put_keys(s3, bucket, ["a/1.pdf", "b/2.pdf"])
+    put_keys(s3, bucket, ["a/1.pdf", "a/2.pdf", "b/2.pdf", "b/3.pdf"])
     plan_run(bucket)
     s3.put_object(
         Bucket=manifest_bucket,
@@ -324,7 +325,7 @@ def test_an_error_from_an_earlier_attempt_is_not_blamed(s3: Any, bucket: str, ma
     with pytest.raises(FanoutError) as raised:
         merge_index.lambda_handler({"run_id": RUN_ID, "bucket": bucket}, ctx())
     assert type(raised.value).__name__ == "PartsMissing"
-    assert "unit 1: prefix 'b/': no complete part" in str(raised.value)
+    assert "unit 1: prefix '': no complete part" in str(raised.value)
     assert "AccessDenied" not in str(raised.value)
 
 

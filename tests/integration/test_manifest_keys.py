@@ -97,16 +97,17 @@ def test_odd_keys_are_listed_exactly_and_every_url_fetches_its_bytes(s3: Any, bu
     assert plan["units"] == len(index["parts"])
 
 
-def test_sub_prefixes_become_units_plus_one_for_direct_objects(s3: Any, bucket: str) -> None:
+def test_units_are_chained_key_ranges_over_every_depth(s3: Any, bucket: str) -> None:
     put_keys(
         s3, bucket, ["root/a/1.pdf", "root/a/deep/2.pdf", "root/b/3.pdf", "root/4.pdf", "root/5.txt", "other/6.pdf"]
     )
     result = run_handlers(s3, {"bucket": bucket, "prefix": "root/"})
-    assert [(u["prefix"], u["delimited"]) for u in result["units"]] == [
-        ("root/a/", False),
-        ("root/b/", False),
-        ("root/", True),
-    ]
+    units = result["units"]
+    assert len(units) >= 2  # five keys, 2-key minimum units in tests
+    assert all(u["prefix"] == "root/" and not u["delimited"] for u in units)
+    assert units[0]["start_after"] is None
+    assert units[-1]["end_key"] is None
+    assert [u["start_after"] for u in units[1:]] == [u["end_key"] for u in units[:-1]]
     assert sorted(manifest_keys(s3, result)) == ["root/4.pdf", "root/a/1.pdf", "root/a/deep/2.pdf", "root/b/3.pdf"]
 
 
@@ -117,13 +118,17 @@ def test_prefix_without_trailing_slash(s3: Any, bucket: str) -> None:
 
 
 def test_index_document_format(s3: Any, bucket: str) -> None:
-    put_keys(s3, bucket, ["p/1.pdf", "p/2.pdf", "q/3.pdf"])
+    put_keys(s3, bucket, ["p/1.pdf", "p/2.pdf", "q/3.pdf", "q/4.pdf"])
     result = run_handlers(s3, {"bucket": bucket, "expires_in": 3600}, run_id="fmt-run")
     index = json.loads(http_get(result["index"]["index_url"]))
     assert set(index) >= {"run_id", "bucket", "prefix", "suffix", "created_at", "expires_at", "count", "parts"}
     assert index["run_id"] == "fmt-run"
-    assert index["count"] == 3
-    assert [(p["prefix"], p["count"]) for p in index["parts"]] == [("p/", 2), ("q/", 1)]
+    assert index["count"] == 4
+    # Each part names the deepest folder holding its keys, and its first and last key.
+    assert [(p["prefix"], p["first_key"], p["last_key"], p["count"]) for p in index["parts"]] == [
+        ("p/", "p/1.pdf", "p/2.pdf", 2),
+        ("q/", "q/3.pdf", "q/4.pdf", 2),
+    ]
     assert all(p["key"].startswith("manifests/fmt-run/parts/") for p in index["parts"])
     assert result["index"]["index_key"] == "manifests/fmt-run/index.json"
     assert "X-Amz-Expires=3600" in result["index"]["index_url"]

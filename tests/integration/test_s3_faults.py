@@ -45,6 +45,7 @@ def test_one_in_five_requests_failing_still_gives_exact_manifests(
     with S3Proxy(moto_endpoint, rule=EveryNth(5, faults)) as proxy:
         monkeypatch.setenv("S3_ENDPOINT_URL", proxy.url)
         monkeypatch.setenv("PART_SIZE_BYTES", str(5 * 1024 * 1024))
+        monkeypatch.setenv("MIN_UNIT_KEYS", "20000")  # one unit: big enough for a multipart part
         runtime.settings.cache_clear()
         result = run_handlers(s3, {"bucket": bucket, "max_concurrency": 1})
         seen = proxy.seen

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from s3fanout import listing
 from s3fanout import s3 as s3mod
 from s3fanout.inputs import WorkUnit
-from s3fanout.listing import FAST_LISTING, iter_object_pages, list_prefix_level, split_list_objects_v2
+from s3fanout.listing import FAST_LISTING, iter_object_pages, probe_page, split_list_objects_v2
 from s3fanout.s3 import ListingParser, new_session
 from tests.support.s3_helpers import put_keys
 
@@ -228,8 +228,9 @@ async def _collect(moto_endpoint: str, bucket: str, work: WorkUnit) -> list[tupl
             entries.extend(page)
         direct = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         assert "LastModified" in direct["Contents"][0]  # outside listing.py: botocore's full output
-        level = await list_prefix_level(client, bucket, "")
-        assert level.sub_prefixes
+        probe = await probe_page(client, bucket, "", entries[2][0], max_keys=5)
+        assert probe.keys == tuple(key for key, _ in entries[3:8])  # the planner's probe: same parse
+        assert probe.truncated
         return entries
 
 

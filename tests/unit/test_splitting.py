@@ -1,73 +1,219 @@
-"""Property tests of the key-range splitter against an in-memory sorted key space."""
+"""The key-range planner against in-memory sorted key spaces (no I/O).
+
+Correctness (ranges chained, disjoint, covering every key) is checked as a property over
+arbitrary key sets; balance and probe counts on shapes the planner must handle well.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import hashlib
 import itertools
+from collections.abc import Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s3fanout.splitting import KeyRange, split_key_space
+from s3fanout.listing import ProbePage
+from s3fanout.planner import plan_ranges
+from s3fanout.splitting import KeyRange, KeyScale, RangePlanner
 
 
-def fake_probe(keys: list[str], page_size: int, calls: list[str | None] | None = None):
-    ordered = sorted(set(keys))
+class LazyKeys(Sequence[str]):
+    """A sorted key space too big to hold: key i computed on demand."""
 
-    async def probe(start_after: str | None) -> tuple[list[str], bool]:
+    def __init__(self, count: int, key_at) -> None:
+        self.count = count
+        self.key_at = key_at
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.key_at(i) for i in range(*index.indices(self.count))]
+        return self.key_at(index)
+
+
+def fake_probe(keys: Sequence[str], prefix: str, page_size: int, calls: list[str | None] | None = None):
+    async def probe(start_after: str | None) -> ProbePage:
         if calls is not None:
             calls.append(start_after)
-        start = 0 if start_after is None else bisect.bisect_right(ordered, start_after)
-        page = ordered[start : start + page_size]
-        return page, start + page_size < len(ordered)
+        start = bisect.bisect_left(keys, prefix)
+        if start_after is not None:
+            start = max(start, bisect.bisect_right(keys, start_after))
+        page = [k for k in keys[start : start + page_size] if k.startswith(prefix)]
+        more = start + page_size < len(keys) and keys[start + page_size].startswith(prefix)
+        return ProbePage(tuple(page), more and bool(page))
 
     return probe
 
 
-def assert_exact_cover(ranges: list[KeyRange], keys: list[str]) -> None:
-    assert ranges[0].start_after is None
-    assert ranges[-1].end_key is None
+def plan(keys: Sequence[str], prefix: str = "", *, page: int = 1000, **options) -> tuple[list[KeyRange], RangePlanner]:
+    planner = RangePlanner(prefix, page=page, **{"target_units": 200, **options})
+    calls: list[str | None] = []
+    ranges = asyncio.run(plan_ranges(fake_probe(keys, prefix, page, calls), planner))
+    assert len(calls) == planner.probes
+    return ranges, planner
+
+
+def sizes(ranges: list[KeyRange], keys: Sequence[str]) -> list[int]:
+    counts = []
+    for r in ranges:
+        low = 0 if r.start_after is None else bisect.bisect_right(keys, r.start_after)
+        high = len(keys) if r.end_key is None else bisect.bisect_right(keys, r.end_key)
+        counts.append(high - low)
+    return counts
+
+
+def assert_exact_cover(ranges: list[KeyRange], keys: Sequence[str], start_after=None, end_key=None) -> None:
+    assert ranges[0].start_after == start_after
+    assert ranges[-1].end_key == end_key
     for previous, current in itertools.pairwise(ranges):
         assert current.start_after == previous.end_key  # chained: no gap, no overlap
         assert current.start_after is not None
+        assert previous.start_after is None or previous.start_after < previous.end_key
     for key in set(keys):
-        assert sum(r.contains(key) for r in ranges) == 1, key
+        inside = (start_after is None or key > start_after) and (end_key is None or key <= end_key)
+        assert sum(r.contains(key) for r in ranges) == (1 if inside else 0), key
 
 
-key_text = st.text(alphabet=st.sampled_from("abcXYZ019-_./ ~+%é文📄"), min_size=1, max_size=12)
+key_text = st.text(alphabet=st.sampled_from("abcXYZ019-_./ ~+%é文📄\x7f"), min_size=0, max_size=12)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     suffixes=st.lists(key_text, min_size=1, max_size=400, unique=True),
     page_size=st.integers(min_value=1, max_value=40),
-    max_ranges=st.integers(min_value=1, max_value=40),
+    target_units=st.integers(min_value=1, max_value=40),
+    min_unit=st.integers(min_value=1, max_value=50),
 )
-def test_ranges_are_disjoint_and_cover_every_key(suffixes: list[str], page_size: int, max_ranges: int) -> None:
-    keys = [f"flat/{s}" for s in suffixes]
-    ranges = asyncio.run(
-        split_key_space(fake_probe(keys, page_size), "flat/", max_ranges=max_ranges, merge_up_to=page_size * 3)
+def test_ranges_are_chained_disjoint_and_cover_every_key(
+    suffixes: list[str], page_size: int, target_units: int, min_unit: int
+) -> None:
+    keys = sorted(f"flat/{s}" for s in suffixes)
+    ranges, _ = plan(keys, "flat/", page=page_size, target_units=target_units, min_unit=min_unit)
+    assert_exact_cover(ranges, keys)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    suffixes=st.lists(key_text, min_size=1, max_size=300, unique=True),
+    bounds=st.lists(key_text, min_size=2, max_size=2, unique=True),
+    page_size=st.integers(min_value=1, max_value=30),
+)
+def test_a_sub_range_is_covered_exactly_and_nothing_outside(
+    suffixes: list[str], bounds: list[str], page_size: int
+) -> None:
+    """The pieces of an oversized unit: (start_after, end_key] and nothing else."""
+    keys = sorted(f"p/{s}" for s in suffixes)
+    low, high = sorted(f"p/{b}" for b in bounds)
+    planner = RangePlanner("p/", target_units=8, start_after=low, end_key=high, min_unit=3, page=page_size)
+    ranges = asyncio.run(plan_ranges(fake_probe(keys, "p/", page_size), planner))
+    if not any(low < k <= high for k in keys):
+        assert ranges == [] or sum(sizes(ranges, keys)) == 0
+        return
+    assert_exact_cover(ranges, keys, start_after=low, end_key=high)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(key_text, min_size=1, max_size=30), st.lists(key_text, min_size=2, max_size=40))
+def test_the_scale_is_monotone_on_any_strings(learned: list[str], strings: list[str]) -> None:
+    scale = KeyScale.learn("s/", [f"s/{k}" for k in learned])
+    ordered = sorted({f"s/{k}" for k in strings})
+    values = [scale.value(k) for k in ordered]
+    assert values == sorted(values)
+    assert all(0 <= v <= scale.top for v in values)
+
+
+def test_the_scale_reads_back_the_strings_it_knows() -> None:
+    keys = [f"d/{i:06d}.pdf" for i in range(0, 1_000_000, 997)]
+    scale = KeyScale.learn("d/", keys)
+    assert [scale.string(scale.value(k)) for k in keys] == keys
+    # Evenly used digits: equal key distances are equal value distances.
+    assert scale.value("d/000200.pdf") - scale.value("d/000100.pdf") == scale.value("d/900100.pdf") - scale.value(
+        "d/900000.pdf"
     )
-    assert_exact_cover(ranges, keys)
 
 
-def test_a_big_flat_space_is_split_into_balanced_ranges() -> None:
-    keys = [f"flat/report-{i:06d}.pdf" for i in range(20_000)]
-    calls: list[str | None] = []
-    ranges = asyncio.run(split_key_space(fake_probe(keys, 100, calls), "flat/", max_ranges=32, merge_up_to=500))
-    assert_exact_cover(ranges, keys)
-    sizes = [sum(r.contains(k) for k in keys) for r in ranges]
-    assert len(ranges) >= 8
-    assert max(sizes) <= len(keys) // 4
-    assert len(calls) < 400  # probing, not listing everything (200 pages)
+def flat(count: int) -> LazyKeys:
+    extensions = (".pdf", ".PDF", " copy.pdf", ".txt")
+    return LazyKeys(count, lambda i: f"flat/doc-{i:010d}{extensions[i % 4]}")
 
 
-def test_small_space_stays_one_range() -> None:
+def test_a_million_flat_keys_plan_balanced_from_a_few_hundred_probes() -> None:
+    keys = flat(1_000_000)
+    ranges, planner = plan(keys, "flat/", target_units=200)
+    counts = sizes(ranges, keys)
+    assert sum(counts) == len(keys)
+    assert 100 <= len(ranges) <= 400
+    assert max(counts) <= 2 * (sum(counts) / len(counts))
+    assert planner.probes <= 3 * len(ranges)  # listing it all would be 1,000 pages
+    assert planner.rounds <= 8
+
+
+def test_probes_follow_the_units_not_the_keys() -> None:
+    _, small = plan(flat(200_000), "flat/", target_units=40, min_unit=1000)
+    _, big = plan(flat(4_000_000), "flat/", target_units=40, min_unit=1000)
+    assert big.probes <= 2 * small.probes
+
+
+def test_one_huge_sub_prefix_among_small_ones_is_spread() -> None:
+    small = [f"p{d:03d}/k{i:03d}.pdf" for d in range(100) for i in range(100)]
+    for big_name in ("abig", "zbig"):
+        big = LazyKeys(1_000_000, lambda i, name=big_name: f"{name}/{i:07d}.pdf")
+        keys = Concat(big, small) if big_name == "abig" else Concat(small, big)
+        ranges, _ = plan(keys, "", target_units=200)
+        counts = sizes(ranges, keys)
+        assert sum(counts) == len(keys)
+        assert max(counts) <= 2 * (sum(counts) / len(counts)), big_name
+
+
+def test_random_hex_names_plan_balanced() -> None:
+    keys = sorted(hashlib.sha1(str(i).encode()).hexdigest() + ".bin" for i in range(200_000))
+    ranges, _ = plan(keys, "", target_units=40)
+    counts = sizes(ranges, keys)
+    assert max(counts) <= 2 * (sum(counts) / len(counts))
+
+
+def test_a_deep_tree_of_few_keys_plans_in_two_rounds() -> None:
+    keys: list[str] = []
+
+    def tree(path: str, depth: int) -> None:
+        for i in range(3):
+            folder = f"{path}d{i}/"
+            keys.extend(f"{folder}f{k}.pdf" for k in range(2))
+            if depth < 6:
+                tree(folder, depth + 1)
+
+    tree("", 1)
+    keys.sort()
+    ranges, planner = plan(keys, "", target_units=20)
+    assert sum(sizes(ranges, keys)) == len(keys)
+    assert planner.rounds <= 2
+    assert planner.probes <= 20
+
+
+def test_small_space_is_one_exact_range_from_one_probe() -> None:
     keys = [f"p/{i}" for i in range(10)]
-    ranges = asyncio.run(split_key_space(fake_probe(keys, 1000), "p/", max_ranges=16))
-    assert ranges == [KeyRange(None, None, 10)]
+    ranges, planner = plan(keys, "p/")
+    assert ranges == [KeyRange(None, None, 10, exact=True)]
+    assert planner.probes == 1
 
 
 def test_empty_space_gives_no_range() -> None:
-    assert asyncio.run(split_key_space(fake_probe([], 1000), "p/", max_ranges=16)) == []
+    assert plan([], "p/")[0] == []
+
+
+class Concat(Sequence[str]):
+    def __init__(self, first: Sequence[str], second: Sequence[str]) -> None:
+        self.first, self.second = first, second
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.second)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.first[index] if index < len(self.first) else self.second[index - len(self.first)]

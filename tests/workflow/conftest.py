@@ -19,7 +19,10 @@ def engine() -> Iterator[EmbeddedEngine]:
     # Worker processes write their logs straight into this file (it needs a real fd).
     with (
         tempfile.TemporaryFile("w+", encoding="utf-8") as log,
-        EmbeddedEngine(EngineConfig(manifest_bucket=MANIFEST_BUCKET, log=log)) as running,
+        # Tests hold tens of keys: let them plan several units (the default is 5,000 keys).
+        EmbeddedEngine(
+            EngineConfig(manifest_bucket=MANIFEST_BUCKET, log=log, extra_function_env={"MIN_UNIT_KEYS": "2"})
+        ) as running,
     ):
         running.s3_client().create_bucket(Bucket=MANIFEST_BUCKET)
         yield running

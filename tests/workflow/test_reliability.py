@@ -130,4 +130,3 @@ def test_lambda_throttling_is_retried_with_backoff(engine: EmbeddedEngine, engin
     assert throttled == ["BuildManifestFunction"] * 2
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.output["count"] == 3
-    assert result.output["parts"] == 3

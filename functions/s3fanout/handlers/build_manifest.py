@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +15,11 @@ from s3fanout.errors import FanoutError, RunNotFound
 from s3fanout.inputs import BuildRequest, parse_build_request
 from s3fanout.manifest import PartResult, build_manifest
 from s3fanout.observability import logger, metrics, tracer
+from s3fanout.planner import plan_pieces
 from s3fanout.runtime import run_async, run_layout, s3_client, settings, signing_credentials, url_signer
+
+if TYPE_CHECKING:
+    from s3fanout.splitting import KeyRange
 
 # Stop listing this long before the Lambda timeout, leaving room to finish the part and
 # write its summary. Unset: 20 s, but at most a quarter of the time the invocation had.
@@ -47,10 +51,13 @@ class DeadlineCheck:
         return now < max(self._floor, 3 * self._slowest)
 
 
-def next_event(request: BuildRequest, result: PartResult) -> dict[str, Any] | None:
-    """The event that continues this unit where listing stopped, or None when it is done."""
-    if result.done:
-        return None
+# A planned unit that lists this many times its estimate (and of the minimum unit size)
+# while more keys follow is far bigger than planned: it spreads the rest into pieces
+# built in parallel instead of listing it alone.
+OVERSIZE_FACTOR = 2
+
+
+def _event(request: BuildRequest, **changes: Any) -> dict[str, Any]:
     work = request.work
     return {
         "run_id": request.run_id,
@@ -59,13 +66,46 @@ def next_event(request: BuildRequest, result: PartResult) -> dict[str, Any] | No
         "suffix": request.suffix,
         "expires_in": request.expires_in,
         "unit": work.unit,
+        "child": request.child,
         "prefix": work.prefix,
-        "start_after": result.next_start_after,
+        "start_after": work.start_after,
         "end_key": work.end_key,
         "delimited": work.delimited,
-        "segment": request.segment + 1,
+        "estimate": work.estimate,
+        "segment": request.segment,
         "bucket_region": request.bucket_region,
+        **changes,
     }
+
+
+def next_event(request: BuildRequest, result: PartResult) -> dict[str, Any] | None:
+    """The event that continues this unit where listing stopped, or None when it is done."""
+    if result.done:
+        return None
+    return _event(request, start_after=result.next_start_after, segment=request.segment + 1)
+
+
+def piece_events(request: BuildRequest, pieces: list[KeyRange]) -> list[dict[str, Any]]:
+    """Events for the pieces an oversized unit spread into (children 1..n, segment 0)."""
+    return [
+        _event(
+            request,
+            child=number,
+            start_after=piece.start_after,
+            end_key=piece.end_key,
+            estimate=piece.estimate,
+            segment=0,
+        )
+        for number, piece in enumerate(pieces, start=1)
+    ]
+
+
+def oversized_at(request: BuildRequest, min_unit: int) -> int | None:
+    """Keys listed after which this invocation stops to spread the rest (None: never)."""
+    work = request.work
+    if request.child or work.delimited or work.estimate is None:
+        return None  # pieces do not spread again; hand-made events carry no estimate
+    return OVERSIZE_FACTOR * max(work.estimate, min_unit)
 
 
 async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
@@ -92,20 +132,51 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
             queue_max=config.queue_max,
             part_size=config.part_size,
             should_stop=DeadlineCheck(context),
+            oversized_at=oversized_at(request, config.min_unit_keys),
+            # Earlier runs' manifests, when they share the source bucket, are never shared.
+            skip_prefix=f"{config.manifest_prefix}/" if manifest_bucket == request.bucket else None,
         )
-        summary = {**result.to_dict(), "attempt": request.attempt, "signed_at": signed_at}
-        await put_json(client, manifest_bucket, layout.summary_key(request.work.unit, request.segment), summary)
+        pieces: list[dict[str, Any]] = []
+        if result.oversized and result.next_start_after is not None:
+            ranges = await plan_pieces(
+                client,
+                request.bucket,
+                request.work,
+                result.next_start_after,
+                piece_size=max(request.work.estimate or 0, config.min_unit_keys),
+            )
+            if len(ranges) > 1:
+                pieces = piece_events(request, ranges)
+        summary = {
+            **result.to_dict(),
+            "attempt": request.attempt,
+            "signed_at": signed_at,
+            # The pieces that finish this unit (MergeIndex expects a complete part for each).
+            "pieces": len(pieces),
+        }
+        await put_json(
+            client, manifest_bucket, layout.summary_key(request.work.unit, request.segment, request.child), summary
+        )
     except Exception as exc:
-        await _record_error(client, manifest_bucket, layout.error_key(request.work.unit), request, exc)
+        await _record_error(client, manifest_bucket, layout.error_key(request.work.unit, request.child), request, exc)
         raise
     metrics.add_metric(name="ObjectsListed", unit=MetricUnit.Count, value=result.listed)
     metrics.add_metric(name="UrlsWritten", unit=MetricUnit.Count, value=result.count)
     metrics.add_metric(name="ManifestBytes", unit=MetricUnit.Bytes, value=result.bytes)
     logger.info(
         "part written",
-        extra={"count": result.count, "listed": result.listed, "bytes": result.bytes, "done": result.done},
+        extra={
+            "count": result.count,
+            "listed": result.listed,
+            "bytes": result.bytes,
+            "done": result.done,
+            "pieces": len(pieces),
+        },
     )
-    return {**result.to_dict(), "next": next_event(request, result)}
+    if pieces:
+        metrics.add_metric(name="UnitsSpread", unit=MetricUnit.Count, value=1)
+        return {**result.to_dict(), "next": None, "spill": pieces}
+    return {**result.to_dict(), "next": next_event(request, result), "spill": None}
 
 
 async def _with_current_attempt(client: Any, request: BuildRequest, layout: Any, manifest_bucket: str) -> BuildRequest:
@@ -119,6 +190,7 @@ async def _record_error(client: Any, bucket: str, key: str, request: BuildReques
     """Leave the error where MergeIndex can name it (the Distributed Map may swallow it)."""
     record = {
         "unit": request.work.unit,
+        "child": request.child,
         "segment": request.segment,
         "attempt": request.attempt,
         "error": type(exc).__name__,

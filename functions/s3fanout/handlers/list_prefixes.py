@@ -50,10 +50,12 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     # When manifests share the source bucket, a run must not list earlier runs' manifests.
     exclude = f"{config.manifest_prefix}/" if manifest_bucket == request.bucket else None
     region = await bucket_region(client, request.bucket, default=config.region)
-    units = await plan_units(client, request, exclude_prefix=exclude)
+    stats: dict[str, int] = {}
+    units = await plan_units(client, request, exclude_prefix=exclude, min_unit=config.min_unit_keys, stats=stats)
     result = await write_plan(client, request, units, layout, manifest_bucket, region=region)
     metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(units))
-    logger.info("plan written", extra={"units": len(units), "plan_key": result.plan_key})
+    metrics.add_metric(name="PlanningProbes", unit=MetricUnit.Count, value=stats.get("probes", 0))
+    logger.info("plan written", extra={**stats, "plan_key": result.plan_key})
     output = result.to_dict()
     if os.environ.get("INLINE_PLAN", "").lower() == "true":
         # Local testing only (Step Functions Local has no ItemReader): the units inline, for

@@ -13,30 +13,15 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
 
-PY = sys.executable
+from bench.processes import PY, background
+
 RESULTS = Path(__file__).parent / "results"
-
-
-@contextmanager
-def background(*args: str) -> Any:
-    """Start ``python -m <args>`` and yield the port it prints."""
-    proc = subprocess.Popen([PY, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"{args[0]} did not start: {line!r}")
-        yield int(line.split()[1])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def worker(mode: str, endpoint: str, bucket: str, prefix: str = "data/") -> dict[str, Any]:
@@ -148,6 +133,11 @@ def main() -> None:
         f"  same keys and sizes: {figures['moto']['same_keys_and_sizes']}, URLs: {figures['moto']['urls_fetched_ok']}"
     )
 
+    print("\n== planning (ListPrefixes), 50 ms per LIST: plan, then the Map's modelled schedule")
+    from bench.planning import planning_figures
+
+    figures["planning"] = planning_figures(quick=args.quick)
+
     print("\n== cold start (median of 3 fresh interpreters)")
     from bench.coldstart import coldstart
 
@@ -175,6 +165,22 @@ def main() -> None:
         "moto_same_keys": figures["moto"]["same_keys_and_sizes"],
         "moto_urls_ok": figures["moto"]["urls_fetched_ok"],
         "coldstart_ms": figures["coldstart_ms"],
+        "planning": {
+            case: {
+                k: r.get(k)
+                for k in (
+                    "plan_wall_s",
+                    "plan_cpu_s",
+                    "list_requests",
+                    "units",
+                    "max_over_mean",
+                    "modelled_wall_s",
+                    "ideal_s",
+                    "exact_cover",
+                )
+            }
+            for case, r in figures["planning"].items()
+        },
         "bench_seconds": round(time.perf_counter() - started, 1),
         "load_average": os.getloadavg()[0],
     }

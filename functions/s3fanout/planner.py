@@ -62,7 +62,13 @@ class ProbeStream:
     failed probe ends it with that error; cancelling it cancels every probe in flight.
     """
 
-    def __init__(self, probe: Callable[[str | None], Awaitable[ProbePage]], concurrency: int) -> None:
+    def __init__(
+        self,
+        probe: Callable[[str | None, int], Awaitable[ProbePage]],
+        size: Callable[[str | None], int],
+        concurrency: int,
+    ) -> None:
+        self._size = size
         self._probe = probe
         self._concurrency = concurrency
         self._pending: deque[str | None] = deque()
@@ -78,7 +84,7 @@ class ProbeStream:
         self._wake.set()
 
     async def _ask(self, point: str | None) -> Sample:
-        page = await self._probe(point)
+        page = await self._probe(point, self._size(point))
         return Sample(point, page.keys, page.truncated)
 
     async def __aiter__(self) -> AsyncIterator[Sample]:
@@ -103,11 +109,14 @@ class ProbeStream:
 
 
 async def plan_ranges(
-    probe: Callable[[str | None], Awaitable[ProbePage]], planner: RangePlanner, *, concurrency: int = PROBE_CONCURRENCY
+    probe: Callable[[str | None, int], Awaitable[ProbePage]],
+    planner: RangePlanner,
+    *,
+    concurrency: int = PROBE_CONCURRENCY,
 ) -> list[KeyRange]:
     """Run ``planner``'s rounds with ``probe`` on the bounded-queue pipeline: probe pages
     in (producer), refinement and the next round's probes out (consumer)."""
-    stream = ProbeStream(probe, concurrency)
+    stream = ProbeStream(probe, planner.page_size, concurrency)
     outstanding = 0
 
     def refine(sample: Sample) -> None:
@@ -145,8 +154,8 @@ async def plan_units(
     """
     del exclude_prefix  # planning counts its keys as any others; building skips them
 
-    async def probe(start_after: str | None) -> ProbePage:
-        return await probe_page(client, request.bucket, request.prefix, start_after)
+    async def probe(start_after: str | None, max_keys: int) -> ProbePage:
+        return await probe_page(client, request.bucket, request.prefix, start_after, max_keys=max_keys)
 
     planner = RangePlanner(request.prefix, target_units=UNITS_PER_SLOT * request.max_concurrency, min_unit=min_unit)
     ranges = await plan_ranges(probe, planner)
@@ -173,8 +182,8 @@ async def plan_pieces(client: Any, bucket: str, work: WorkUnit, start_after: str
     """The rest of an oversized unit - keys in (start_after, work.end_key] - as pieces of
     about ``piece_size`` keys (fewer, bigger ones past MAX_PIECES)."""
 
-    async def probe(point: str | None) -> ProbePage:
-        return await probe_page(client, bucket, work.prefix, point)
+    async def probe(point: str | None, max_keys: int) -> ProbePage:
+        return await probe_page(client, bucket, work.prefix, point, max_keys=max_keys)
 
     planner = RangePlanner(
         work.prefix, target_units=MAX_PIECES, start_after=start_after, end_key=work.end_key, min_unit=piece_size

@@ -84,7 +84,8 @@ class _Drawer:
                 processor = state.get("ItemProcessor") or state.get("Iterator") or {}
                 self.clusters += 1
                 self.out.append(f"{indent}subgraph cluster_{self.clusters} {{")
-                self.out.append(f'{indent}  label="{name}: one iteration per work unit"; style="rounded,dashed";')
+                what = "work unit" if not scope else "piece"  # a nested Map runs a unit's pieces
+                self.out.append(f'{indent}  label="{name}: one iteration per {what}"; style="rounded,dashed";')
                 self.node(node_id, _label(name, state), "Map", indent + "  ")
                 inner_start = self.states(processor, f"{node_id}/", indent + "  ")
                 self.edge(node_id, inner_start, indent + "  ", label="each item")

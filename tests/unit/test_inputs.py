@@ -306,6 +306,28 @@ def test_build_request_keeps_a_continuation() -> None:
     )
 
 
+def test_build_request_carries_the_plan_estimate_and_the_piece_number() -> None:
+    request = parse_build_request({**GOOD_BUILD, "estimate": 5000, "child": 3})
+    assert (request.work.estimate, request.child) == (5000, 3)
+    assert parse_build_request({**GOOD_BUILD, "estimate": None}).work.estimate is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("estimate", -1, "must be between 0 and"),
+        ("estimate", "5000", "must be an integer"),
+        ("estimate", True, "must be an integer"),
+        ("child", -1, "must be between 0 and 999"),
+        ("child", 1000, "must be between 0 and 999"),
+        ("child", None, "must be an integer"),
+        ("child", 1.5, "must be an integer"),
+    ],
+)
+def test_build_request_rejects_a_bad_estimate_or_piece(field: str, value: Any, reason: str) -> None:
+    assert_invalid(parse_build_request, {**GOOD_BUILD, field: value}, field, value, reason)
+
+
 # --- parse_merge_request -----------------------------------------------------------------
 
 

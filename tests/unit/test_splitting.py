@@ -37,14 +37,15 @@ class LazyKeys(Sequence[str]):
 
 
 def fake_probe(keys: Sequence[str], prefix: str, page_size: int, calls: list[str | None] | None = None):
-    async def probe(start_after: str | None) -> ProbePage:
+    async def probe(start_after: str | None, max_keys: int) -> ProbePage:
         if calls is not None:
             calls.append(start_after)
+        size = min(page_size, max_keys)
         start = bisect.bisect_left(keys, prefix)
         if start_after is not None:
             start = max(start, bisect.bisect_right(keys, start_after))
-        page = [k for k in keys[start : start + page_size] if k.startswith(prefix)]
-        more = start + page_size < len(keys) and keys[start + page_size].startswith(prefix)
+        page = [k for k in keys[start : start + size] if k.startswith(prefix)]
+        more = start + size < len(keys) and keys[start + size].startswith(prefix)
         return ProbePage(tuple(page), more and bool(page))
 
     return probe

@@ -1,0 +1,152 @@
+"""Lazy sorted key spaces for the planning benchmark: millions of keys, none stored.
+
+A space is a sorted sequence (``__len__`` / ``__getitem__``) so ``bisect`` finds any
+position in O(log n) key computations. Keys sort by code point, as S3 sorts by UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from typing import overload
+
+_EXTENSIONS = (".pdf", ".PDF", " copy.pdf", "-été 文件.pdf", ".txt", "+plus=eq.pdf")
+
+
+class Lazy(Sequence[str]):
+    """``count`` keys, the i-th computed by ``key_at(i)`` (which must be increasing)."""
+
+    def __init__(self, count: int, key_at: Callable[[int], str]) -> None:
+        self.count = count
+        self.key_at = key_at
+
+    def __len__(self) -> int:
+        return self.count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self.key_at(i) for i in range(*index.indices(self.count))]
+        if index < 0:
+            index += self.count
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        return self.key_at(index)
+
+
+class Concat(Sequence[str]):
+    """Sorted spaces laid end to end (each one's keys all below the next one's)."""
+
+    def __init__(self, parts: list[Sequence[str]]) -> None:
+        self.parts = parts
+        self.starts: list[int] = []
+        total = 0
+        for part in parts:
+            self.starts.append(total)
+            total += len(part)
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.total))]
+        if index < 0:
+            index += self.total
+        if not 0 <= index < self.total:
+            raise IndexError(index)
+        part = bisect.bisect_right(self.starts, index) - 1
+        return self.parts[part][index - self.starts[part]]
+
+
+def flat(count: int, digits: int = 8) -> Lazy:
+    """``count`` keys directly under ``flat/``: numbered documents, mixed extensions."""
+    return Lazy(count, lambda i: f"flat/doc-{i:0{digits}d}{_EXTENSIONS[i % len(_EXTENSIONS)]}")
+
+
+def skewed() -> Concat:
+    """100 sub-prefixes of 100 keys and, between them, one sub-prefix of 1,000,000 keys."""
+    small = [Lazy(100, lambda i, d=d: f"dir-{d:03d}/k{i:03d}.pdf") for d in range(100)]
+    big = Lazy(1_000_000, lambda i: f"dir-050-big/{i:07d}.pdf")
+    # "dir-050-big/" sorts before "dir-050/" ("-" < "/"): the big one sits in the middle.
+    return Concat([*small[:50], big, *small[50:]])
+
+
+def tree(width: int = 3, depth: int = 6, files: int = 5) -> list[str]:
+    """``width`` folders per level, ``depth`` levels, ``files`` keys in every folder:
+    3 x 6 x 5 = (3 + 9 + ... + 729) x 5 = 5,460 keys."""
+    keys: list[str] = []
+
+    def walk(path: str, level: int) -> None:
+        for i in range(width):
+            folder = f"{path}d{i}/"
+            keys.extend(f"{folder}f{k}.pdf" for k in range(files))
+            if level < depth:
+                walk(folder, level + 1)
+
+    walk("", 1)
+    return sorted(keys)
+
+
+def hexnames(count: int) -> Lazy:
+    """Random-looking 16-hex-digit names, increasing by construction (i-th step + jitter)."""
+    step = (1 << 64) // count
+
+    def key_at(i: int) -> str:
+        jitter = (i * 0x9E3779B97F4A7C15) % step
+        return f"{i * step + jitter:016x}.bin"
+
+    return Lazy(count, key_at)
+
+
+SPACES: dict[str, Callable[[], Sequence[str]]] = {
+    "flat100k": lambda: flat(100_000),
+    "flat1m": lambda: flat(1_000_000),
+    "flat3m": lambda: flat(3_000_000),
+    "flat10m": lambda: flat(10_000_000),
+    "skewed": skewed,
+    "tree36": tree,
+    "hex1m": lambda: hexnames(1_000_000),
+}
+
+
+def space(name: str) -> Sequence[str]:
+    return SPACES[name]()
+
+
+def count_range(keys: Sequence[str], prefix: str, start_after: str | None, end_key: str | None) -> int:
+    """Keys with ``prefix``, ``> start_after`` and ``<= end_key`` (None: unbounded)."""
+    low = bisect.bisect_left(keys, prefix)
+    if start_after is not None:
+        low = max(low, bisect.bisect_right(keys, start_after))
+    high = bisect.bisect_left(keys, prefix + "\U0010ffff") if prefix else len(keys)
+    if end_key is not None:
+        high = min(high, bisect.bisect_right(keys, end_key))
+    return max(0, high - low)
+
+
+def count_direct(keys: Sequence[str], prefix: str, start_after: str | None, end_key: str | None) -> int:
+    """Like :func:`count_range`, but only keys with no "/" after ``prefix`` (jumps over folders)."""
+    index = bisect.bisect_left(keys, prefix)
+    if start_after is not None:
+        index = max(index, bisect.bisect_right(keys, start_after))
+    count = 0
+    while index < len(keys):
+        key = keys[index]
+        if not key.startswith(prefix) or (end_key is not None and key > end_key):
+            break
+        cut = key.find("/", len(prefix))
+        if cut < 0:
+            count += 1
+            index += 1
+        else:
+            index = bisect.bisect_left(keys, key[:cut] + "0")  # "0" follows "/"
+    return count

@@ -1,4 +1,5 @@
-"""``make bench``: naive baseline vs the BuildManifest path, side by side, in one run.
+"""``make bench``: naive baseline vs the BuildManifest path side by side, then planning at
+scale (``bench.planning``) and the embedded engine end to end (``bench.engine``).
 
 Every measured run is its own process (``bench.worker``), so CPU and peak RSS are its
 own; the synthetic S3 endpoint (``bench.server``) runs in another process. Prints a
@@ -85,6 +86,17 @@ def moto_check(objects: int) -> dict[str, Any]:
     }
 
 
+def scale_figures(*, quick: bool) -> dict[str, Any]:
+    """The planner (docs/scale.md) and the embedded engine, each in its own processes."""
+    from bench.engine import engine_figures
+    from bench.planning import planning_figures
+
+    print("\n== planning (ListPrefixes), 50 ms per LIST: plan, then the Map's modelled schedule")
+    planning = planning_figures(quick=quick)
+    print("\n== embedded engine (fanout run) end to end, S3 = bench.server at 50 ms per LIST")
+    return {"planning": planning, "engine": engine_figures(quick=quick)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -133,10 +145,7 @@ def main() -> None:
         f"  same keys and sizes: {figures['moto']['same_keys_and_sizes']}, URLs: {figures['moto']['urls_fetched_ok']}"
     )
 
-    print("\n== planning (ListPrefixes), 50 ms per LIST: plan, then the Map's modelled schedule")
-    from bench.planning import planning_figures
-
-    figures["planning"] = planning_figures(quick=args.quick)
+    figures.update(scale_figures(quick=args.quick))
 
     print("\n== cold start (median of 3 fresh interpreters)")
     from bench.coldstart import coldstart
@@ -165,6 +174,7 @@ def main() -> None:
         "moto_same_keys": figures["moto"]["same_keys_and_sizes"],
         "moto_urls_ok": figures["moto"]["urls_fetched_ok"],
         "coldstart_ms": figures["coldstart_ms"],
+        "engine_obj_per_s": {c: r.get("objects_per_s") for c, r in figures["engine"]["runs"].items()},
         "planning": {
             case: {
                 k: r.get(k)

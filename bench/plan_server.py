@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from bench.keyspace import space
+from bench.keyspace import SPACES, space
 from bench.server import PAGE_MAX, SyntheticS3
 
 
@@ -26,6 +26,9 @@ class KeySpaceS3(SyntheticS3):
     def __init__(self, list_latency: float) -> None:
         super().__init__(list_latency)
         self.spaces: dict[str, Sequence[str]] = {}
+
+    def _generated(self, bucket: str) -> bool:
+        return bucket in SPACES
 
     def _space(self, bucket: str) -> Sequence[str]:
         if bucket not in self.spaces:

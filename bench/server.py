@@ -79,6 +79,8 @@ class SyntheticS3:
         self.list_latency = list_latency
         self.stats = Stats()
         self.uploads = 0
+        # Bodies of PutObject by bucket and key (GetObject serves them back).
+        self.stored: dict[str, dict[str, bytes]] = {}
 
     # --- HTTP plumbing ---------------------------------------------------------------
 
@@ -98,14 +100,29 @@ class SyntheticS3:
                         headers[name.strip().lower()] = value.strip()
                 if headers.get("expect", "").lower() == "100-continue":
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                received = await self._read_body(reader, headers)
-                status, extra, body = await self.route(method, target, headers, received)
+                payload: bytes | None = None
+                if self._keeps(method, target, headers):
+                    payload = await reader.readexactly(int(headers["content-length"]))
+                    received = len(payload)
+                else:
+                    received = await self._read_body(reader, headers)
+                status, extra, body = await self.route(method, target, headers, received, payload)
                 out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "x-amz-request-id: bench"]
                 out += [f"{k}: {v}" for k, v in extra.items()]
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body)
                 await writer.drain()
         finally:
             writer.close()
+
+    @staticmethod
+    def _keeps(method: str, target: str, headers: dict[str, str]) -> bool:
+        """PutObject bodies are kept (plans, summaries, indexes: small); multipart parts not."""
+        return (
+            method == "PUT"
+            and "uploadId" not in target
+            and "content-length" in headers
+            and "chunked" not in headers.get("transfer-encoding", "").lower()
+        )
 
     async def _read_body(self, reader: asyncio.StreamReader, headers: dict[str, str]) -> int:
         """Read and discard the body; returns its length (decoded chunked framing)."""
@@ -134,8 +151,8 @@ class SyntheticS3:
 
     # --- S3 --------------------------------------------------------------------------
 
-    async def route(  # noqa: PLR0911 - one return per S3 operation
-        self, method: str, target: str, _headers: dict[str, str], received: int
+    async def route(  # noqa: PLR0911, PLR0912 - one branch and return per S3 operation
+        self, method: str, target: str, _headers: dict[str, str], received: int, payload: bytes | None = None
     ) -> tuple:
         parts = urlsplit(target)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -146,6 +163,21 @@ class SyntheticS3:
             self.stats.reset()
             return 200, {}, b""
         bucket, _, key = path.lstrip("/").partition("/")
+        if not key and method in {"PUT", "HEAD"}:  # CreateBucket, HeadBucket: any bucket exists
+            self.stored.setdefault(bucket, {})
+            return 200, {"x-amz-bucket-region": "us-east-1"}, b""
+        if method in {"GET", "HEAD"} and key:
+            stored = self.stored.get(bucket, {}).get(key)
+            if stored is None:
+                error = f"<Error><Code>NoSuchKey</Code><Message>{escape(key)}</Message></Error>"
+                return 404, {"Content-Type": "application/xml"}, b"" if method == "HEAD" else error.encode()
+            return (
+                200,
+                {"Content-Type": "application/octet-stream", "ETag": '"stored"'},
+                (b"" if method == "HEAD" else stored),
+            )
+        if method == "GET" and not key and query.get("list-type") == "2" and not self._generated(bucket):
+            return 200, {"Content-Type": "application/xml"}, self.list_stored(bucket, query)
         if method == "GET" and not key and query.get("list-type") == "2":
             # The latency is the whole time to the response, like S3's own work on a LIST.
             started = asyncio.get_running_loop().time()
@@ -160,6 +192,8 @@ class SyntheticS3:
         if method == "PUT" and key:
             self.stats.put_objects += 1
             self.stats.bytes_received += received
+            if payload is not None:
+                self.stored.setdefault(bucket, {})[key] = payload
             return 200, {"ETag": '"object"'}, b""
         if method == "POST" and "uploads" in query:
             self.uploads += 1
@@ -180,6 +214,35 @@ class SyntheticS3:
             return 204, {}, b""
         body = f"<Error><Code>NotImplemented</Code><Message>{method} {target}</Message></Error>"
         return 501, {"Content-Type": "application/xml"}, body.encode()
+
+    def _generated(self, bucket: str) -> bool:
+        """A generated key space (``n<count>``) rather than a bucket of stored objects."""
+        return bucket[:1] == "n" and bucket[1:].isdigit()
+
+    def list_stored(self, bucket: str, query: dict[str, str]) -> bytes:
+        """ListObjectsV2 over what was PUT (a run's plan, summaries, index), no latency."""
+        prefix = query.get("prefix", "")
+        keys = sorted(k for k in self.stored.get(bucket, {}) if k.startswith(prefix))
+        start = int(query.get("continuation-token", "0"))
+        if "continuation-token" not in query and query.get("start-after"):
+            start = bisect.bisect_right(keys, query["start-after"])
+        end = min(len(keys), start + min(int(query.get("max-keys", PAGE_MAX)), PAGE_MAX))
+        url = query.get("encoding-type") == "url"
+        contents = "".join(
+            f"<Contents><Key>{quote(k, safe='/') if url else escape(k)}</Key>"
+            f"<Size>{len(self.stored[bucket][k])}</Size></Contents>"
+            for k in keys[start:end]
+        )
+        truncated = end < len(keys)
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<Name>{bucket}</Name><KeyCount>{end - start}</KeyCount>"
+            f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>{contents}"
+            + ("<EncodingType>url</EncodingType>" if url else "")
+            + (f"<NextContinuationToken>{end}</NextContinuationToken>" if truncated else "")
+            + "</ListBucketResult>"
+        ).encode()
 
     def list_objects_v2(self, bucket: str, query: dict[str, str]) -> bytes:
         count = int(bucket[1:]) if bucket[:1] == "n" and bucket[1:].isdigit() else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import S3_CALL_ERRORS, translate_client_error
+from .errors import S3_CALL_ERRORS, error_code, translate_client_error
 
 
 async def put_json(client: Any, bucket: str, key: str, document: Any) -> None:
@@ -22,7 +22,7 @@ async def get_json(client: Any, bucket: str, key: str) -> Any | None:
     try:
         response = await client.get_object(Bucket=bucket, Key=key)
     except S3_CALL_ERRORS as exc:
-        if (getattr(exc, "response", None) or {}).get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+        if error_code(exc) in {"NoSuchKey", "404"}:
             return None
         raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
     async with response["Body"] as body:

@@ -67,19 +67,36 @@ class PartsMissing(FanoutError):
         super().__init__(f"run_id={run_id!r}: {len(missing)} unit(s) have no part: {shown}{more}")
 
 
+def error_code(error: BaseException) -> str:
+    """The service's error code (``NoSuchKey``, ``AccessDenied``, ``404``...), else the HTTP
+    status, else - no response at all (a dropped connection) - the exception's class name.
+    The one place that reads a botocore error."""
+    if not isinstance(error, ClientError):
+        return type(error).__name__
+    response: dict[str, Any] = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown"))
+
+
 def translate_client_error(error: Exception, *, bucket: str, operation: str) -> FanoutError:
     """Turn a botocore ClientError (or connection error) into one of our named errors."""
     if not isinstance(error, ClientError):
         # No response at all (connection dropped, timed out): name the botocore error.
         return S3RequestFailed(bucket, operation, type(error).__name__, str(error))
-    response: dict[str, Any] = getattr(error, "response", {}) or {}
-    err = response.get("Error", {})
-    code = str(err.get("Code", "")) or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown"))
+    err = (getattr(error, "response", None) or {}).get("Error", {})
+    code = error_code(error)
     if code in _NOT_FOUND_CODES:
         return BucketNotFound(bucket)
     if code in _DENIED_CODES:
         return AccessDenied(bucket, operation)
     return S3RequestFailed(bucket, operation, code, str(err.get("Message", error)))
+
+
+class SigningIdentityUnavailable(FanoutError):
+    """The signing secret cannot be read or does not hold an access key pair."""
+
+    def __init__(self, secret_id: str, reason: str) -> None:
+        super().__init__(f"signing secret {secret_id!r}: {reason}")
 
 
 class RunNotFound(FanoutError):

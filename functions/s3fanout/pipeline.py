@@ -1,7 +1,8 @@
-"""The async bounded-queue pipeline every handler runs on.
+"""The async bounded-queue pipeline: BuildManifest's listing (pages in, presigned lines
+out) and ListPrefixes' probing (probe pages in, the next round's probes out) run on it.
 
-A producer task drains an async iterable (S3 listing pages) into an
-``asyncio.Queue(maxsize=...)``; the caller's task consumes. Guarantees:
+A producer task drains an async iterable into an ``asyncio.Queue(maxsize=...)``; the
+caller's task consumes. Guarantees:
 
 * the producer always delivers an end-of-stream marker (``finally``), carrying its error if
   it failed, so the consumer never waits forever;

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .documents import put_json
-from .errors import S3_CALL_ERRORS, BucketNotFound, translate_client_error
+from .errors import S3_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
 from .inputs import WorkUnit
 from .listing import ProbePage, probe_page
 from .pipeline import run_pipeline
@@ -196,7 +196,7 @@ async def bucket_region(client: Any, bucket: str, default: str) -> str:
     try:
         response = await client.head_bucket(Bucket=bucket)
     except S3_CALL_ERRORS as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") in {"404", "NoSuchBucket"}:
+        if error_code(exc) in {"404", "NoSuchBucket"}:
             raise BucketNotFound(bucket) from exc
         raise translate_client_error(exc, bucket=bucket, operation="HeadBucket") from exc
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})

@@ -14,17 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import S3_CALL_ERRORS, FanoutError
+from .errors import S3_CALL_ERRORS, SigningIdentityUnavailable, error_code
 
 _CACHE_SECONDS = 300.0  # re-read now and then so a rotated key is picked up
 _cache: dict[str, tuple[float, SigningCredentials]] = {}
-
-
-class SigningIdentityUnavailable(FanoutError):
-    """The signing secret cannot be read or does not hold an access key pair."""
-
-    def __init__(self, secret_id: str, reason: str) -> None:
-        super().__init__(f"signing secret {secret_id!r}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -62,8 +55,7 @@ async def load_signing_credentials(
         async with session.client("secretsmanager", region_name=region, endpoint_url=endpoint_url) as client:
             response = await client.get_secret_value(SecretId=secret_id)
     except S3_CALL_ERRORS as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        raise SigningIdentityUnavailable(secret_id, f"cannot be read ({code})") from exc
+        raise SigningIdentityUnavailable(secret_id, f"cannot be read ({error_code(exc)})") from exc
     credentials = parse_secret(secret_id, response.get("SecretString") or "")
     _cache[secret_id] = (time.monotonic(), credentials)
     return credentials

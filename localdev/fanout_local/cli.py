@@ -170,7 +170,12 @@ def command_demo(args: argparse.Namespace) -> int:
     name = new_execution_name()
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
-        engine = stack.enter_context(EmbeddedEngine(EngineConfig(manifest_bucket=bucket, log=log)))
+        # A demo's thousand objects would be one unit at the deployed minimum (5,000 keys):
+        # smaller units show the fan-out.
+        unit_env = {"MIN_UNIT_KEYS": str(args.unit_keys)}
+        engine = stack.enter_context(
+            EmbeddedEngine(EngineConfig(manifest_bucket=bucket, log=log, extra_function_env=unit_env))
+        )
         s3 = engine.s3_client()
         s3.create_bucket(Bucket=bucket)
         with new_progress(console) as progress:
@@ -370,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--objects", type=int, default=1000)
     demo.add_argument("--prefixes", type=int, default=6)
     demo.add_argument("--max-concurrency", type=int, default=4)
+    demo.add_argument(
+        "--unit-keys",
+        type=_positive_int,
+        default=100,
+        help="smallest work unit in keys (MIN_UNIT_KEYS; deployed: 5000)",
+    )
     demo.add_argument("--verify-sample", type=int, default=5000, help="verify at most this many object URLs")
     demo.add_argument("--verify-all", action="store_true")
     demo.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")

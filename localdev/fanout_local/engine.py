@@ -146,8 +146,9 @@ class EmbeddedEngine:
         self._mock.start()
         if self.s3_endpoint is not None:
             self._give_interpreter_real_s3_credentials(function_env)
+        moto_port = None
         if self.s3_endpoint is None:
-            self.s3_endpoint = self._start_moto_server()
+            moto_port, self.s3_endpoint = self._start_moto_server()
         if self.lambda_endpoint is None:
             self.runtime = LambdaRuntime(
                 self.project.functions,
@@ -167,6 +168,8 @@ class EmbeddedEngine:
                 ),
             )
             self.runtime.observers.append(self._invocations.append)
+            # The workers' imports (their cold start) run while moto's S3 server starts.
+            self.runtime.prewarm()
             self._lambda_server = LambdaInvokeServer(self.runtime).start()
             self.lambda_endpoint = self._lambda_server.url
         self._set_env(AWS_ENDPOINT_URL_S3=self.s3_endpoint, AWS_ENDPOINT_URL_LAMBDA=self.lambda_endpoint)
@@ -178,6 +181,9 @@ class EmbeddedEngine:
             definition=self.config.definition or self.project.definition(),
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/fanout-local",
         )["stateMachineArn"]
+        # Only now: moto parsing the definition (≈ 2 s) overlapped the S3 server's start.
+        if moto_port is not None and self._moto_process is not None:
+            _wait_for_port(moto_port, self._moto_process)
 
     def _give_interpreter_real_s3_credentials(self, env: dict[str, str]) -> None:
         """moto's interpreter signs its own S3 calls (ItemReader, ResultWriter) with dummy
@@ -201,10 +207,11 @@ class EmbeddedEngine:
         boto_client.boto3 = _Boto3WithRealS3Credentials  # type: ignore[assignment]
         self._restore.append(lambda: setattr(boto_client, "boto3", real_boto3))
 
-    def _start_moto_server(self) -> str:
+    def _start_moto_server(self) -> tuple[int, str]:
         """S3 for the run. In a separate process by default, so S3 gets its own core instead
         of sharing this process's GIL with the interpreter; in-process (sharing moto's
-        backends with the caller, e.g. tests) with ``EngineConfig.s3_in_process``."""
+        backends with the caller, e.g. tests) with ``EngineConfig.s3_in_process``. The
+        separate process is not waited for here: the caller starts the workers meanwhile."""
         port = free_port()
         if self.config.s3_in_process:
             from moto.server import ThreadedMotoServer
@@ -217,8 +224,7 @@ class EmbeddedEngine:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            _wait_for_port(port, self._moto_process)
-        return f"http://127.0.0.1:{port}"
+        return port, f"http://127.0.0.1:{port}"
 
     def close(self) -> None:
         if self._lambda_server is not None:
@@ -228,7 +234,7 @@ class EmbeddedEngine:
             self._moto_server.stop()
             self._moto_server = None
         if self._moto_process is not None:
-            self._moto_process.terminate()
+            self._moto_process.kill()  # its state dies with it anyway: no graceful stop needed
             self._moto_process.wait(timeout=10)
             self._moto_process = None
         if self._mock is not None:
@@ -283,7 +289,7 @@ class EmbeddedEngine:
                 continue
             if on_poll is not None:
                 on_poll()
-            time.sleep(0.1)
+            time.sleep(0.02)  # an in-process call: polling often costs little, ends runs sooner
         output = described.get("output")
         return ExecutionResult(
             name=name,

@@ -105,8 +105,15 @@ class _Worker:
         self.process.wait()
 
     def close(self) -> None:
-        if self.process.stdin:
+        self.begin_close()
+        self.finish_close()
+
+    def begin_close(self) -> None:
+        """End of input: the worker's loop ends and it exits (in parallel with the others)."""
+        if self.process.stdin and not self.process.stdin.closed:
             self.process.stdin.close()
+
+    def finish_close(self) -> None:
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -192,11 +199,24 @@ class FunctionPool:
             ended=time.time(),
         )
 
-    def close(self) -> None:
+    def prewarm(self) -> None:
+        """Start one worker now: its imports (the cold start) overlap the engine's own start
+        instead of delaying the first invocation. It still reports its Init Duration then."""
+        worker = _Worker(self.spec, self.env, self.log)
+        with self.lock:
+            self.workers.append(worker)
+            self.idle.append(worker)
+
+    def begin_close(self) -> list[_Worker]:
         with self.lock:
             workers, self.workers, self.idle = self.workers, [], []
         for worker in workers:
-            worker.close()
+            worker.begin_close()
+        return workers
+
+    def close(self) -> None:
+        for worker in self.begin_close():
+            worker.finish_close()
 
 
 def report_line(invocation: Invocation, memory_mb: int) -> str:
@@ -265,9 +285,15 @@ class LambdaRuntime:
             observer(invocation)
         return invocation
 
-    def close(self) -> None:
+    def prewarm(self) -> None:
         for pool in self.pools.values():
-            pool.close()
+            pool.prewarm()
+
+    def close(self) -> None:
+        # Every worker is told to exit first, then waited for: they exit in parallel.
+        closing = [worker for pool in self.pools.values() for worker in pool.begin_close()]
+        for worker in closing:
+            worker.finish_close()
 
 
 class _InvokeHandler(BaseHTTPRequestHandler):
@@ -342,7 +368,10 @@ class LambdaInvokeServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def start(self) -> LambdaInvokeServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="lambda-invoke-server", daemon=True)
+        # A short poll interval: shutdown() waits up to one interval (the default is 0.5 s).
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="lambda-invoke-server", daemon=True
+        )
         self._thread.start()
         return self
 

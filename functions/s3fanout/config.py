@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 
 MAX_EXPIRES_IN = 604_800  # SigV4 presigned URLs live at most 7 days.
+DEFAULT_EXPIRES_IN = 900
+DEFAULT_SUFFIX = ".pdf"
 
 
 def _int_env(name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -21,6 +23,12 @@ def _int_env(name: str, default: int, *, minimum: int, maximum: int) -> int:
         msg = f"environment variable {name}={value} is outside {minimum}..{maximum}"
         raise ValueError(msg)
     return value
+
+
+def _optional_int_env(name: str, *, minimum: int, maximum: int) -> int | None:
+    if not os.environ.get(name, "").strip():
+        return None
+    return _int_env(name, 0, minimum=minimum, maximum=maximum)
 
 
 @dataclass(frozen=True)
@@ -39,13 +47,18 @@ class Settings:
     part_size: int
     # Keys below which a work unit is not worth its own invocation (≈ 0.25 s of listing).
     min_unit_keys: int = 5_000
+    # BuildManifest stops listing this long before its timeout; None: its own default.
+    time_safety_ms: int | None = None
+    # Local Step Functions only (its INLINE Map has no ItemReader): ListPrefixes also
+    # returns the plan inline.
+    inline_plan: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             manifest_bucket=os.environ.get("MANIFEST_BUCKET") or None,
             manifest_prefix=os.environ.get("MANIFEST_PREFIX", "manifests").strip("/") or "manifests",
-            url_expiry_seconds=_int_env("URL_EXPIRY_SECONDS", 900, minimum=1, maximum=MAX_EXPIRES_IN),
+            url_expiry_seconds=_int_env("URL_EXPIRY_SECONDS", DEFAULT_EXPIRES_IN, minimum=1, maximum=MAX_EXPIRES_IN),
             queue_max=_int_env("QUEUE_MAX", 8, minimum=1, maximum=1000),
             s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
             signing_secret_arn=os.environ.get("SIGNING_SECRET_ARN") or None,
@@ -56,6 +69,8 @@ class Settings:
             # S3 multipart parts must be >= 5 MiB (except the last).
             part_size=_int_env("PART_SIZE_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024, maximum=512 * 1024 * 1024),
             min_unit_keys=_int_env("MIN_UNIT_KEYS", 5_000, minimum=1, maximum=10_000_000),
+            time_safety_ms=_optional_int_env("TIME_SAFETY_MS", minimum=0, maximum=900_000),
+            inline_plan=os.environ.get("INLINE_PLAN", "").strip().lower() == "true",
         )
 
     def manifest_bucket_for(self, source_bucket: str) -> str:

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import MAX_EXPIRES_IN
+from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_EXPIRES_IN
 from .errors import InvalidInput
+from .records import BuildRequest, WorkUnit
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -97,7 +98,7 @@ def parse_run_request(event: Any, *, default_expires_in: int, default_max_concur
     return RunRequest(
         bucket=validate_bucket(data.get("bucket")),
         prefix=validate_string(data.get("prefix", ""), "prefix", max_bytes=MAX_PREFIX_BYTES),
-        suffix=validate_string(data.get("suffix", ".pdf"), "suffix", max_bytes=MAX_SUFFIX_BYTES),
+        suffix=validate_string(data.get("suffix", DEFAULT_SUFFIX), "suffix", max_bytes=MAX_SUFFIX_BYTES),
         expires_in=validate_int(
             data.get("expires_in", default_expires_in), "expires_in", minimum=1, maximum=MAX_EXPIRES_IN
         ),
@@ -109,44 +110,6 @@ def parse_run_request(event: Any, *, default_expires_in: int, default_max_concur
         ),
         run_id=None if data.get("run_id") is None else validate_run_id(data["run_id"]),
     )
-
-
-@dataclass(frozen=True)
-class WorkUnit:
-    """One Map item: a key range of the source bucket.
-
-    Keys ``k`` with ``k.startswith(prefix)``, ``k > start_after`` (if set) and ``k <= end_key``
-    (if set); ``delimited`` units list only the objects directly under ``prefix`` (the
-    planner never makes them; hand-made events may). ``estimate``: the planner's key
-    count for the range, by which BuildManifest notices a unit far bigger than planned.
-    """
-
-    unit: int
-    prefix: str
-    start_after: str | None = None
-    end_key: str | None = None
-    delimited: bool = False
-    estimate: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    """The validated BuildManifest event."""
-
-    run_id: str
-    attempt: str
-    bucket: str
-    suffix: str
-    expires_in: int
-    work: WorkUnit
-    segment: int
-    # 0: a planned unit; k > 0: the k-th piece a unit too big for its plan spread into.
-    child: int = 0
-    # The source bucket's region (URLs must be signed for it); None: the function's region.
-    bucket_region: str | None = None
 
 
 def _optional_region(value: Any) -> str | None:
@@ -186,8 +149,10 @@ def parse_build_request(event: Any) -> BuildRequest:
         run_id=validate_run_id(data.get("run_id")),
         attempt=attempt,
         bucket=validate_bucket(data.get("bucket")),
-        suffix=validate_string(data.get("suffix", ".pdf"), "suffix", max_bytes=MAX_SUFFIX_BYTES),
-        expires_in=validate_int(data.get("expires_in", 900), "expires_in", minimum=1, maximum=MAX_EXPIRES_IN),
+        suffix=validate_string(data.get("suffix", DEFAULT_SUFFIX), "suffix", max_bytes=MAX_SUFFIX_BYTES),
+        expires_in=validate_int(
+            data.get("expires_in", DEFAULT_EXPIRES_IN), "expires_in", minimum=1, maximum=MAX_EXPIRES_IN
+        ),
         work=work,
         segment=validate_int(data.get("segment", 0), "segment", minimum=0, maximum=9_999),
         child=validate_int(data.get("child", 0), "child", minimum=0, maximum=999),

@@ -5,46 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .listing import ObjectEntry, iter_object_pages
 from .pipeline import run_pipeline
+from .records import PartSummary
 from .writer import StreamingUpload
 
 if TYPE_CHECKING:
-    from .inputs import BuildRequest
     from .layout import RunLayout
     from .presign import UrlSigner
+    from .records import BuildRequest
 
 JSONL_CONTENT_TYPE = "application/x-ndjson"
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
-
-
-@dataclass
-class PartResult:
-    """What BuildManifest returns, and (with run bookkeeping) the part's summary in S3."""
-
-    unit: int
-    segment: int
-    prefix: str
-    count: int
-    bytes: int
-    object_bytes: int
-    part_key: str
-    listed: int
-    done: bool
-    # Where listing stopped when the unit is not done (continuation point).
-    next_start_after: str | None
-    child: int = 0
-    # The first and last key written (None for an empty part): what the part holds.
-    first_key: str | None = None
-    last_key: str | None = None
-    # Listing stopped because the unit is far bigger than planned: spread the rest.
-    oversized: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def folder_of(keys: list[str], prefix: str) -> str:
@@ -95,7 +69,7 @@ async def build_manifest(
     should_stop: Callable[[], bool] = lambda: False,
     oversized_at: int | None = None,
     skip_prefix: str | None = None,
-) -> PartResult:
+) -> PartSummary:
     """Write one part for ``request``'s unit; stop early (with a continuation) if asked.
 
     ``oversized_at``: stop once this many keys were listed and more follow (the unit is
@@ -149,7 +123,7 @@ async def build_manifest(
     except BaseException:
         await upload.abort()
         raise
-    return PartResult(
+    return PartSummary(
         unit=work.unit,
         segment=request.segment,
         prefix=folder_of(written, work.prefix),

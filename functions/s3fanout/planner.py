@@ -7,44 +7,21 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .documents import put_json
 from .errors import S3_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
-from .inputs import WorkUnit
 from .listing import ProbePage, probe_page
 from .pipeline import run_pipeline
+from .records import RunRecord, WorkUnit
 from .splitting import KeyRange, RangePlanner, Sample
 
 if TYPE_CHECKING:
     from .inputs import RunRequest
-    from .layout import RunLayout
 
 
 def new_run_id() -> str:
     """Sortable and unique: ``20261126T163000Z-1a2b3c4d``."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    """ListPrefixes' small result: everything the Map and MergeIndex need, never the list."""
-
-    run_id: str
-    attempt: str
-    bucket: str
-    prefix: str
-    suffix: str
-    expires_in: int
-    max_concurrency: int
-    manifest_bucket: str
-    plan_key: str
-    units: int
-    bucket_region: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # Probes in flight at once (the client's connection pool holds 32).
@@ -203,31 +180,22 @@ async def bucket_region(client: Any, bucket: str, default: str) -> str:
     return response.get("BucketRegion") or headers.get("x-amz-bucket-region") or default
 
 
-async def write_plan(
-    client: Any,
-    request: RunRequest,
-    units: list[WorkUnit],
-    layout: RunLayout,
-    manifest_bucket: str,
-    *,
-    region: str,
-) -> PlanResult:
-    # A fresh attempt id per run lets MergeIndex ignore parts left by an earlier attempt
-    # of the same run_id (idempotent re-runs).
-    attempt = uuid.uuid4().hex
-    result = PlanResult(
-        run_id=layout.run_id,
-        attempt=attempt,
+def run_record(
+    request: RunRequest, run_id: str, *, units: int, manifest_bucket: str, plan_key: str, region: str
+) -> RunRecord:
+    """The run's record, with a fresh attempt id: MergeIndex then ignores whatever an
+    earlier attempt of the same run_id left (idempotent re-runs)."""
+    return RunRecord(
+        run_id=run_id,
+        attempt=uuid.uuid4().hex,
         bucket=request.bucket,
         prefix=request.prefix,
         suffix=request.suffix,
         expires_in=request.expires_in,
         max_concurrency=request.max_concurrency,
         manifest_bucket=manifest_bucket,
-        plan_key=layout.plan_key,
-        units=len(units),
+        plan_key=plan_key,
+        units=units,
         bucket_region=region,
+        created_at=time.time(),
     )
-    await put_json(client, manifest_bucket, layout.plan_key, [unit.to_dict() for unit in units])
-    await put_json(client, manifest_bucket, layout.run_key, {**result.to_dict(), "created_at": time.time()})
-    return result

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from s3fanout import listing
 from s3fanout import s3 as s3mod
-from s3fanout.inputs import WorkUnit
 from s3fanout.listing import FAST_LISTING, iter_object_pages, probe_page, split_list_objects_v2
+from s3fanout.records import WorkUnit
 from s3fanout.s3 import ListingParser, new_session
 from tests.support.s3_helpers import put_keys
 

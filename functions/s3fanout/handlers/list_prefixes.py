@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,8 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3fanout.inputs import parse_run_request, validate_run_id
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.planner import bucket_region, new_run_id, plan_units, write_plan
+from s3fanout.planner import bucket_region, new_run_id, plan_units, run_record
 from s3fanout.runtime import run_async, run_layout, s3_client, settings
+from s3fanout.store import RunStore
 
 
 def split_event(event: Any) -> tuple[Any, Any]:
@@ -52,15 +52,20 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     region = await bucket_region(client, request.bucket, default=config.region)
     stats: dict[str, int] = {}
     units = await plan_units(client, request, exclude_prefix=exclude, min_unit=config.min_unit_keys, stats=stats)
-    result = await write_plan(client, request, units, layout, manifest_bucket, region=region)
+    record = run_record(
+        request, run_id, units=len(units), manifest_bucket=manifest_bucket, plan_key=layout.plan_key, region=region
+    )
+    store = RunStore(client, manifest_bucket, layout)
+    await store.write_plan(units)
+    await store.write_run(record)
     metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(units))
     metrics.add_metric(name="PlanningProbes", unit=MetricUnit.Count, value=stats.get("probes", 0))
-    logger.info("plan written", extra={**stats, "plan_key": result.plan_key})
-    output = result.to_dict()
-    if os.environ.get("INLINE_PLAN", "").lower() == "true":
+    logger.info("plan written", extra={**stats, "plan_key": record.plan_key})
+    output = record.to_result()
+    if config.inline_plan:
         # Local testing only (Step Functions Local has no ItemReader): the units inline, for
         # an INLINE Map's ItemsPath. State payloads are capped at 256 KiB: a few thousand units.
-        output["plan"] = [unit.to_dict() for unit in units]
+        output["plan"] = [unit.to_json() for unit in units]
     return output
 
 

@@ -1,0 +1,211 @@
+"""Every record that crosses a boundary between the Lambdas, typed (in the spirit of
+Powertools' ``DataRecord``): a work unit (a plan item), the BuildManifest event, the run
+record (``run.json``, ListPrefixes' result), a part summary and an error record.
+
+Each knows its JSON shape (``to_json`` / ``from_json``); ``s3fanout.store.RunStore`` reads
+and writes them under ``manifests/{run_id}/``. Validating an event from outside (the
+execution input, a hand-made BuildManifest event) is ``s3fanout.inputs``' job; ``from_json``
+reads documents this code wrote itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .splitting import KeyRange
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``cls`` present in ``data`` (documents from older versions lack some)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One Map item (a line of ``plan.json``): a key range of the source bucket.
+
+    Keys ``k`` with ``k.startswith(prefix)``, ``k > start_after`` (if set) and ``k <= end_key``
+    (if set); ``delimited`` units list only the objects directly under ``prefix`` (the
+    planner never makes them; hand-made events may). ``estimate``: the planner's key
+    count for the range, by which BuildManifest notices a unit far bigger than planned.
+    """
+
+    unit: int
+    prefix: str
+    start_after: str | None = None
+    end_key: str | None = None
+    delimited: bool = False
+    estimate: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    to_dict = to_json
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkUnit:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """The BuildManifest event: one unit (or piece, ``child`` > 0) and its segment."""
+
+    run_id: str
+    attempt: str
+    bucket: str
+    suffix: str
+    expires_in: int
+    work: WorkUnit
+    segment: int
+    # 0: a planned unit; k > 0: the k-th piece a unit too big for its plan spread into.
+    child: int = 0
+    # The source bucket's region (URLs must be signed for it); None: the function's region.
+    bucket_region: str | None = None
+
+    def to_event(self) -> dict[str, Any]:
+        """The event as the state machine passes it (the ASL's ItemSelector builds the same
+        fields from the run record and a plan item)."""
+        return {
+            "run_id": self.run_id,
+            "attempt": self.attempt,
+            "bucket": self.bucket,
+            "suffix": self.suffix,
+            "expires_in": self.expires_in,
+            "bucket_region": self.bucket_region,
+            **self.work.to_json(),
+            "child": self.child,
+            "segment": self.segment,
+        }
+
+    def continued(self, start_after: str) -> BuildRequest:
+        """The next segment: the same unit, from where listing stopped."""
+        return replace(self, work=replace(self.work, start_after=start_after), segment=self.segment + 1)
+
+    def pieces(self, ranges: list[KeyRange]) -> list[BuildRequest]:
+        """The pieces an oversized unit spreads into (children 1..n, each from segment 0)."""
+        return [
+            replace(
+                self,
+                work=replace(self.work, start_after=r.start_after, end_key=r.end_key, estimate=r.estimate),
+                child=number,
+                segment=0,
+            )
+            for number, r in enumerate(ranges, start=1)
+        ]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """``run.json``: the validated run, written by ListPrefixes (also its result), read by
+    MergeIndex and by BuildManifest events that lack the attempt."""
+
+    run_id: str
+    # A fresh id per ListPrefixes: MergeIndex ignores what an earlier attempt left.
+    attempt: str
+    bucket: str
+    prefix: str
+    suffix: str
+    expires_in: int
+    max_concurrency: int
+    manifest_bucket: str
+    plan_key: str
+    units: int
+    bucket_region: str
+    created_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_result(self) -> dict[str, Any]:
+        """ListPrefixes' result: the record without its timestamp."""
+        result = self.to_json()
+        del result["created_at"]
+        return result
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class PartSummary:
+    """What one BuildManifest invocation wrote: its part and where listing stopped.
+
+    ``attempt``, ``signed_at`` and ``pieces`` are the run's bookkeeping, stored in the
+    summary (``summaries/…json``) but not returned to the state machine.
+    """
+
+    unit: int
+    segment: int
+    prefix: str
+    count: int
+    bytes: int
+    object_bytes: int
+    part_key: str
+    listed: int
+    done: bool
+    # Where listing stopped when the unit is not done (continuation point).
+    next_start_after: str | None
+    child: int = 0
+    # The first and last key written (None for an empty part): what the part holds.
+    first_key: str | None = None
+    last_key: str | None = None
+    # Listing stopped because the unit is far bigger than planned: spread the rest.
+    oversized: bool = False
+    attempt: str = ""
+    signed_at: float = 0.0
+    # The pieces that finish this unit (MergeIndex expects a complete part for each).
+    pieces: int = 0
+
+    _BOOKKEEPING = ("attempt", "signed_at", "pieces")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_result(self) -> dict[str, Any]:
+        """BuildManifest's result fields (before ``next`` and ``spill``)."""
+        result = self.to_json()
+        for name in self._BOOKKEEPING:
+            del result[name]
+        return result
+
+    to_dict = to_result
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PartSummary:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """``errors/{unit}[-c{child}].json``: why a unit (or piece) failed, for MergeIndex to
+    name when the Map swallowed the failure."""
+
+    unit: int
+    child: int
+    segment: int
+    attempt: str
+    error: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ErrorRecord:
+        return cls(**{"child": 0, **_known(cls, data)})
+
+    @classmethod
+    def of(cls, request: BuildRequest, exc: BaseException) -> ErrorRecord:
+        return cls(
+            unit=request.work.unit,
+            child=request.child,
+            segment=request.segment,
+            attempt=request.attempt,
+            error=type(exc).__name__,
+            message=str(exc),
+        )

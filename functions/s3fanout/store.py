@@ -1,0 +1,82 @@
+"""Every read and write under ``manifests/{run_id}/`` (keys from ``RunLayout``, documents
+from ``s3fanout.records``): the one place that knows where a run keeps what."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .documents import get_json, put_json
+from .listing import list_keys
+from .records import ErrorRecord, PartSummary, RunRecord, WorkUnit
+
+if TYPE_CHECKING:
+    from .layout import RunLayout
+
+# Concurrent GETs when reading a run's summaries (one per part).
+READ_CONCURRENCY = 32
+
+
+class RunStore:
+    def __init__(self, client: Any, bucket: str, layout: RunLayout) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.layout = layout
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.layout.base}"
+
+    # -- ListPrefixes ---------------------------------------------------------------------
+    async def write_plan(self, units: list[WorkUnit]) -> None:
+        await put_json(self.client, self.bucket, self.layout.plan_key, [unit.to_json() for unit in units])
+
+    async def write_run(self, record: RunRecord) -> None:
+        await put_json(self.client, self.bucket, self.layout.run_key, record.to_json())
+
+    # -- BuildManifest --------------------------------------------------------------------
+    async def read_run(self) -> RunRecord | None:
+        data = await get_json(self.client, self.bucket, self.layout.run_key)
+        return None if data is None else RunRecord.from_json(data)
+
+    async def write_summary(self, summary: PartSummary) -> None:
+        key = self.layout.summary_key(summary.unit, summary.segment, summary.child)
+        await put_json(self.client, self.bucket, key, summary.to_json())
+
+    async def write_error(self, record: ErrorRecord) -> None:
+        await put_json(self.client, self.bucket, self.layout.error_key(record.unit, record.child), record.to_json())
+
+    # -- MergeIndex -----------------------------------------------------------------------
+    async def read_plan(self) -> list[WorkUnit] | None:
+        data = await get_json(self.client, self.bucket, self.layout.plan_key)
+        return None if data is None else [WorkUnit.from_json(item) for item in data]
+
+    async def summaries(self, attempt: str) -> list[PartSummary]:
+        """Every summary this attempt wrote (earlier attempts' are ignored)."""
+        keys = await list_keys(self.client, self.bucket, self.layout.summaries_prefix)
+        documents = await self._read_all(keys)
+        found = [PartSummary.from_json(d) for d in documents if d]
+        return [s for s in found if s.attempt == attempt]
+
+    async def errors(self, where: list[tuple[int, int]], attempt: str) -> dict[tuple[int, int], ErrorRecord]:
+        """This attempt's error records for these (unit, child) pairs, where there are any."""
+        documents = await self._read_all([self.layout.error_key(unit, child) for unit, child in where])
+        found: dict[tuple[int, int], ErrorRecord] = {}
+        for pair, document in zip(where, documents, strict=True):
+            if document:
+                record = ErrorRecord.from_json(document)
+                if record.attempt == attempt:
+                    found[pair] = record
+        return found
+
+    async def write_index(self, index: dict[str, Any]) -> None:
+        await put_json(self.client, self.bucket, self.layout.index_key, index)
+
+    async def _read_all(self, keys: list[str]) -> list[Any]:
+        limit = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def read(key: str) -> Any:
+            async with limit:
+                return await get_json(self.client, self.bucket, key)
+
+        return await asyncio.gather(*(read(key) for key in keys))

@@ -55,7 +55,7 @@ lint-sam: $(SAM_STAMP)
 
 # asl-validator knows nothing of DefinitionSubstitutions: fill the ${...} placeholders first.
 lint-asl: $(STAMP) $(NODE_STAMP)
-	$(PY) -m tests.support.render_asl $(ASL_RENDERED)
+	$(PY) -m fanout_local.asl_substitute $(ASL_RENDERED)
 	node_modules/.bin/asl-validator --json-path $(ASL_RENDERED)
 
 test: lint

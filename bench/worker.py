@@ -38,10 +38,10 @@ def _client_kwargs(endpoint: str) -> dict[str, Any]:
 
 async def run_ours(endpoint: str, bucket: str, prefix: str) -> dict[str, Any]:
     """The BuildManifest path: s3fanout.manifest.build_manifest on a real aioboto3 client."""
-    from s3fanout.records import BuildRequest, WorkUnit
     from s3fanout.layout import RunLayout
     from s3fanout.manifest import build_manifest
     from s3fanout.presign import new_url_signer
+    from s3fanout.records import BuildRequest, WorkUnit
     from s3fanout.s3 import CLIENT_CONFIG, new_session
 
     request = BuildRequest(
@@ -80,8 +80,8 @@ async def run_ours(endpoint: str, bucket: str, prefix: str) -> dict[str, Any]:
 
 async def run_list(endpoint: str, bucket: str, prefix: str) -> dict[str, Any]:
     """The listing bound: our listing alone, nothing signed or written."""
-    from s3fanout.records import WorkUnit
     from s3fanout.listing import iter_object_pages
+    from s3fanout.records import WorkUnit
     from s3fanout.s3 import CLIENT_CONFIG, new_session
 
     listed = 0

@@ -30,14 +30,21 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+# Unit tests do no I/O: they get an S3 endpoint where nothing listens (a call fails at
+# once), and no moto server is started for them.
+NO_S3 = "http://127.0.0.1:9"
+
+
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
+def aws_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[str]:
+    unit = "unit" in request.node.path.parts and request.node.path.parts[-2] == "unit"
+    endpoint = NO_S3 if unit else request.getfixturevalue("moto_endpoint")
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-        "S3_ENDPOINT_URL": moto_endpoint,
+        "S3_ENDPOINT_URL": endpoint,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "S3FanoutTest",
         # Tests hold tens of keys, not tens of thousands: let them plan several units.
@@ -49,7 +56,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
     from s3fanout import runtime
 
     runtime.settings.cache_clear()
-    yield moto_endpoint
+    yield endpoint
     runtime.settings.cache_clear()
 
 

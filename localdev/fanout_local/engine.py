@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, worker_base_env
-from .template import ACCOUNT_ID, REGION, Project, load_project
+from .template import ACCOUNT_ID, PROJECT_ROOT, REGION, Project, load_project
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 

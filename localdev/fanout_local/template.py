@@ -16,6 +16,7 @@ import yaml
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _SHORT_TAGS = ("Ref", "Condition")
 
 
@@ -24,47 +25,30 @@ class TemplateError(Exception):
 
 
 class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, ...) into long form."""
+    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, ...) into long form.
+
+    The one CloudFormation YAML loader of the project (the engine, `make lint-asl` and the
+    tests all read template.yaml through :func:`load_template`)."""
 
 
-def _construct(tag: str):
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "GetAtt" and isinstance(value, str):
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        key = tag if tag in _SHORT_TAGS else f"Fn::{tag}"
-        return {key: value}
-
-    return construct
+def _construct(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    key = tag if tag in _SHORT_TAGS else f"Fn::{tag}"
+    return {key: value}
 
 
-for _tag in (
-    "Ref",
-    "Condition",
-    "GetAtt",
-    "Sub",
-    "If",
-    "Equals",
-    "Join",
-    "Split",
-    "Select",
-    "Not",
-    "And",
-    "Or",
-    "Base64",
-    "FindInMap",
-    "ImportValue",
-    "GetAZs",
-):
-    _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
+_CfnLoader.add_multi_constructor("!", _construct)
 
 
-def load_template(path: Path) -> dict[str, Any]:
+def load_template(path: Path = PROJECT_ROOT / "template.yaml") -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
 

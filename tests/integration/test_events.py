@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fanout_local.template import load_template
 from s3fanout.handlers import build_manifest, list_prefixes, merge_index
 from s3fanout.runtime import settings
 from tests.support.flow import build_every_unit, run_handlers
@@ -188,29 +189,6 @@ def test_execution_input_event(s3: Any, demo_bucket: str) -> None:
 
 
 # --- env.json and docker-compose.yml against template.yaml --------------------------------
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """SafeLoader that reads ``!Ref``/``!GetAtt``/``!Sub``/... as ``{"Fn::<Tag>": value}``."""
-
-
-def _construct_tag(loader: CloudFormationLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    return {name: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _construct_tag)
-
-
-def load_template() -> dict[str, Any]:
-    return yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=CloudFormationLoader)
 
 
 def function_ids(template: dict[str, Any]) -> set[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.render_asl import PLACEHOLDER, load_template, render
+from fanout_local.asl_substitute import PLACEHOLDER, load_template, render
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"

@@ -4,7 +4,7 @@
 DefinitionSubstitutions. The values are derived from template.yaml so that a placeholder
 the template does not define (or a substitution the ASL never uses) fails here.
 
-    python -m tests.support.render_asl [TEMPLATE] [ASL] OUT
+    python -m fanout_local.asl_substitute [TEMPLATE] [ASL] OUT
 """
 
 from __future__ import annotations
@@ -15,37 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .template import ACCOUNT_ID, PROJECT_ROOT, REGION, load_template
 
-ROOT = Path(__file__).resolve().parents[2]
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 STACK = "s3-fanout"
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short tags (!Ref, !Sub, ...) as long-form dicts."""
-
-
-def _construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    key = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
-    return {key: value}
-
-
-CfnLoader.add_multi_constructor("!", _construct)
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)
 
 
 def state_machine(template: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +38,7 @@ def plausible(name: str, value: Any) -> str:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{STACK}-{resource}-AbC123dEf456"
     if name.endswith("BucketName"):
         return f"{STACK}-manifestbucket-abc123def456"
-    raise SystemExit(f"render_asl: no plausible value for DefinitionSubstitutions.{name}: {value!r}")
+    raise SystemExit(f"asl_substitute: no plausible value for DefinitionSubstitutions.{name}: {value!r}")
 
 
 def render(template_path: Path, asl_path: Path) -> str:
@@ -84,7 +57,8 @@ def render(template_path: Path, asl_path: Path) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) == 1:
-        template, asl, out = ROOT / "template.yaml", ROOT / "statemachine" / "fanout.asl.json", Path(argv[0])
+        template, asl = PROJECT_ROOT / "template.yaml", PROJECT_ROOT / "statemachine" / "fanout.asl.json"
+        out = Path(argv[0])
     elif len(argv) == 3:
         template, asl, out = (Path(a) for a in argv)
     else:

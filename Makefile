@@ -13,7 +13,7 @@ ASL_RENDERED := .aws-sam/lint/fanout.asl.json
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
 .PHONY: help install test lint lint-asl lint-sam unit integration workflow demo bench clean
-.PHONY: up down sfn-local docs
+.PHONY: up down sfn-local docs graphs seed invoke
 
 help:
 	@echo "make demo   - run the whole workflow locally (embedded engine, no Docker, no AWS)"
@@ -21,7 +21,10 @@ help:
 	@echo "make bench  - performance benchmarks"
 	@echo "make up / make down - docker compose: MinIO (:9000) and Step Functions Local (:8083)"
 	@echo "make sfn-local - the INLINE variant on Step Functions Local (README: Docker path)"
-	@echo "make docs   - re-render the diagrams in docs/ (Graphviz dot)"
+	@echo "make docs   - re-render the diagrams and open the study site (docs/index.html)"
+	@echo "make graphs - re-render the diagrams in docs/ (Graphviz dot)"
+	@echo "make invoke - every events/ file through its function, on an embedded S3"
+	@echo "SOURCE_DIR=path make seed - upload a directory to BUCKET on S3_ENDPOINT (MinIO)"
 
 $(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,11 +95,26 @@ DOCS_DOT := $(wildcard docs/*.dot)
 
 INLINE_ASL := .aws-sam/sfn-local/fanout-inline.asl.json
 
-docs: $(STAMP)
+graphs: $(STAMP)
 	$(PY) -m fanout_local.asl_dot $(ASL) docs/workflow.dot
 	$(VENV)/bin/fanout render --target stepfunctions-local --output $(INLINE_ASL)
 	$(PY) -m fanout_local.asl_dot $(INLINE_ASL) docs/workflow-inline.dot
 	for f in $(sort $(DOCS_DOT) docs/workflow.dot docs/workflow-inline.dot); do dot -Tsvg "$$f" -o "$${f%.dot}.svg"; done
+
+# The study site: one page, no build step; opened where a desktop can open it.
+docs: graphs
+	@if command -v xdg-open >/dev/null 2>&1 && [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then xdg-open docs/index.html; \
+	else echo "open docs/index.html in a browser"; fi
+
+# SOURCE_DIR=path make seed: upload a directory (default: the example files) to MinIO.
+SOURCE_DIR ?= events/sample-data
+BUCKET ?= demo-bucket
+S3_ENDPOINT ?= http://localhost:9000
+seed: $(STAMP)
+	$(VENV)/bin/fanout seed --bucket $(BUCKET) --source-dir $(SOURCE_DIR) --s3-endpoint $(S3_ENDPOINT)
+
+invoke: $(STAMP)
+	$(PY) -m fanout_local.examples
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .aws-sam node_modules

@@ -91,3 +91,16 @@ def test_invoke_names_the_functions_when_one_is_unknown() -> None:
     completed = fanout("invoke", "NoSuchFunction", "--event", "events/list_prefixes.json")
     assert completed.returncode == 2
     assert "ListPrefixesFunction" in " ".join(completed.stderr.split())
+
+
+def test_make_invoke_runs_every_example_event_through_its_function() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "fanout_local.examples"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [line for line in out.stdout.splitlines() if line.startswith("== ") and "<" in line] == [
+        "== ListPrefixesFunction < events/list_prefixes.json",
+        "== BuildManifestFunction < events/build_manifest.json",
+        "== MergeIndexFunction < events/merge_index.json",
+    ]
+    assert '"index_url": "http://127.0.0.1:' in out.stdout

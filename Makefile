@@ -12,7 +12,7 @@ ASL_RENDERED := .aws-sam/lint/fanout.asl.json
 # sam: no telemetry (and no network) during lint; validate needs a region, never credentials.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help install test lint lint-asl lint-sam unit integration workflow demo bench clean
+.PHONY: help install test lint lint-asl lint-sam typecheck unit integration workflow demo bench clean
 .PHONY: up down sfn-local docs graphs seed invoke
 
 help:
@@ -48,10 +48,14 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-lint: $(STAMP) lint-sam lint-asl
+lint: $(STAMP) lint-sam lint-asl typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+
+# mypy --strict on the deployed code (pyproject.toml [tool.mypy]).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 lint-sam: $(SAM_STAMP)
 	$(SAM_ENV) $(SAM) validate --lint --region us-east-1 --template-file template.yaml

@@ -26,7 +26,7 @@ class DeadlineCheck:
     def __call__(self) -> bool:
         if self._remaining is None:
             return False
-        now = self._remaining()
+        now = int(self._remaining())
         self._slowest = max(self._slowest, self._last - now)
         self._last = now
         return now < max(self._floor, 3 * self._slowest)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import S3_CALL_ERRORS, error_code, translate_client_error
 
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
 
-async def put_json(client: Any, bucket: str, key: str, document: Any) -> None:
+
+async def put_json(client: S3Client, bucket: str, key: str, document: Any) -> None:
     """Small JSON documents (plan, summaries, index)."""
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     try:
@@ -17,7 +20,7 @@ async def put_json(client: Any, bucket: str, key: str, document: Any) -> None:
         raise translate_client_error(exc, bucket=bucket, operation="PutObject") from exc
 
 
-async def get_json(client: Any, bucket: str, key: str) -> Any | None:
+async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:
     """A JSON document, or None if the key does not exist."""
     try:
         response = await client.get_object(Bucket=bucket, Key=key)

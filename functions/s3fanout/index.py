@@ -14,6 +14,8 @@ from .store import RunStore
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from types_aiobotocore_s3 import S3Client
+
     from .layout import RunLayout
     from .presign import UrlSigner
     from .records import PartSummary, RunRecord, WorkUnit
@@ -87,7 +89,7 @@ async def collect_parts(store: RunStore, run: RunRecord, plan: list[WorkUnit]) -
 
 
 async def merge_index(
-    client: Any,
+    client: S3Client,
     signer_for: Callable[[int], UrlSigner],
     layout: RunLayout,
     manifest_bucket: str,

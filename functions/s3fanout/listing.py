@@ -24,7 +24,9 @@ from botocore.exceptions import PaginationError
 from .errors import S3_CALL_ERRORS, translate_client_error
 
 if TYPE_CHECKING:
-    from .inputs import WorkUnit
+    from types_aiobotocore_s3 import S3Client
+
+    from .records import WorkUnit
 
 # (key, size) - all a manifest line needs from a listing.
 ObjectEntry = tuple[str, int]
@@ -44,7 +46,7 @@ class PageRun:
     botocore then parses is cancelled and not used.
     """
 
-    def __init__(self, client: Any, params: dict[str, Any], *, read_ahead: bool = True) -> None:
+    def __init__(self, client: S3Client, params: dict[str, Any], *, read_ahead: bool = True) -> None:
         self.client = client
         self.params = params
         # Probes (one page each) must not request a second page nobody reads.
@@ -162,7 +164,7 @@ async def _first_page(run: PageRun, params: dict[str, Any]) -> Any:
         FAST_LISTING.reset(marker)
 
 
-async def list_pages(client: Any, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def list_pages(client: S3Client, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
     """ListObjectsV2 pages, following continuation tokens like botocore's paginator.
 
     With a client from :func:`s3fanout.s3.new_session`, pages carry only ``Key`` and
@@ -206,7 +208,7 @@ class ProbePage:
 
 
 async def probe_page(
-    client: Any, bucket: str, prefix: str, start_after: str | None, *, max_keys: int = 1000
+    client: S3Client, bucket: str, prefix: str, start_after: str | None, *, max_keys: int = 1000
 ) -> ProbePage:
     """One ListObjectsV2 page (the planner's question: "the first keys after this string")."""
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys}
@@ -220,7 +222,7 @@ async def probe_page(
     return ProbePage(keys, bool(page.get("IsTruncated")) and bool(keys))
 
 
-async def list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
+async def list_keys(client: S3Client, bucket: str, prefix: str) -> list[str]:
     """Every key under ``prefix`` (small listings: a run's summaries)."""
     keys: list[str] = []
     try:
@@ -237,7 +239,7 @@ async def list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
 BATCH = 250
 
 
-async def iter_object_pages(client: Any, bucket: str, work: WorkUnit) -> AsyncIterator[list[ObjectEntry]]:
+async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> AsyncIterator[list[ObjectEntry]]:
     """Yield the unit's objects in key order, a listing page at a time (in batches of BATCH)."""
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": work.prefix}
     if work.delimited:

@@ -13,6 +13,8 @@ from .records import PartSummary
 from .writer import StreamingUpload
 
 if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
     from .layout import RunLayout
     from .presign import UrlSigner
     from .records import BuildRequest
@@ -58,7 +60,7 @@ def manifest_lines(entries: list[ObjectEntry], signer: UrlSigner) -> bytes:
 
 
 async def build_manifest(
-    client: Any,
+    client: S3Client,
     signer: UrlSigner,
     request: BuildRequest,
     layout: RunLayout,

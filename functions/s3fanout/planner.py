@@ -7,7 +7,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import S3_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
 from .listing import ProbePage, probe_page
@@ -16,6 +16,8 @@ from .records import RunRecord, WorkUnit
 from .splitting import KeyRange, RangePlanner, Sample
 
 if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
     from .inputs import RunRequest
 
 
@@ -116,7 +118,7 @@ async def plan_ranges(
 
 
 async def plan_units(
-    client: Any,
+    client: S3Client,
     request: RunRequest,
     *,
     exclude_prefix: str | None = None,
@@ -155,7 +157,9 @@ async def plan_units(
 MAX_PIECES = 40
 
 
-async def plan_pieces(client: Any, bucket: str, work: WorkUnit, start_after: str, *, piece_size: int) -> list[KeyRange]:
+async def plan_pieces(
+    client: S3Client, bucket: str, work: WorkUnit, start_after: str, *, piece_size: int
+) -> list[KeyRange]:
     """The rest of an oversized unit - keys in (start_after, work.end_key] - as pieces of
     about ``piece_size`` keys (fewer, bigger ones past MAX_PIECES)."""
 
@@ -168,7 +172,7 @@ async def plan_pieces(client: Any, bucket: str, work: WorkUnit, start_after: str
     return await plan_ranges(probe, planner)
 
 
-async def bucket_region(client: Any, bucket: str, default: str) -> str:
+async def bucket_region(client: S3Client, bucket: str, default: str) -> str:
     """The bucket's region: presigned URLs are only valid when signed for it."""
     try:
         response = await client.head_bucket(Bucket=bucket)

@@ -100,8 +100,10 @@ class BotocoreUrlSigner:
         self.expires_in = expires_in
 
     def presign_get(self, key: str) -> str:
-        return self._client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.expires_in
+        return str(
+            self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.expires_in
+            )
         )
 
 

@@ -11,6 +11,8 @@ from .listing import list_keys
 from .records import ErrorRecord, PartSummary, RunRecord, WorkUnit
 
 if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
     from .layout import RunLayout
 
 # Concurrent GETs when reading a run's summaries (one per part).
@@ -18,7 +20,7 @@ READ_CONCURRENCY = 32
 
 
 class RunStore:
-    def __init__(self, client: Any, bucket: str, layout: RunLayout) -> None:
+    def __init__(self, client: S3Client, bucket: str, layout: RunLayout) -> None:
         self.client = client
         self.bucket = bucket
         self.layout = layout

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import S3_CALL_ERRORS, translate_client_error
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
 
 class StreamingUpload:
@@ -16,7 +20,7 @@ class StreamingUpload:
     nothing dangles.
     """
 
-    def __init__(self, client: Any, bucket: str, key: str, *, content_type: str, part_size: int) -> None:
+    def __init__(self, client: S3Client, bucket: str, key: str, *, content_type: str, part_size: int) -> None:
         self._client = client
         self.bucket = bucket
         self.key = key
@@ -24,7 +28,7 @@ class StreamingUpload:
         self._part_size = part_size
         self._buffer = bytearray()
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[CompletedPartTypeDef] = []
         self.bytes_written = 0
 
     def write(self, data: bytes) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,6 +18,9 @@ from s3fanout.planner import plan_pieces
 from s3fanout.records import BuildRequest, ErrorRecord, PartSummary
 from s3fanout.runtime import run_async, run_layout, s3_client, settings, signing_credentials, url_signer
 from s3fanout.store import RunStore
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
 
 # A planned unit that lists this many times its estimate (and of the minimum unit size)
 # while more keys follow is far bigger than planned: it spreads the rest into pieces
@@ -77,7 +80,7 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
     return {**summary.to_result(), "next": following and following.to_event(), "spill": None}
 
 
-async def _pieces(client: Any, request: BuildRequest, part: PartSummary, min_unit: int) -> list[BuildRequest]:
+async def _pieces(client: S3Client, request: BuildRequest, part: PartSummary, min_unit: int) -> list[BuildRequest]:
     """For a unit that stopped as oversized: the rest of its range in pieces (none when the
     rest is small enough for one: it then simply continues)."""
     if not part.oversized or part.next_start_after is None:

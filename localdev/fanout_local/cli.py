@@ -14,6 +14,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from fanout_fetch.cli import add_arguments as add_fetch_arguments
+
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
 from .progress import ExecutionProgress, new_progress
 
@@ -148,7 +150,7 @@ def command_invoke(args: argparse.Namespace) -> int:
 
 # -- fetch -------------------------------------------------------------------------------------
 def command_fetch(args: argparse.Namespace) -> int:
-    from .fetch import command_fetch as fetch_index
+    from fanout_fetch.cli import command_fetch as fetch_index  # the one fetch command
 
     return fetch_index(args.index_url, args.to, args.concurrency, console)
 
@@ -235,8 +237,9 @@ def command_demo(args: argparse.Namespace) -> int:
 
 def _demo_fetch(index_url: str, dest: Path, verification: Any) -> str:
     """``fanout fetch`` into ``dest``, then every file checked byte for byte: a summary row."""
-    from .fetch import fetch as fetch_index
-    from .fetch import human_bytes
+    from fanout_fetch import fetch as fetch_index
+    from fanout_fetch import human_bytes
+
     from .synthetic import synthetic_body
 
     report = fetch_index(index_url, dest, console=console)
@@ -419,9 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.set_defaults(handler=command_invoke)
 
     fetch = sub.add_parser("fetch", help="download everything an index URL lists (a recipient: no AWS credentials)")
-    fetch.add_argument("index_url", metavar="INDEX_URL")
-    fetch.add_argument("--to", required=True, metavar="DIR", help="created if missing; files go to DIR/<key>")
-    fetch.add_argument("--concurrency", type=_positive_int, default=8, help="parallel downloads (default 8)")
+    add_fetch_arguments(fetch)
     fetch.set_defaults(handler=command_fetch)
 
     _add_step_functions_local_commands(sub)

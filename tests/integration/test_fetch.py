@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from fanout_local.fetch import FetchReport, UnsafeKey, fetch, local_path
+from fanout_fetch import FetchReport, UnsafeKey, fetch, local_path
 from fanout_local.synthetic import synthetic_body
 from s3fanout import runtime
 from tests.support.flow import run_handlers

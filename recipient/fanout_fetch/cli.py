@@ -1,0 +1,48 @@
+"""The fetch command, defined once: ``fanout-fetch`` (this package alone) and ``fanout fetch``
+(the project's CLI) both run :func:`command_fetch`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from .downloading import fetch
+from .reporting import print_summary
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("index_url", help="the index URL you were sent (quote it: it contains &)")
+    parser.add_argument("--to", required=True, metavar="DIR", help="where the files go (created if missing)")
+    parser.add_argument("--concurrency", type=positive_int, default=8, help="parallel downloads (default 8)")
+
+
+def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -> int:
+    """Download everything the index lists into ``to``: 0 if every object is there, 1 otherwise."""
+    report = fetch(index_url, to, concurrency=concurrency, console=console)
+    print_summary(report, console)
+    return 0 if report.succeeded else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fanout-fetch", description="Download everything an s3-fanout index lists.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        return command_fetch(args.index_url, args.to, args.concurrency, console)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The writing side of a fetch: ``concurrency`` threads take objects from the queue the
+parts feed (``queueing``) and download each to a temp file next to its destination, check
+its size against the part's ``size``, then rename it into place - a file under DIR is
+always complete; one already there with the listed size is skipped (resume: run again).
+Ctrl-C stops the threads, and each removes its temp file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import urllib3
+from rich.console import Console
+
+from .http import Cancelled, FetchFailed, HttpClient, Retryable, check_size, network_error
+from .links import LinkExpired
+from .paths import UnsafeKey, local_path, make_parents
+from .queueing import CHUNK_BYTES, Item, PartReader
+from .reporting import Failure, FetchReport, new_progress
+
+
+class Fetcher:
+    def __init__(
+        self,
+        index_url: str,
+        dest: Path,
+        *,
+        concurrency: int = 8,
+        retries: int = 4,
+        backoff: float = 0.5,
+        session: requests.Session | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.dest = dest
+        self.concurrency = concurrency
+        self.http = HttpClient(pool=concurrency + 1, retries=retries, backoff=backoff, session=session)
+        self.report = FetchReport(dest=dest)
+        self.on_index: Callable[[dict[str, Any]], None] = lambda _index: None
+        self.on_bytes: Callable[[int], None] = lambda _n: None
+        # Late-bound: callers set on_files after construction (progress bars).
+        self.reader = PartReader(self.http, index_url, self.report, lambda n: self.on_files(n))  # noqa: PLW0108
+        self.on_files: Callable[[int], None] = lambda _n: None
+
+    def _download_once(self, item: Item, target: Path) -> int:
+        fd, temp_name = tempfile.mkstemp(prefix=".fanout-", suffix=".part", dir=target.parent)
+        temp = Path(temp_name)
+        written = reported = 0
+        try:
+            with os.fdopen(fd, "wb") as out, self.http.open(item.url, "link") as response:
+                try:
+                    # The bytes as stored (no Content-Encoding decoding): that is what `size` counts.
+                    for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
+                        if self.http.stop.is_set():
+                            raise Cancelled
+                        written += len(chunk)
+                        if written > item.size:
+                            raise FetchFailed(f"size mismatch: more than the {item.size:,} bytes the part lists")
+                        out.write(chunk)
+                        self.on_bytes(len(chunk))
+                        reported = written
+                except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                    raise Retryable(network_error(exc)) from exc
+            check_size(written, item.size)
+            temp.replace(target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            self.on_bytes(-reported)
+            raise
+        return written
+
+    def fetch_item(self, item: Item) -> None:
+        try:
+            target = make_parents(self.dest, local_path(item.key))
+            try:
+                existing = target.lstat()
+            except FileNotFoundError:
+                existing = None
+            if existing is not None and stat.S_ISREG(existing.st_mode) and existing.st_size == item.size:
+                self.report.count_skipped(item.size)
+                self.on_bytes(item.size)
+                return
+            written = self.http.with_retries(item.key, lambda: self._download_once(item, target))
+            self.report.count_ok(written)
+        except UnsafeKey as exc:
+            self.report.fail(Failure(item.key, f"refused: {exc}"))
+        except LinkExpired:
+            when = f"; the index says its links expire at {self.report.expires_at}" if self.report.expires_at else ""
+            self.report.fail(Failure(item.key, f"link expired (part {item.part}{when})", expired=True))
+        except FetchFailed as exc:
+            self.report.fail(Failure(item.key, str(exc)))
+        except OSError as exc:
+            self.report.fail(Failure(item.key, f"cannot write: {exc.strerror or exc}"))
+        finally:
+            self.on_files(1)
+
+    def run(self) -> FetchReport:
+        """Read the index, download everything; failures go into the report (never raised)."""
+        started = time.monotonic()
+        try:
+            index = self.report.index = self.reader.read_index()
+        except LinkExpired as exc:
+            when = f" at {exc.expired_at:%Y-%m-%dT%H:%M:%SZ}" if exc.expired_at else ""
+            self.report.fail(Failure("index", f"the index link expired{when}", expired=True, objects=0))
+            return self._finish(started)
+        except FetchFailed as exc:
+            self.report.fail(Failure("index", str(exc), objects=0))
+            return self._finish(started)
+        self.on_index(index)
+        try:
+            self.dest.mkdir(parents=True, exist_ok=True)
+            self.dest = self.report.dest = self.dest.resolve()
+        except OSError as exc:
+            self.report.fail(Failure(str(self.dest), f"cannot use it as DIR: {exc.strerror or exc}", objects=0))
+            return self._finish(started)
+        self._download_all(index)
+        return self._finish(started)
+
+    def _download_all(self, index: dict[str, Any]) -> None:
+        work: queue.Queue[Item | None] = queue.Queue(maxsize=self.concurrency * 4)
+
+        def worker() -> None:
+            while (item := work.get()) is not None:
+                if self.http.stop.is_set():
+                    self.on_files(1)
+                    continue
+                with contextlib.suppress(Cancelled):
+                    self.fetch_item(item)
+
+        threads = [
+            threading.Thread(
+                target=self.reader.produce, args=(index, work, self.concurrency), name="fetch-parts", daemon=True
+            )
+        ]
+        threads += [threading.Thread(target=worker, name=f"fetch-{n}", daemon=True) for n in range(self.concurrency)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            self.http.stop.set()
+            for thread in threads[1:]:
+                thread.join(5)  # workers remove their temp files
+            raise
+
+    def _finish(self, started: float) -> FetchReport:
+        self.report.seconds = time.monotonic() - started
+        return self.report
+
+
+def fetch(
+    index_url: str,
+    dest: Path | str,
+    *,
+    concurrency: int = 8,
+    retries: int = 4,
+    backoff: float = 0.5,
+    console: Console | None = None,
+    progress: bool = True,
+) -> FetchReport:
+    """Download everything ``index_url`` lists into ``dest`` (see the module docstring)."""
+    fetcher = Fetcher(index_url, Path(dest), concurrency=concurrency, retries=retries, backoff=backoff)
+    if not progress:
+        return fetcher.run()
+    console = console or Console(stderr=True)
+    with new_progress(console) as bars:
+        files = bars.add_task("files", total=None, unit="files")
+        size = bars.add_task("bytes", total=None, unit="bytes")
+        fetcher.on_files = lambda n: bars.advance(files, n)
+        fetcher.on_bytes = lambda n: bars.advance(size, n)
+
+        def size_bars(index: dict[str, Any]) -> None:
+            bars.update(files, total=index.get("count"))
+            bars.update(size, total=index.get("object_bytes"))
+
+        fetcher.on_index = size_bars
+        return fetcher.run()

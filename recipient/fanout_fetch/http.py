@@ -1,0 +1,93 @@
+"""GETs of presigned links with retries: network errors, 5xx and 429 are retried with
+exponential back-off and jitter; an expired link (S3's 403 ``Request has expired``) is
+not; anything else is final and named."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from .links import is_expired_response, link_expired, new_session, s3_error_fields
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class FetchFailed(Exception):
+    """One object (or part) could not be fetched; the message is the reason."""
+
+
+def check_size(written: int, listed: int) -> None:
+    if written != listed:
+        raise FetchFailed(f"size mismatch: got {written:,} bytes, the part lists {listed:,}")
+
+
+def network_error(exc: Exception, url: str | None = None) -> str:
+    """``network error reaching host:port: [Errno 111] Connection refused`` - short, no URL query."""
+    where = f" reaching {urlsplit(url).netloc}" if url else ""
+    errno = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
+    return f"network error{where}: {errno.group(0) if errno else type(exc).__name__}"
+
+
+class Retryable(Exception):
+    pass
+
+
+class Cancelled(Exception):
+    pass
+
+
+class HttpClient:
+    """A session sized for the threads, the retry policy, and a stop flag (Ctrl-C)."""
+
+    def __init__(
+        self, *, pool: int, retries: int = 4, backoff: float = 0.5, session: requests.Session | None = None
+    ) -> None:
+        self.retries = retries
+        self.backoff = backoff
+        self.session = session or new_session(pool)
+        self.stop = threading.Event()
+
+    def sleep_before_retry(self, attempt: int) -> None:
+        delay = self.backoff * 2**attempt * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        if self.stop.wait(delay):
+            raise Cancelled
+
+    def with_retries(self, what: str, attempt_once: Callable[[], Any]) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return attempt_once()
+            except Retryable as exc:
+                if attempt == self.retries:
+                    raise FetchFailed(f"{exc} (gave up after {attempt + 1} attempts)") from None
+                self.sleep_before_retry(attempt)
+        raise AssertionError(what)  # pragma: no cover - the loop returns or raises
+
+    def open(self, url: str, what: str) -> requests.Response:
+        """GET ``url`` streaming; raise LinkExpired, FetchFailed (final) or Retryable."""
+        try:
+            response = self.session.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Retryable(network_error(exc, url)) from exc
+        if response.status_code == 200:
+            return response
+        with response:
+            try:
+                body = response.raw.read(16384, decode_content=True) or b""
+            except (requests.RequestException, urllib3.exceptions.HTTPError):
+                body = b""
+        if is_expired_response(response.status_code, body):
+            raise link_expired(url, what)
+        code, message = s3_error_fields(body)
+        detail = f"HTTP {response.status_code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+        if response.status_code in RETRY_STATUSES:
+            raise Retryable(detail)
+        raise FetchFailed(detail)

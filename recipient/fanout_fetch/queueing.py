@@ -1,0 +1,128 @@
+"""The reading side of a fetch: the index, then each part's lines streamed into a bounded
+queue of objects to download (a retry after a network error skips lines already given)."""
+
+from __future__ import annotations
+
+import json
+import queue
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import urllib3
+
+from .http import FetchFailed, HttpClient, Retryable, network_error
+from .links import LinkExpired
+from .reporting import Failure, FetchReport
+
+CHUNK_BYTES = 256 * 1024
+
+
+@dataclass
+class Item:
+    """One object to download: a line of a part."""
+
+    key: str
+    size: int
+    url: str
+    part: str
+
+
+class PartReader:
+    def __init__(self, http: HttpClient, index_url: str, report: FetchReport, on_files: Callable[[int], None]) -> None:
+        self.http = http
+        self.index_url = index_url
+        self.report = report
+        self.on_files = on_files
+
+    def read_index(self) -> dict[str, Any]:
+        def once() -> dict[str, Any]:
+            with self.http.open(self.index_url, "the index link") as response:
+                try:
+                    return response.json()
+                except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                    raise Retryable(network_error(exc)) from exc
+                except ValueError as exc:
+                    raise FetchFailed("the index is not JSON (is this an s3-fanout index URL?)") from exc
+
+        index = self.http.with_retries("index", once)
+        if not isinstance(index, dict) or not isinstance(index.get("parts"), list):
+            raise FetchFailed("not an s3-fanout index: no 'parts' list")
+        return index
+
+    def iter_part(self, part: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The part's lines, streamed; a retry after a network error skips lines already given."""
+        given = 0
+
+        def once() -> Iterator[dict[str, Any]]:
+            nonlocal given
+            seen = 0
+            with self.http.open(part["url"], f"part {part.get('key')}") as response:
+                try:
+                    for raw in response.iter_lines(chunk_size=CHUNK_BYTES):
+                        if not raw:
+                            continue
+                        seen += 1
+                        if seen <= given:
+                            continue
+                        given += 1
+                        yield json.loads(raw)
+                except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                    raise Retryable(network_error(exc)) from exc
+
+        for attempt in range(self.http.retries + 1):
+            try:
+                yield from once()
+            except Retryable as exc:
+                if attempt == self.http.retries:
+                    raise FetchFailed(f"{exc} (gave up after {attempt + 1} attempts)") from None
+                self.http.sleep_before_retry(attempt)
+            else:
+                return
+
+    def produce(self, index: dict[str, Any], work: queue.Queue[Item | None], consumers: int) -> None:
+        """Every part's items into ``work``, then one end marker per consumer."""
+        try:
+            for part in index["parts"]:
+                if self.http.stop.is_set():
+                    return
+                self._produce_part(part, work)
+        finally:
+            for _ in range(consumers):
+                work.put(None)
+
+    def _produce_part(self, part: dict[str, Any], work: queue.Queue[Item | None]) -> None:
+        part_key = str(part.get("key", "?"))
+        listed = int(part.get("count", 0) or 0)
+        lines = 0
+        try:
+            for line in self.iter_part(part):
+                lines += 1
+                if not (
+                    isinstance(line, dict)
+                    and isinstance(line.get("key"), str)
+                    and isinstance(line.get("size"), int)
+                    and line["size"] >= 0
+                    and isinstance(line.get("url"), str)
+                    and line["url"].startswith(("https://", "http://"))
+                ):
+                    self.report.fail(Failure(f"part {part_key}", f"line {lines} is not a key/size/url object"))
+                    self.on_files(1)
+                    continue
+                work.put(Item(line["key"], line["size"], line["url"], part_key))
+        except LinkExpired:
+            when = f"; the index says its links expire at {self.report.expires_at}" if self.report.expires_at else ""
+            missing = max(listed - lines, 0)
+            reason = f"link expired ({missing} objects not listed{when})"
+            self.report.fail(Failure(f"part {part_key}", reason, expired=True, objects=missing))
+            self.on_files(missing)
+            return
+        except (FetchFailed, ValueError) as exc:
+            missing = max(listed - lines, 0)
+            reason = f"not JSON lines: {exc}" if isinstance(exc, ValueError) else str(exc)
+            self.report.fail(Failure(f"part {part_key}", f"{reason} ({missing} objects not listed)", objects=missing))
+            self.on_files(missing)
+            return
+        if lines != listed:
+            self.report.fail(Failure(f"part {part_key}", f"{lines} lines, the index says {listed}", objects=0))

@@ -113,7 +113,8 @@ async def plan_ranges(
     first = planner.initial()
     outstanding = len(first)
     stream.submit(first)
-    await run_pipeline(stream, refine, maxsize=concurrency)
+    pipeline = await run_pipeline(stream, refine, maxsize=concurrency)
+    planner.queue_peak = pipeline.max_queue_depth
     return planner.ranges()
 
 
@@ -139,7 +140,7 @@ async def plan_units(
     planner = RangePlanner(request.prefix, target_units=UNITS_PER_SLOT * request.max_concurrency, min_unit=min_unit)
     ranges = await plan_ranges(probe, planner)
     if stats is not None:
-        stats.update(probes=planner.probes, rounds=planner.rounds, units=len(ranges))
+        stats.update(probes=planner.probes, rounds=planner.rounds, units=len(ranges), queue_peak=planner.queue_peak)
     return [
         WorkUnit(
             unit=number,

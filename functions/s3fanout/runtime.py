@@ -77,16 +77,6 @@ def url_signer(
     )
 
 
-def url_credentials_kind(credentials: SigningCredentials | None) -> str:
-    """How the URLs are signed: ``signing-identity``, ``temporary`` or ``long-term``."""
-    if credentials is not None:
-        return "signing-identity"
-    import botocore.session  # noqa: PLC0415 - already loaded by the presigner
-
-    resolved = botocore.session.get_session().get_credentials()
-    return "temporary" if resolved is not None and resolved.token else "long-term"
-
-
 def run_layout(run_id: str) -> RunLayout:
     return RunLayout(root=settings().manifest_prefix, run_id=run_id)
 

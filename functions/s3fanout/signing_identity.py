@@ -59,3 +59,13 @@ async def load_signing_credentials(
     credentials = parse_secret(secret_id, response.get("SecretString") or "")
     _cache[secret_id] = (time.monotonic(), credentials)
     return credentials
+
+
+def url_credentials_kind(credentials: SigningCredentials | None) -> str:
+    """How the URLs are signed: ``signing-identity``, ``temporary`` or ``long-term``."""
+    if credentials is not None:
+        return "signing-identity"
+    import botocore.session  # noqa: PLC0415 - already loaded by the presigner
+
+    resolved = botocore.session.get_session().get_credentials()
+    return "temporary" if resolved is not None and resolved.token else "long-term"

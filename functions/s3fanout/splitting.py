@@ -207,6 +207,8 @@ class RangePlanner:
     samples: dict[str | None, Sample] = field(default_factory=dict)
     probes: int = 0
     rounds: int = 0
+    # The most probe pages that waited for the planner at once (the pipeline's stats).
+    queue_peak: int = 0
     _unsplittable: set[str | None] = field(default_factory=set)
     _positions: list[set[str]] = field(default_factory=list)
     _scale: KeyScale | None = None

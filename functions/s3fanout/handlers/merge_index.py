@@ -16,9 +16,9 @@ from s3fanout.runtime import (
     s3_client,
     settings,
     signing_credentials,
-    url_credentials_kind,
     url_signer,
 )
+from s3fanout.signing_identity import url_credentials_kind
 
 
 async def merge_run_index(event: Any) -> dict[str, Any]:

@@ -10,16 +10,13 @@ as on S3) and EncodingType=url; every LIST answers after the injected latency. C
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import bisect
-import sys
 from collections.abc import Sequence
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from bench.keyspace import SPACES, space
-from bench.server import PAGE_MAX, SyntheticS3
+from bench.server import PAGE_MAX, SyntheticS3, main
 
 
 class KeySpaceS3(SyntheticS3):
@@ -92,24 +89,5 @@ class KeySpaceS3(SyntheticS3):
         return body.encode()
 
 
-async def serve(port: int, list_latency_ms: float) -> None:
-    app = KeySpaceS3(list_latency_ms / 1000)
-    server = await asyncio.start_server(app.handle, "127.0.0.1", port, limit=1 << 20, backlog=512)
-    print("PORT", server.sockets[0].getsockname()[1], flush=True)
-    async with server:
-        await server.serve_forever()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--list-latency-ms", type=float, default=50.0)
-    args = parser.parse_args()
-    try:
-        asyncio.run(serve(args.port, args.list_latency_ms))
-    except KeyboardInterrupt:
-        sys.exit(0)
-
-
 if __name__ == "__main__":
-    main()
+    main(KeySpaceS3, default_latency_ms=50.0)

@@ -281,21 +281,21 @@ class SyntheticS3:
         return body.encode()
 
 
-async def serve(port: int, list_latency_ms: float) -> None:
-    app = SyntheticS3(list_latency_ms / 1000)
-    server = await asyncio.start_server(app.handle, "127.0.0.1", port, limit=1 << 20, backlog=256)
+async def serve(app: SyntheticS3, port: int) -> None:
+    server = await asyncio.start_server(app.handle, "127.0.0.1", port, limit=1 << 20, backlog=512)
     print("PORT", server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
 
 
-def main() -> None:
+def main(app_class: type[SyntheticS3] = SyntheticS3, *, default_latency_ms: float = 0.0) -> None:
+    """Run ``app_class`` until interrupted (also ``bench.plan_server``'s entry point)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--list-latency-ms", type=float, default=0.0)
+    parser.add_argument("--list-latency-ms", type=float, default=default_latency_ms)
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.port, args.list_latency_ms))
+        asyncio.run(serve(app_class(args.list_latency_ms / 1000), args.port))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
+from fanout_fetch.cli import positive_int
 
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
 from .progress import ExecutionProgress, new_progress
@@ -153,13 +154,6 @@ def command_fetch(args: argparse.Namespace) -> int:
     from fanout_fetch.cli import command_fetch as fetch_index  # the one fetch command
 
     return fetch_index(args.index_url, args.to, args.concurrency, console)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 # -- demo --------------------------------------------------------------------------------------
@@ -380,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-concurrency", type=int, default=4)
     demo.add_argument(
         "--unit-keys",
-        type=_positive_int,
+        type=positive_int,
         default=100,
         help="smallest work unit in keys (MIN_UNIT_KEYS; deployed: 5000)",
     )

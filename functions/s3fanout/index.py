@@ -33,6 +33,8 @@ class IndexResult:
     index_key: str
     index_url: str
     expires_at: str
+    # Matching objects left out, by reason (archived storage class, "folder marker").
+    skipped: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,7 +44,17 @@ class IndexResult:
             "index_key": self.index_key,
             "index_url": self.index_url,
             "expires_at": self.expires_at,
+            "skipped": self.skipped,
         }
+
+
+def skipped_total(parts: list[PartSummary]) -> dict[str, int]:
+    """What the parts left out, summed by reason."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for reason, count in part.skipped.items():
+            total[reason] = total.get(reason, 0) + count
+    return dict(sorted(total.items()))
 
 
 def _chain(summaries: list[PartSummary]) -> list[PartSummary] | None:
@@ -118,6 +130,8 @@ async def merge_index(
         "url_credentials": url_credentials,
         "count": sum(p.count for p in parts),
         "object_bytes": sum(p.object_bytes for p in parts),
+        # Matching objects without a link: archived (not restored) or folder markers.
+        "skipped": skipped_total(parts),
         "parts": [
             {
                 "prefix": p.prefix,
@@ -126,6 +140,7 @@ async def merge_index(
                 "count": p.count,
                 "bytes": p.bytes,
                 "object_bytes": p.object_bytes,
+                "skipped": p.skipped,
                 "key": p.part_key,
                 "url": part_signer.presign_get(p.part_key),
             }
@@ -142,4 +157,5 @@ async def merge_index(
         index_key=layout.index_key,
         index_url=part_signer.presign_get(layout.index_key),
         expires_at=expires_at,
+        skipped=index["skipped"],
     )

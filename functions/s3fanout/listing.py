@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from .records import WorkUnit
 
-# (key, size) - all a manifest line needs from a listing.
-ObjectEntry = tuple[str, int]
+# (key, size, why it is not shared or None) - all a manifest needs from a listing.
+ObjectEntry = tuple[str, int, str | None]
 
 
 class PageRun:
@@ -100,6 +100,15 @@ _SIZE = re.compile(r"<Size>([^<]*)</Size>")
 _ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _OPEN, _CLOSE = "<Contents>", "</Contents>"
+_STORAGE_CLASS = re.compile(r"<StorageClass>([^<]*)</StorageClass>")
+# A restored archived object: its RestoreStatus says the restore is no longer in progress.
+_RESTORED = "<IsRestoreInProgress>false</IsRestoreInProgress>"
+
+# Storage classes whose objects answer a GET with 403 InvalidObjectState until restored.
+# GLACIER_IR (Instant Retrieval) is read like STANDARD; Intelligent-Tiering's archive tiers
+# do not show in a listing at all (their StorageClass stays INTELLIGENT_TIERING).
+ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+FOLDER_MARKER = "folder marker"
 
 
 def _entity(match: re.Match[str]) -> str:
@@ -122,8 +131,9 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
     """Cut the ``<Contents>`` run out of a ListObjectsV2 body.
 
     Returns ``(rest, contents)``: the document without its Contents elements (for
-    botocore to parse) and ``[{"Key": ..., "Size": ...}, ...]`` with keys exactly as
-    botocore's XML parser would give them (before its EncodingType=url decoding).
+    botocore to parse) and ``[{"Key": ..., "Size": ..., "StorageClass": ...}, ...]`` with
+    keys exactly as botocore's XML parser would give them (before its EncodingType=url
+    decoding); an archived object restored for now also has ``"Restored": True``.
     Returns None - parse it all with botocore - for an empty page or any body that is not
     plainly S3's shape: comments, CDATA, DOCTYPE, carriage returns (XML parsers normalise
     them), Contents not contiguous, or an object without exactly one Key and one Size.
@@ -153,6 +163,19 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
         contents = [{"Key": _xml_text(key), "Size": int(size)} for key, size in zip(keys, sizes, strict=True)]
     except ValueError:
         return None
+    classes = _STORAGE_CLASS.findall(region)
+    if classes and (len(classes) != count or "<RestoreStatus>" in region):
+        # Not one class per object, or restore states to attach: read object by object.
+        elements = region[len(_OPEN) : -len(_CLOSE)].split(_CLOSE + _OPEN)
+        for entry, element in zip(contents, elements, strict=True):
+            found = _STORAGE_CLASS.search(element)
+            if found:
+                entry["StorageClass"] = found.group(1)
+            if _RESTORED in element:
+                entry["Restored"] = True
+    else:
+        for entry, storage_class in zip(contents, classes, strict=False):
+            entry["StorageClass"] = storage_class
     return (text[:start] + text[end:]).encode("utf-8"), contents
 
 
@@ -239,9 +262,24 @@ async def list_keys(client: S3Client, bucket: str, prefix: str) -> list[str]:
 BATCH = 250
 
 
+def not_shared(obj: dict[str, Any]) -> str | None:
+    """Why a listed object gets no link, or None: an archived object not restored (its storage
+    class: a link would answer 403 InvalidObjectState), or a zero-byte folder marker."""
+    storage_class = obj.get("StorageClass")
+    if storage_class in ARCHIVED_CLASSES:
+        restore = obj.get("RestoreStatus")  # botocore's parse; the fast path sets "Restored"
+        restored = obj.get("Restored") or (isinstance(restore, dict) and restore.get("IsRestoreInProgress") is False)
+        if not restored:
+            return str(storage_class)
+    if obj["Size"] == 0 and obj["Key"].endswith("/"):
+        return FOLDER_MARKER
+    return None
+
+
 async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> AsyncIterator[list[ObjectEntry]]:
     """Yield the unit's objects in key order, a listing page at a time (in batches of BATCH)."""
-    params: dict[str, Any] = {"Bucket": bucket, "Prefix": work.prefix}
+    # RestoreStatus tells a restored copy of an archived object (absent for any other).
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": work.prefix, "OptionalObjectAttributes": ["RestoreStatus"]}
     if work.delimited:
         params["Delimiter"] = "/"
     if work.start_after:
@@ -249,7 +287,7 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
     end_key = work.end_key
     try:
         async for page in list_pages(client, params):
-            entries = [(obj["Key"], obj["Size"]) for obj in page.get("Contents", ())]
+            entries = [(obj["Key"], obj["Size"], not_shared(obj)) for obj in page.get("Contents", ())]
             done = end_key is not None and bool(entries) and entries[-1][0] > end_key
             if done:
                 entries = [entry for entry in entries if entry[0] <= end_key]

@@ -54,9 +54,8 @@ def manifest_lines(entries: list[ObjectEntry], signer: UrlSigner) -> bytes:
     """JSONL lines ``{"key", "size", "url"}`` for a batch; one join per page, not per line."""
     presign = signer.presign_get
     # URLs are plain ASCII with no quotes or backslashes, so only the key needs escaping.
-    return "".join([f'{{"key":{_dumps(key)},"size":{size},"url":"{presign(key)}"}}\n' for key, size in entries]).encode(
-        "utf-8"
-    )
+    lines = [f'{{"key":{_dumps(key)},"size":{size},"url":"{presign(key)}"}}\n' for key, size, _ in entries]
+    return "".join(lines).encode("utf-8")
 
 
 async def build_manifest(
@@ -90,6 +89,7 @@ async def build_manifest(
     )
     state: dict[str, Any] = {"count": 0, "listed": 0, "object_bytes": 0, "last_key": None}
     written: list[str] = []
+    skipped: dict[str, int] = {}
     stopped = oversized = False
 
     async def write_page(entries: list[ObjectEntry]) -> None:
@@ -107,14 +107,20 @@ async def build_manifest(
                 raise _StopListing
         state["listed"] += len(entries)
         state["last_key"] = entries[-1][0]
-        selected = [entry for entry in entries if matches(entry[0])]
+        selected = []
+        for entry in entries:
+            if matches(entry[0]):
+                if entry[2] is None:
+                    selected.append(entry)
+                else:  # would match, but gets no link: counted by reason
+                    skipped[entry[2]] = skipped.get(entry[2], 0) + 1
         if selected:
             if not written:
                 written.append(selected[0][0])
             written[1:] = [selected[-1][0]]
             upload.write(manifest_lines(selected, signer))
             state["count"] += len(selected)
-            state["object_bytes"] += sum(size for _key, size in selected)
+            state["object_bytes"] += sum(entry[1] for entry in selected)
         if upload.needs_flush:
             await upload.flush()
 
@@ -140,6 +146,7 @@ async def build_manifest(
         first_key=written[0] if written else None,
         last_key=written[-1] if written else None,
         oversized=oversized,
+        skipped=skipped,
     )
 
 

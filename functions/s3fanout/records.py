@@ -10,7 +10,7 @@ reads documents this code wrote itself.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -156,6 +156,9 @@ class PartSummary:
     last_key: str | None = None
     # Listing stopped because the unit is far bigger than planned: spread the rest.
     oversized: bool = False
+    # Objects that matched but got no link, by reason: an archived storage class (not
+    # restored) or "folder marker".
+    skipped: dict[str, int] = field(default_factory=dict)
     attempt: str = ""
     signed_at: float = 0.0
     # The pieces that finish this unit (MergeIndex expects a complete part for each).

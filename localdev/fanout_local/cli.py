@@ -92,6 +92,9 @@ def command_run(args: argparse.Namespace) -> int:
             f"[bold green]SUCCEEDED[/] in {result.seconds:.1f} s: {output.get('count')} objects, "
             f"{output.get('parts')} parts, expires {output.get('expires_at')}"
         )
+        if skipped := output.get("skipped"):
+            reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
+            console.print(f"[yellow]left out (no link would work): {reasons}[/]")
         sys.stdout.write(f"{output.get('index_url')}\n")
     return 0
 
@@ -213,6 +216,7 @@ def command_demo(args: argparse.Namespace) -> int:
     table.add_row("objects seeded (all kinds)", f"{len(dataset.keys):,}")
     table.add_row("matching .pdf objects", f"{len(dataset.matching):,}")
     table.add_row("objects in the index", f"{output.get('count', 0):,}")
+    table.add_row("left out (archived, folder markers)", f"{sum((output.get('skipped') or {}).values()):,}")
     table.add_row("parts", str(verification.parts))
     table.add_row("execution wall time", f"{result.seconds:.2f} s")
     table.add_row("objects/s", f"{output.get('count', 0) / max(result.seconds, 1e-9):,.0f}")

@@ -39,13 +39,13 @@ async def _collect(moto_endpoint: str, bucket: str, work: WorkUnit) -> list[tupl
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     ) as client:
-        entries: list[tuple[str, int]] = []
+        entries: list[tuple[str, int, str | None]] = []
         async for page in iter_object_pages(client, bucket, work):
             entries.extend(page)
         direct = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         assert "LastModified" in direct["Contents"][0]  # outside listing.py: botocore's full output
         probe = await probe_page(client, bucket, "", entries[2][0], max_keys=5)
-        assert probe.keys == tuple(key for key, _ in entries[3:8])  # the planner's probe: same parse
+        assert probe.keys == tuple(entry[0] for entry in entries[3:8])  # the planner's probe: same parse
         assert probe.truncated
         return entries
 
@@ -76,8 +76,9 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
     put_keys(s3, bucket, ODD_KEYS)
     entries = asyncio.run(_collect(moto_endpoint, bucket, WorkUnit(unit=0, prefix="")))
     expected = sorted(ODD_KEYS + many)
-    assert [key for key, _ in entries] == expected
-    sizes = dict(entries)
+    assert [entry[0] for entry in entries] == expected
+    assert all(entry[2] is None for entry in entries)  # STANDARD, no folder markers: all shared
+    sizes = {entry[0]: entry[1] for entry in entries}
     assert all(sizes[k] == 5 for k in many)
     assert all(sizes[k] == len(f"body of {k}".encode()) for k in ODD_KEYS)
     assert calls["fast"] >= 3
@@ -90,4 +91,4 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
             moto_endpoint, bucket, WorkUnit(unit=0, prefix="many/", start_after="many/00999", end_key="many/02000")
         )
     )
-    assert [key for key, _ in bounded] == [k for k in many if "many/00999" < k <= "many/02000"]
+    assert [entry[0] for entry in bounded] == [k for k in many if "many/00999" < k <= "many/02000"]

@@ -107,12 +107,12 @@ AWKWARD_KEYS = [
 
 def test_manifest_lines_are_valid_jsonl_with_urls_for_each_key() -> None:
     signer = new_url_signer("demo-bucket", 900, region="us-east-1", endpoint_url="http://127.0.0.1:9")
-    entries = [(key, size) for size, key in enumerate(AWKWARD_KEYS)]
+    entries = [(key, size, None) for size, key in enumerate(AWKWARD_KEYS)]
     body = manifest_lines(entries, signer)
     assert body.endswith(b"\n")
     lines = body.decode("utf-8").split("\n")[:-1]
     assert len(lines) == len(entries)
-    for line, (key, size) in zip(lines, entries, strict=True):
+    for line, (key, size, _skip) in zip(lines, entries, strict=True):
         record = json.loads(line)
         assert set(record) == {"key", "size", "url"}
         assert record["key"] == key

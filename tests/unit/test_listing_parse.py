@@ -15,6 +15,7 @@ from botocore.parsers import RestXMLParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from s3fanout import listing
 from s3fanout import s3 as s3mod
 from s3fanout.listing import FAST_LISTING, split_list_objects_v2
 from s3fanout.s3 import ListingParser
@@ -105,10 +106,11 @@ def decoded(parsed: dict[str, Any]) -> dict[str, Any]:
 def assert_same(body: bytes, *, fast_path: bool = True) -> dict[str, Any]:
     full, fast = full_parse(body), fast_parse(body)
     assert (split_list_objects_v2(body) is not None) is fast_path
-    # Everything botocore gives, with each object cut down to Key and Size.
+    # Everything botocore gives, with each object cut down to Key, Size and StorageClass.
     expected = full
     if fast_path and "Contents" in full:
-        expected = {**full, "Contents": [{"Key": o["Key"], "Size": o["Size"]} for o in full["Contents"]]}
+        keep = ("Key", "Size", "StorageClass")
+        expected = {**full, "Contents": [{k: o[k] for k in keep if k in o} for o in full["Contents"]]}
     assert fast == expected
     assert decoded(fast) == decoded(expected)
     return decoded(fast)
@@ -194,3 +196,50 @@ def test_fast_path_is_opt_in() -> None:
         )
     )
     assert parsed["Contents"][0]["LastModified"] == "2024-01-02T03:04:05.000Z"
+
+
+def _archive_page(objects: list[tuple[str, str, str]]) -> bytes:
+    """A ListObjectsV2 page as S3 answers with OptionalObjectAttributes=RestoreStatus:
+    (key, storage class, restore state: "" none, "progress", "restored")."""
+    restore = {
+        "": "",
+        "progress": "<RestoreStatus><IsRestoreInProgress>true</IsRestoreInProgress></RestoreStatus>",
+        "restored": "<RestoreStatus><IsRestoreInProgress>false</IsRestoreInProgress>"
+        "<RestoreExpiryDate>2026-12-01T00:00:00.000Z</RestoreExpiryDate></RestoreStatus>",
+    }
+    contents = "".join(
+        f"<Contents><Key>{key}</Key><LastModified>2024-01-02T03:04:05.000Z</LastModified><ETag>&quot;e&quot;</ETag>"
+        f"<Size>7</Size><StorageClass>{cls}</StorageClass>{restore[state]}</Contents>"
+        for key, cls, state in objects
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult {NS}><Name>b</Name><Prefix></Prefix>'
+        f"<KeyCount>{len(objects)}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>"
+        f"{contents}</ListBucketResult>"
+    ).encode()
+
+
+def test_archived_objects_are_not_shared_unless_restored_on_both_parse_paths() -> None:
+    objects = [
+        ("a-standard", "STANDARD", ""),
+        ("b-glacier", "GLACIER", ""),
+        ("c-deep", "DEEP_ARCHIVE", ""),
+        ("d-glacier-restoring", "GLACIER", "progress"),
+        ("e-glacier-restored", "GLACIER", "restored"),
+        ("f-deep-restored", "DEEP_ARCHIVE", "restored"),
+        ("g-instant", "GLACIER_IR", ""),
+        ("h-tiering", "INTELLIGENT_TIERING", ""),
+    ]
+    body = _archive_page(objects)
+    fast = split_list_objects_v2(body)
+    assert fast is not None
+    full = full_parse(body)["Contents"]
+    want = [None, "GLACIER", "DEEP_ARCHIVE", "GLACIER", None, None, None, None]
+    assert [listing.not_shared(o) for o in fast[1]] == want
+    assert [listing.not_shared(o) for o in full] == want  # botocore's parse (the fallback) agrees
+
+
+def test_zero_byte_folder_markers_are_not_shared() -> None:
+    assert listing.not_shared({"Key": "docs/", "Size": 0}) == listing.FOLDER_MARKER
+    assert listing.not_shared({"Key": "docs/", "Size": 3}) is None  # a real object that happens to end in /
+    assert listing.not_shared({"Key": "empty.pdf", "Size": 0}) is None

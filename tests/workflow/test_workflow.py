@@ -182,3 +182,13 @@ def test_a_unit_far_bigger_than_planned_spreads_into_pieces_built_at_once(
     assert verification.failures == []
     assert verification.keys == everything  # each key once, in key order
     assert result.output["count"] == len(everything)
+
+
+def test_fanout_run_says_what_it_left_out(s3: Any, bucket: str, moto_endpoint: str) -> None:
+    s3.put_object(Bucket=bucket, Key="x/1.pdf", Body=synthetic_body("x/1.pdf"))
+    s3.put_object(Bucket=bucket, Key="x/2.pdf", Body=b"cold", StorageClass="DEEP_ARCHIVE")
+    command = [sys.executable, "-m", "fanout_local.cli", "run", "--bucket", bucket, "--s3-endpoint", moto_endpoint]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "left out (no link would work): 1 DEEP_ARCHIVE" in " ".join(completed.stderr.split())
+    assert completed.stdout.startswith("http://")  # stdout: the index URL only

@@ -71,7 +71,8 @@ test: lint
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-integration: $(STAMP)
+# The transformed-template test runs the SAM translator from the aws-sam-cli venv.
+integration: $(STAMP) $(SAM_STAMP)
 	$(PY) -m pytest tests/integration
 
 workflow: $(STAMP)

@@ -1,0 +1,111 @@
+"""IAM as deployed, not as written: template.yaml through the SAM translator (offline, the
+aws-sam-cli venv that `make lint` builds), then the generated roles checked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+
+
+def transformed(**parameters: str) -> dict[str, Any]:
+    if not SAM_PYTHON.exists():
+        pytest.fail(f"{SAM_PYTHON} is missing: run `make lint` (or `make test`), which builds the aws-sam-cli venv")
+    values = {"AWS::Region": "us-east-1", "SourceBucketNames": "src-a,src-b", **parameters}
+    out = subprocess.run(
+        [
+            str(SAM_PYTHON),
+            str(ROOT / "tests/support/sam_transform.py"),
+            str(ROOT / "template.yaml"),
+            json.dumps(values),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)["Resources"]
+
+
+def role_of(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return resources[f"{logical_id}Role"]["Properties"]
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of the role's inline policies, either branch of an Fn::If included."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "Effect" in node and "Action" in node:
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(role.get("Policies", []))
+    return found
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+FUNCTIONS = ("ListPrefixesFunction", "BuildManifestFunction", "MergeIndexFunction")
+XRAY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+
+
+def test_with_tracing_the_state_machine_role_may_deliver_traces_and_the_functions_trace() -> None:
+    resources = transformed(Tracing="Active")
+    machine = statements(role_of(resources, "FanoutStateMachine"))
+    assert any("xray:PutTraceSegments" in actions(s) for s in machine)
+    for function in FUNCTIONS:
+        assert XRAY in role_of(resources, function)["ManagedPolicyArns"]
+        # The parameter itself (CloudFormation resolves it to Active on deploy).
+        assert resources[function]["Properties"]["TracingConfig"] == {"Mode": {"Ref": "Tracing"}}
+
+
+def test_without_tracing_no_role_holds_xray_and_no_function_traces() -> None:
+    resources = transformed(Tracing="Disabled")
+    for function in FUNCTIONS:
+        assert XRAY not in role_of(resources, function)["ManagedPolicyArns"]
+        assert "TracingConfig" not in resources[function]["Properties"]
+
+
+def test_functions_that_read_run_documents_may_list_the_manifest_bucket_unconditionally() -> None:
+    """Without s3:ListBucket, S3 answers a GET of a missing key 403, not 404: RunNotFound and
+    a missing summary would read as AccessDenied."""
+    resources = transformed()
+    for function in ("BuildManifestFunction", "MergeIndexFunction"):
+        listing = [s for s in statements(role_of(resources, function)) if "s3:ListBucket" in actions(s)]
+        manifest = [s for s in listing if "ManifestBucket" in json.dumps(s["Resource"])]
+        assert manifest, function
+        assert all("Condition" not in s for s in manifest), function
+
+
+def test_every_lambda_retrier_covers_client_execution_timeouts() -> None:
+    definition = json.loads((ROOT / "statemachine" / "fanout.asl.json").read_text(encoding="utf-8"))
+    retriers: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            retriers.extend(r for r in node.get("Retry", []) if any(e.startswith("Lambda.") for e in r["ErrorEquals"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(definition)
+    assert len(retriers) == 4
+    assert all("Lambda.ClientExecutionTimeoutException" in r["ErrorEquals"] for r in retriers)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_EXPIRES_IN
 from .errors import InvalidInput
-from .records import BuildRequest, WorkUnit
+from .records import BuildRequest, Filters, WorkUnit
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -24,7 +25,9 @@ MAX_SUFFIX_BYTES = 255
 MAX_CONCURRENCY_LIMIT = 10_000  # Distributed Map's own ceiling.
 
 # run_id: optional, to re-run a run under the same keys (execution names cannot be reused on AWS).
-EXECUTION_FIELDS = frozenset({"bucket", "prefix", "suffix", "expires_in", "max_concurrency", "run_id"})
+FILTER_FIELDS = frozenset({"modified_after", "modified_before", "min_size", "max_size"})
+EXECUTION_FIELDS = frozenset({"bucket", "prefix", "suffix", "expires_in", "max_concurrency", "run_id"}) | FILTER_FIELDS
+MAX_OBJECT_SIZE = 5 * 1024**4  # S3's largest object, 5 TiB
 
 
 def _require_object(event: Any, what: str) -> Mapping[str, Any]:
@@ -72,6 +75,40 @@ def validate_run_id(value: Any, field: str = "run_id") -> str:
     return value
 
 
+def validate_timestamp(value: Any, field: str) -> str:
+    """An ISO-8601 date or time (a time without an offset is UTC), as S3 writes LastModified
+    (``2024-01-02T03:04:05.000Z``), so listings compare as text, no per-key parsing."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, "must be an ISO-8601 date or time string, such as 2024-01-31T12:00:00Z")
+    try:
+        moment = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise InvalidInput(field, value, "is not an ISO-8601 date or time, such as 2024-01-31T12:00:00Z") from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_filters(data: Mapping[str, Any]) -> Filters:
+    """``modified_after`` / ``modified_before`` (ISO-8601) and ``min_size`` / ``max_size``
+    (bytes); each optional, the bounds in order."""
+
+    def optional(name: str, check: Any) -> Any:
+        return None if data.get(name) is None else check(data[name], name)
+
+    filters = Filters(
+        modified_after=optional("modified_after", validate_timestamp),
+        modified_before=optional("modified_before", validate_timestamp),
+        min_size=optional("min_size", lambda v, f: validate_int(v, f, minimum=0, maximum=MAX_OBJECT_SIZE)),
+        max_size=optional("max_size", lambda v, f: validate_int(v, f, minimum=0, maximum=MAX_OBJECT_SIZE)),
+    )
+    after, before = filters.modified_after, filters.modified_before
+    if after is not None and before is not None and after >= before:
+        raise InvalidInput("modified_before", data["modified_before"], "must be later than modified_after")
+    if filters.min_size is not None and filters.max_size is not None and filters.min_size > filters.max_size:
+        raise InvalidInput("max_size", filters.max_size, "must be at least min_size")
+    return filters
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """The validated execution input."""
@@ -82,6 +119,7 @@ class RunRequest:
     expires_in: int
     max_concurrency: int
     run_id: str | None = None
+    filters: Filters = field(default_factory=Filters)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +147,7 @@ def parse_run_request(event: Any, *, default_expires_in: int, default_max_concur
             maximum=MAX_CONCURRENCY_LIMIT,
         ),
         run_id=None if data.get("run_id") is None else validate_run_id(data["run_id"]),
+        filters=parse_filters(data),
     )
 
 
@@ -157,6 +196,7 @@ def parse_build_request(event: Any) -> BuildRequest:
         segment=validate_int(data.get("segment", 0), "segment", minimum=0, maximum=9_999),
         child=validate_int(data.get("child", 0), "child", minimum=0, maximum=999),
         bucket_region=_optional_region(data.get("bucket_region")),
+        filters=parse_filters(data),
     )
 
 

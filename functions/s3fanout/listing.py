@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from .records import WorkUnit
 
-# (key, size, why it is not shared or None) - all a manifest needs from a listing.
-ObjectEntry = tuple[str, int, str | None]
+# (key, size, why it is not shared or None, LastModified text) - all a manifest needs.
+ObjectEntry = tuple[str, int, str | None, str]
 
 
 class PageRun:
@@ -101,6 +101,7 @@ _ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _OPEN, _CLOSE = "<Contents>", "</Contents>"
 _STORAGE_CLASS = re.compile(r"<StorageClass>([^<]*)</StorageClass>")
+_MODIFIED = re.compile(r"<LastModified>([^<]*)</LastModified>")
 # A restored archived object: its RestoreStatus says the restore is no longer in progress.
 _RESTORED = "<IsRestoreInProgress>false</IsRestoreInProgress>"
 
@@ -157,10 +158,14 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
         return None
     keys = _KEY.findall(region)
     sizes = _SIZE.findall(region)
-    if len(keys) != count or len(sizes) != count:
+    modified = _MODIFIED.findall(region)
+    if len(keys) != count or len(sizes) != count or len(modified) != count:
         return None
     try:
-        contents = [{"Key": _xml_text(key), "Size": int(size)} for key, size in zip(keys, sizes, strict=True)]
+        contents = [
+            {"Key": _xml_text(key), "Size": int(size), "LastModified": stamp}
+            for key, size, stamp in zip(keys, sizes, modified, strict=True)
+        ]
     except ValueError:
         return None
     classes = _STORAGE_CLASS.findall(region)
@@ -287,7 +292,10 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
     end_key = work.end_key
     try:
         async for page in list_pages(client, params):
-            entries = [(obj["Key"], obj["Size"], not_shared(obj)) for obj in page.get("Contents", ())]
+            entries = [
+                (obj["Key"], obj["Size"], not_shared(obj), str(obj.get("LastModified", "")))
+                for obj in page.get("Contents", ())
+            ]
             done = end_key is not None and bool(entries) and entries[-1][0] > end_key
             if done:
                 entries = [entry for entry in entries if entry[0] <= end_key]

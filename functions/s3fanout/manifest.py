@@ -54,7 +54,7 @@ def manifest_lines(entries: list[ObjectEntry], signer: UrlSigner) -> bytes:
     """JSONL lines ``{"key", "size", "url"}`` for a batch; one join per page, not per line."""
     presign = signer.presign_get
     # URLs are plain ASCII with no quotes or backslashes, so only the key needs escaping.
-    lines = [f'{{"key":{_dumps(key)},"size":{size},"url":"{presign(key)}"}}\n' for key, size, _ in entries]
+    lines = [f'{{"key":{_dumps(key)},"size":{size},"url":"{presign(key)}"}}\n' for key, size, *_ in entries]
     return "".join(lines).encode("utf-8")
 
 
@@ -79,6 +79,7 @@ async def build_manifest(
     """
     work = request.work
     selects = suffix_matcher(request.suffix)
+    filters = request.filters if request.filters.active else None
     matches = selects if not skip_prefix else (lambda key: selects(key) and not key.startswith(skip_prefix))
     upload = StreamingUpload(
         client,
@@ -109,7 +110,7 @@ async def build_manifest(
         state["last_key"] = entries[-1][0]
         selected = []
         for entry in entries:
-            if matches(entry[0]):
+            if matches(entry[0]) and (filters is None or filters.admits(entry[1], entry[3])):
                 if entry[2] is None:
                     selected.append(entry)
                 else:  # would match, but gets no link: counted by reason

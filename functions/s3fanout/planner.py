@@ -203,4 +203,5 @@ def run_record(
         units=units,
         bucket_region=region,
         created_at=time.time(),
+        **request.filters.to_json(),
     )

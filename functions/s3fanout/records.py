@@ -51,6 +51,32 @@ class WorkUnit:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """What a run shares beyond the suffix: last modified (S3's LastModified text, compared
+    as text: ``YYYY-MM-DDTHH:MM:SS.mmmZ``, exclusive bounds) and size (inclusive, bytes)."""
+
+    modified_after: str | None = None
+    modified_before: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def active(self) -> bool:
+        return any(value is not None for value in asdict(self).values())
+
+    def admits(self, size: int, modified: str) -> bool:
+        return (
+            (self.min_size is None or size >= self.min_size)
+            and (self.max_size is None or size <= self.max_size)
+            and (self.modified_after is None or modified > self.modified_after)
+            and (self.modified_before is None or modified < self.modified_before)
+        )
+
+
+@dataclass(frozen=True)
 class BuildRequest:
     """The BuildManifest event: one unit (or piece, ``child`` > 0) and its segment."""
 
@@ -65,6 +91,7 @@ class BuildRequest:
     child: int = 0
     # The source bucket's region (URLs must be signed for it); None: the function's region.
     bucket_region: str | None = None
+    filters: Filters = field(default_factory=Filters)
 
     def to_event(self) -> dict[str, Any]:
         """The event as the state machine passes it (the ASL's ItemSelector builds the same
@@ -77,6 +104,7 @@ class BuildRequest:
             "expires_in": self.expires_in,
             "bucket_region": self.bucket_region,
             **self.work.to_json(),
+            **self.filters.to_json(),
             "child": self.child,
             "segment": self.segment,
         }
@@ -116,6 +144,11 @@ class RunRecord:
     units: int
     bucket_region: str
     created_at: float | None = None
+    # Flattened into the record (the state machine passes them to every BuildManifest).
+    modified_after: str | None = None
+    modified_before: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

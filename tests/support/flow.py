@@ -19,6 +19,8 @@ def build_every_unit(s3: Any, plan: dict[str, Any], *, with_attempt: bool = True
             "suffix": plan["suffix"],
             "expires_in": plan["expires_in"],
             "bucket_region": plan["bucket_region"],
+            # as the state machine's ItemSelector passes them from the run record
+            **{f: plan.get(f) for f in ("modified_after", "modified_before", "min_size", "max_size")},
             **({"attempt": plan["attempt"]} if with_attempt else {}),
             **unit,
         }

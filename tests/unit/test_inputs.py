@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from s3fanout.config import MAX_EXPIRES_IN
-from s3fanout.errors import FanoutError
+from s3fanout.errors import FanoutError, InvalidInput
 from s3fanout.inputs import (
     EXECUTION_FIELDS,
     MAX_CONCURRENCY_LIMIT,
@@ -214,7 +214,45 @@ def test_run_request_keeps_given_values() -> None:
         "max_concurrency": 3,
         "run_id": "re-run_1",
     }
-    assert run_request(event).to_dict() == event
+    no_filters = {"modified_after": None, "modified_before": None, "min_size": None, "max_size": None}
+    assert run_request(event).to_dict() == {**event, "filters": no_filters}
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("2024-01-31", "2024-01-31T00:00:00.000Z"),
+        ("2024-01-31T12:30:00Z", "2024-01-31T12:30:00.000Z"),
+        ("2024-01-31T12:30:00.123456", "2024-01-31T12:30:00.123Z"),
+        ("2024-01-31T14:30:00+02:00", "2024-01-31T12:30:00.000Z"),
+        ("2024-01-31T12:30:00.000Z", "2024-01-31T12:30:00.000Z"),  # as stored: unchanged
+    ],
+)
+def test_dates_become_s3s_last_modified_text(given: str, stored: str) -> None:
+    assert run_request({"bucket": GOOD_BUCKET, "modified_after": given}).filters.modified_after == stored
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "reason"),
+    [
+        ({"modified_after": "yesterday"}, "modified_after", "is not an ISO-8601 date or time"),
+        ({"modified_before": 20240131}, "modified_before", "must be an ISO-8601 date or time string"),
+        ({"min_size": -1}, "min_size", "must be between 0 and"),
+        ({"max_size": "10"}, "max_size", "must be an integer"),
+        ({"max_size": True}, "max_size", "must be an integer"),
+        ({"min_size": 10, "max_size": 9}, "max_size", "must be at least min_size"),
+        (
+            {"modified_after": "2024-02-01", "modified_before": "2024-01-01"},
+            "modified_before",
+            "must be later than modified_after",
+        ),
+    ],
+)
+def test_bad_filters_are_named(extra: dict[str, Any], field: str, reason: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        run_request({"bucket": GOOD_BUCKET, **extra})
+    assert raised.value.field == field
+    assert reason in raised.value.reason
 
 
 # --- parse_build_request -----------------------------------------------------------------

@@ -109,7 +109,7 @@ def assert_same(body: bytes, *, fast_path: bool = True) -> dict[str, Any]:
     # Everything botocore gives, with each object cut down to Key, Size and StorageClass.
     expected = full
     if fast_path and "Contents" in full:
-        keep = ("Key", "Size", "StorageClass")
+        keep = ("Key", "Size", "StorageClass", "LastModified")
         expected = {**full, "Contents": [{k: o[k] for k in keep if k in o} for o in full["Contents"]]}
     assert fast == expected
     assert decoded(fast) == decoded(expected)

@@ -192,3 +192,15 @@ def test_fanout_run_says_what_it_left_out(s3: Any, bucket: str, moto_endpoint: s
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "left out (no link would work): 1 DEEP_ARCHIVE" in " ".join(completed.stderr.split())
     assert completed.stdout.startswith("http://")  # stdout: the index URL only
+
+
+def test_filters_reach_every_unit_through_the_state_machine(
+    engine: EmbeddedEngine, engine_s3: Any, source_bucket: str
+) -> None:
+    keys = {f"f/{i:02d}.pdf": b"x" * i for i in range(12)}
+    for key, body in keys.items():
+        engine_s3.put_object(Bucket=source_bucket, Key=key, Body=body)
+    result = engine.run({"bucket": source_bucket, "min_size": 3, "max_size": 8, "max_concurrency": 2}, name="wf-filter")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output["parts"] >= 2  # several units, each given the filters by the ItemSelector
+    assert result.output["count"] == 6  # sizes 3..8

@@ -1,8 +1,9 @@
 """Synthetic S3 for the planning benchmark: the key spaces of ``bench.keyspace``.
 
 The bucket name is the space (``flat1m``, ``skewed``, ...). ListObjectsV2 with Prefix,
-StartAfter, ContinuationToken, MaxKeys, Delimiter (CommonPrefixes count toward MaxKeys,
-as on S3) and EncodingType=url; every LIST answers after the injected latency. Counters at
+StartAfter, ContinuationToken, MaxKeys, Delimiter (any string; CommonPrefixes count toward
+MaxKeys, as on S3) and EncodingType=url; HeadBucket answers 200 for every space. Every LIST
+answers after the injected latency (the whole time to respond). Counters at
 ``GET /__stats``, zeroed by ``POST /__reset``. Own process; prints ``PORT <n>``::
 
     python -m bench.plan_server --list-latency-ms 50
@@ -15,10 +16,10 @@ import asyncio
 import bisect
 import sys
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
-from bench.keyspace import space
+from bench.keyspace import SPACES, space
 from bench.server import PAGE_MAX, SyntheticS3
 
 
@@ -31,6 +32,21 @@ class KeySpaceS3(SyntheticS3):
         if bucket not in self.spaces:
             self.spaces[bucket] = space(bucket)
         return self.spaces[bucket]
+
+    async def route(self, method: str, target: str, headers: dict[str, str], received: int) -> tuple:
+        bucket, _, key = urlsplit(target).path.lstrip("/").partition("/")
+        if bucket.startswith("__") or key:
+            return await super().route(method, target, headers, received)
+        if bucket not in SPACES and bucket not in self.spaces:
+            body = (
+                "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>"
+                f"<BucketName>{escape(bucket)}</BucketName></Error>"
+            )
+            return 404, {"Content-Type": "application/xml"}, b"" if method == "HEAD" else body.encode()
+        if method == "HEAD":
+            # HeadBucket: a planner may ask for the bucket's region before listing.
+            return 200, {"x-amz-bucket-region": "us-east-1"}, b""
+        return await super().route(method, target, headers, received)
 
     def list_objects_v2(self, bucket: str, query: dict[str, str]) -> bytes:
         keys = self._space(bucket)

@@ -179,10 +179,12 @@ def main() -> None:
             case: {
                 k: r.get(k)
                 for k in (
+                    "status",  # "timeout" or "error" when the case has no figures
                     "plan_wall_s",
                     "plan_cpu_s",
                     "list_requests",
                     "units",
+                    "max_unit",
                     "max_over_mean",
                     "modelled_wall_s",
                     "ideal_s",

@@ -122,31 +122,64 @@ def space(name: str) -> Sequence[str]:
     return SPACES[name]()
 
 
-def count_range(keys: Sequence[str], prefix: str, start_after: str | None, end_key: str | None) -> int:
-    """Keys with ``prefix``, ``> start_after`` and ``<= end_key`` (None: unbounded)."""
+def _bounds(keys: Sequence[str], prefix: str, start_after: str | None, end_key: str | None) -> tuple[int, int]:
+    """Index range ``[low, high)`` of the keys with ``prefix``, ``> start_after``, ``<= end_key``."""
     low = bisect.bisect_left(keys, prefix)
     if start_after is not None:
         low = max(low, bisect.bisect_right(keys, start_after))
     high = bisect.bisect_left(keys, prefix + "\U0010ffff") if prefix else len(keys)
     if end_key is not None:
         high = min(high, bisect.bisect_right(keys, end_key))
-    return max(0, high - low)
+    return low, max(low, high)
+
+
+def unit_intervals(
+    keys: Sequence[str], prefix: str, start_after: str | None, end_key: str | None, *, delimited: bool = False
+) -> list[tuple[int, int]]:
+    """A unit's keys as index runs ``[start, stop)`` of ``keys``: one run for a key range; for a
+    delimited unit, the runs of keys directly under ``prefix`` (folders jumped over by bisect)."""
+    low, high = _bounds(keys, prefix, start_after, end_key)
+    if not delimited:
+        return [(low, high)] if high > low else []
+    runs: list[tuple[int, int]] = []
+    index, run_start = low, low
+    while index < high:
+        cut = keys[index].find("/", len(prefix))
+        if cut < 0:
+            index += 1
+            continue
+        if index > run_start:
+            runs.append((run_start, index))
+        # "0" is the character after "/": the first key past this folder.
+        index = run_start = min(high, bisect.bisect_left(keys, keys[index][:cut] + "0"))
+    if high > run_start:
+        runs.append((run_start, high))
+    return runs
+
+
+def count_range(keys: Sequence[str], prefix: str, start_after: str | None, end_key: str | None) -> int:
+    """Keys with ``prefix``, ``> start_after`` and ``<= end_key`` (None: unbounded)."""
+    low, high = _bounds(keys, prefix, start_after, end_key)
+    return high - low
 
 
 def count_direct(keys: Sequence[str], prefix: str, start_after: str | None, end_key: str | None) -> int:
     """Like :func:`count_range`, but only keys with no "/" after ``prefix`` (jumps over folders)."""
-    index = bisect.bisect_left(keys, prefix)
-    if start_after is not None:
-        index = max(index, bisect.bisect_right(keys, start_after))
-    count = 0
-    while index < len(keys):
-        key = keys[index]
-        if not key.startswith(prefix) or (end_key is not None and key > end_key):
-            break
-        cut = key.find("/", len(prefix))
-        if cut < 0:
-            count += 1
-            index += 1
-        else:
-            index = bisect.bisect_left(keys, key[:cut] + "0")  # "0" follows "/"
-    return count
+    return sum(stop - start for start, stop in unit_intervals(keys, prefix, start_after, end_key, delimited=True))
+
+
+def check_cover(keys: Sequence[str], prefix: str, units: list[list[tuple[int, int]]]) -> tuple[bool, bool]:
+    """(disjoint, covers): no key in two units; every key under ``prefix`` in one.
+
+    Sorting the units' runs and chaining them is enough: overlaps and gaps show up as a run
+    starting before or after the previous one stopped (a count sum alone can hide both)."""
+    low, high = _bounds(keys, prefix, None, None)
+    runs = sorted(run for unit in units for run in unit)
+    disjoint, covers, reached = True, True, low
+    for start, stop in runs:
+        if start < reached:
+            disjoint = False
+        elif start > reached:
+            covers = False
+        reached = max(reached, stop)
+    return disjoint, covers and reached == high

@@ -1,8 +1,9 @@
 """Synthetic S3 for the planning benchmark: the key spaces of ``bench.keyspace``.
 
 The bucket name is the space (``flat1m``, ``skewed``, ...). ListObjectsV2 with Prefix,
-StartAfter, ContinuationToken, MaxKeys, Delimiter (CommonPrefixes count toward MaxKeys,
-as on S3) and EncodingType=url; every LIST answers after the injected latency. Counters at
+StartAfter, ContinuationToken, MaxKeys, Delimiter (any string; CommonPrefixes count toward
+MaxKeys, as on S3) and EncodingType=url; HeadBucket answers 200 for every space. Every LIST
+answers after the injected latency (the whole time to respond). Counters at
 ``GET /__stats``, zeroed by ``POST /__reset``. Own process; prints ``PORT <n>``::
 
     python -m bench.plan_server --list-latency-ms 50

@@ -2,15 +2,17 @@
 
 Each case runs ``s3fanout.planner.plan_units`` once in its own process (``--worker``)
 against ``bench.plan_server`` (50 ms per LIST, requests counted), then counts every
-unit's keys exactly from the same lazy key space and models the AWS wall time:
-planning + the Map's schedule (units in plan order, each to the earliest-free of
-MaxConcurrency slots, 50 ms per 1,000 keys listed). Ideal: keys / 1,000 x 50 ms /
-MaxConcurrency. Prints a table; the last line is one JSON object of every figure::
+unit's keys exactly from the same lazy key space (index runs found by bisect), checks
+that the units are disjoint and cover every key (their runs chain end to start), and
+models the AWS wall time: planning + the Map's schedule (units in plan order, each to
+the earliest-free of MaxConcurrency slots, 50 ms per 1,000 keys listed, at least one
+LIST per unit). Ideal: keys / 1,000 x 50 ms / MaxConcurrency. Prints a table; the last
+line is one JSON object of every figure but the unit sizes (``--json-out`` has those)::
 
-    python -m bench.planning [--quick] [--case flat1m:100 ...] [--timeout 400]
+    python -m bench.planning [--quick] [--case flat1m:100 | --case flat3m ...] [--timeout 400]
 
 To measure another checkout's planner (e.g. "before"), put its ``functions/`` first on
-PYTHONPATH: the worker imports whatever ``s3fanout`` it finds.
+PYTHONPATH: the worker imports whatever ``s3fanout`` it finds (its path is in the figures).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import heapq
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -62,19 +65,24 @@ async def _plan(endpoint: str, bucket: str, prefix: str, concurrency: int) -> tu
 
 def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
     import s3fanout
-    from bench.keyspace import count_direct, count_range, space
+    from bench.keyspace import check_cover, count_range, space, unit_intervals
 
     prefix = PREFIX.get(bucket, "")
     units, wall, cpu = asyncio.run(_plan(endpoint, bucket, prefix, concurrency))
     stats = requests.get(f"{endpoint}/__stats", timeout=10).json()
     keys = space(bucket)
-    sizes = []
+    runs, sizes, estimates = [], [], []
     for unit in units:
+        # Only the fields every planner's WorkUnit has (newer ones add e.g. ``estimate``).
         u = unit.to_dict()
-        count = count_direct if u.get("delimited") else count_range
-        sizes.append(count(keys, u["prefix"], u.get("start_after"), u.get("end_key")))
+        runs.append(unit_intervals(keys, u["prefix"], u.get("start_after"), u.get("end_key"), delimited=u["delimited"]))
+        sizes.append(sum(stop - start for start, stop in runs[-1]))
+        estimates.append(u.get("estimate"))
     total = count_range(keys, prefix, None, None)
+    disjoint, covers = check_cover(keys, prefix, runs)
     mean = sum(sizes) / max(1, len(sizes))
+    # The planner's own size estimate (if it makes one) against the exact count.
+    errors = [abs(e - n) / max(1, n) for e, n in zip(estimates, sizes, strict=True) if e is not None]
     return {
         "case": f"{bucket}:{concurrency}",
         "planner": str(Path(s3fanout.__file__).parent),
@@ -84,12 +92,17 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
         "list_requests": stats["list_requests"],
         "listed_keys": stats["listed_keys"],
         "units": len(units),
+        "delimited_units": sum(bool(unit.to_dict()["delimited"]) for unit in units),
         "max_unit": max(sizes, default=0),
         "mean_unit": round(mean),
         "max_over_mean": round(max(sizes, default=0) / mean, 2) if mean else None,
-        "exact_cover": sum(sizes) == total,
+        "disjoint": disjoint,
+        "covers": covers,
+        "exact_cover": disjoint and covers and sum(sizes) == total,
         "modelled_wall_s": round(wall + schedule(sizes, concurrency), 2),
         "ideal_s": round(total / 1000 * LATENCY_S / concurrency, 2),
+        "estimate_max_error": round(max(errors), 3) if errors else None,
+        "unit_sizes": sizes,
     }
 
 
@@ -99,16 +112,16 @@ def run_case(endpoint: str, case: str, timeout: float) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.planning", "--worker", endpoint, bucket, concurrency]
     try:
         out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"case": case, "timeout_s": timeout}
+    except subprocess.TimeoutExpired:  # run() has killed the worker
+        return {"case": case, "status": "timeout", "timeout_s": timeout}
     if out.returncode:
-        return {"case": case, "error": out.stderr.strip().splitlines()[-1:]}
+        return {"case": case, "status": "error", "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def print_row(r: dict[str, Any]) -> None:
     if "plan_wall_s" not in r:
-        print(f"  {r['case']:<14} {r}", flush=True)
+        print(f"  {r['case']:<14} {r.get('status')}: {r}", flush=True)
         return
     print(
         f"  {r['case']:<14} {r['keys']:>10,} keys  plan {r['plan_wall_s']:>7.2f} s wall {r['plan_cpu_s']:>6.2f} s CPU"
@@ -118,10 +131,29 @@ def print_row(r: dict[str, Any]) -> None:
     )
 
 
-def planning_figures(*, quick: bool = False, cases: list[str] | None = None, timeout: float = 400) -> dict[str, Any]:
+def select(names: list[str] | None, *, quick: bool) -> list[str]:
+    """``SPACE:MAXCONCURRENCY`` cases; a bare ``SPACE`` means its default cases (else C=100)."""
+    if not names:
+        return QUICK if quick else CASES
+    chosen: list[str] = []
+    for name in names:
+        if ":" in name:
+            chosen.append(name)
+        else:
+            chosen += [c for c in CASES + QUICK if c.split(":")[0] == name] or [f"{name}:100"]
+    return list(dict.fromkeys(chosen))
+
+
+def compact(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures without the per-unit sizes (those go to ``--json-out`` only)."""
+    return {case: {k: v for k, v in r.items() if k != "unit_sizes"} for case, r in results.items()}
+
+
+def planning_figures(quick: bool = False, *, cases: list[str] | None = None, timeout: float = 400) -> dict[str, Any]:
+    """Every case's figures (with ``unit_sizes``), one worker process per case."""
     results: dict[str, Any] = {}
     with background("bench.plan_server", "--list-latency-ms", str(LATENCY_S * 1000)) as port:
-        for case in cases or (QUICK if quick else CASES):
+        for case in select(cases, quick=quick):
             results[case] = run_case(f"http://127.0.0.1:{port}", case, timeout)
             print_row(results[case])
     return results
@@ -129,9 +161,11 @@ def planning_figures(*, quick: bool = False, cases: list[str] | None = None, tim
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--case", action="append", help="SPACE:MAXCONCURRENCY, e.g. flat1m:100")
-    parser.add_argument("--timeout", type=float, default=400)
+    parser.add_argument("--quick", action="store_true", help="small spaces, no 10m (a smoke run)")
+    parser.add_argument("--case", action="append", help="SPACE:MAXCONCURRENCY (flat1m:100) or SPACE (flat3m)")
+    parser.add_argument("--timeout", type=float, default=400, help="seconds per case, then 'timeout'")
+    parser.add_argument("--json-out", type=Path, help="also write every figure, unit sizes included, here")
+    parser.add_argument("--label", default="", help="what is measured (e.g. the planner's commit), for --json-out")
     parser.add_argument("--worker", nargs=3, metavar=("ENDPOINT", "SPACE", "MAXCONCURRENCY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -139,7 +173,19 @@ def main() -> None:
         print(json.dumps(run_worker(endpoint, bucket, int(concurrency))))
         return
     print(f"== planning, {LATENCY_S * 1000:.0f} ms per LIST")
-    print(json.dumps(planning_figures(quick=args.quick, cases=args.case, timeout=args.timeout)))
+    results = planning_figures(args.quick, cases=args.case, timeout=args.timeout)
+    if args.json_out:
+        meta = {
+            "label": args.label,
+            "command": shlex.join(sys.argv),
+            "load_average": os.getloadavg(),
+            "at": time.strftime("%FT%TZ", time.gmtime()),
+        }
+        # One line per case: readable, and the unit sizes stay on their case's line.
+        lines = [f"  {json.dumps(case)}: {json.dumps(r)}" for case, r in results.items()]
+        text = '{\n "meta": ' + json.dumps(meta) + ',\n "results": {\n' + ",\n".join(lines) + "\n }\n}\n"
+        args.json_out.write_text(text)
+    print(json.dumps(compact(results)))
 
 
 if __name__ == "__main__":

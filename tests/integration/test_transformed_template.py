@@ -109,3 +109,19 @@ def test_every_lambda_retrier_covers_client_execution_timeouts() -> None:
     walk(definition)
     assert len(retriers) == 4
     assert all("Lambda.ClientExecutionTimeoutException" in r["ErrorEquals"] for r in retriers)
+
+
+def test_only_the_signer_may_decrypt_and_only_with_the_source_keys_given() -> None:
+    resources = transformed(SourceKmsKeyArns="arn:aws:kms:us-east-1:111122223333:key/abc")
+    granted = {
+        function: [s for s in statements(role_of(resources, function)) if any(a.startswith("kms:") for a in actions(s))]
+        for function in FUNCTIONS
+    }
+    assert granted["ListPrefixesFunction"] == granted["MergeIndexFunction"] == []
+    (decrypt,) = granted["BuildManifestFunction"]
+    assert actions(decrypt) == {"kms:Decrypt"}
+    assert decrypt["Resource"] == {"Ref": "SourceKmsKeyArns"}
+    # ... and only when keys are given: the statement sits under the HasSourceKmsKeys condition.
+    policies = json.dumps(role_of(resources, "BuildManifestFunction")["Policies"])
+    assert '"Fn::If": ["HasSourceKmsKeys"' in policies
+    assert resources  # the condition itself is CloudFormation's, evaluated on deploy

@@ -54,6 +54,7 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 SIGNING_SECRET = {"Ref": "SigningSecretArn"}
+SOURCE_KMS_KEYS = {"Ref": "SourceKmsKeyArns"}
 
 
 def actions(statement: dict[str, Any]) -> list[str]:
@@ -185,6 +186,9 @@ def test_function_policies_write_only_under_manifests(resources: dict[str, Any],
         if statement["Resource"] == SIGNING_SECRET:
             assert actions(statement) == ["secretsmanager:GetSecretValue"]
             continue
+        if statement["Resource"] == SOURCE_KMS_KEYS:
+            assert (name, actions(statement)) == ("BuildManifestFunction", ["kms:Decrypt"])
+            continue
         for action in actions(statement):
             assert action.startswith("s3:")
             assert "*" not in action
@@ -197,7 +201,7 @@ def test_source_buckets_are_read_only(resources: dict[str, Any]) -> None:
     grants: dict[str, dict[str, list[str]]] = {}
     for name in FUNCTIONS:
         for statement in statements(resources[name]):
-            if statement["Resource"] in (MANIFEST_OBJECTS, MANIFEST_BUCKET_ARN, SIGNING_SECRET):
+            if statement["Resource"] in (MANIFEST_OBJECTS, MANIFEST_BUCKET_ARN, SIGNING_SECRET, SOURCE_KMS_KEYS):
                 continue
             arns = resolve(statement["Resource"], buckets)
             for action in actions(statement):
@@ -302,7 +306,11 @@ def test_the_signing_secret_is_readable_only_when_configured(
 ) -> None:
     assert template["Conditions"]["HasSigningSecret"] == {"Fn::Not": [{"Fn::Equals": [SIGNING_SECRET, ""]}]}
     for name in FUNCTIONS:
-        conditional = [p["Fn::If"] for p in resources[name]["Properties"]["Policies"] if "Fn::If" in p]
+        conditional = [
+            p["Fn::If"]
+            for p in resources[name]["Properties"]["Policies"]
+            if "Fn::If" in p and p["Fn::If"][0] == "HasSigningSecret"
+        ]
         if name == "ListPrefixesFunction":
             assert conditional == []  # it presigns nothing
             continue

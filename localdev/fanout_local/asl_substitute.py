@@ -32,6 +32,8 @@ def plausible(name: str, value: Any) -> str:
     """A value of the right shape for one DefinitionSubstitutions entry."""
     if isinstance(value, str):
         return value
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         resource, attribute = value["Fn::GetAtt"]
         if attribute == "Arn" and resource.endswith("Function"):

@@ -125,3 +125,11 @@ def test_only_the_signer_may_decrypt_and_only_with_the_source_keys_given() -> No
     policies = json.dumps(role_of(resources, "BuildManifestFunction")["Policies"])
     assert '"Fn::If": ["HasSourceKmsKeys"' in policies
     assert resources  # the condition itself is CloudFormation's, evaluated on deploy
+
+
+def test_no_policy_names_a_partition_literally() -> None:
+    """aws-cn and aws-us-gov deploy the same template: policies use ${AWS::Partition} or aws*."""
+    resources = transformed()
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            assert '"arn:aws:' not in json.dumps(resource["Properties"].get("Policies", [])), logical_id

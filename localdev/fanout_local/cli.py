@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from contextlib import ExitStack
@@ -12,12 +13,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
 from fanout_fetch.cli import positive_int
 
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
+from .errors import EXIT_INTERRUPTED, explain
 from .progress import ExecutionProgress, new_progress
 
 console = Console(stderr=True)
@@ -60,15 +63,44 @@ def _print_failure(result: ExecutionResult) -> None:
 
 
 # -- run ---------------------------------------------------------------------------------------
+def execution_name(text: str) -> str:
+    """An execution name is also the run_id and the log file's name: checked before either."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use 1-80 of A-Z a-z 0-9 _ -")
+    return text
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
+    return value
+
+
+def _aws_endpoint() -> str:
+    import boto3
+
+    region = boto3.session.Session().region_name or "us-east-1"
+    return f"https://s3.{region}.amazonaws.com"
+
+
 def command_run(args: argparse.Namespace) -> int:
     name = args.name or new_execution_name()
+    s3_endpoint = args.s3_endpoint or _aws_endpoint()
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
         engine = stack.enter_context(
             EmbeddedEngine(
                 EngineConfig(
                     manifest_bucket=args.manifest_bucket or args.bucket,
-                    s3_endpoint=args.s3_endpoint,
+                    s3_endpoint=s3_endpoint,
                     lambda_endpoint=args.lambda_endpoint,
                     lambda_timeout=args.lambda_timeout,
                     log=log,
@@ -96,6 +128,13 @@ def command_run(args: argparse.Namespace) -> int:
             reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
             console.print(f"[yellow]left out (no link would work): {reasons}[/]")
         sys.stdout.write(f"{output.get('index_url')}\n")
+    if not (result.output or {}).get("count") and not args.allow_empty:
+        # The index exists but lists nothing: almost always a wrong bucket, prefix or suffix.
+        console.print(
+            f"[bold yellow]nothing matched[/]: s3://{args.bucket}/{args.prefix} has no object ending in "
+            f"{args.suffix!r} - check --prefix and --suffix (--suffix '' for every object), or pass --allow-empty"
+        )
+        return 1
     return 0
 
 
@@ -349,7 +388,9 @@ def _add_step_functions_local_commands(sub: Any) -> None:
     )
     render.add_argument("--target", choices=["stepfunctions-local"], default="stepfunctions-local")
     render.add_argument("--output", "-o", help="file to write; default: stdout")
-    render.add_argument("--max-concurrency", type=int, help="the Map's fixed MaxConcurrency; default: the template's")
+    render.add_argument(
+        "--max-concurrency", type=positive_int, help="the Map's fixed MaxConcurrency; default: the template's"
+    )
     render.add_argument(
         "--legacy-map-fields", action="store_true", help="Iterator/Parameters instead of ItemProcessor/ItemSelector"
     )
@@ -357,10 +398,10 @@ def _add_step_functions_local_commands(sub: Any) -> None:
 
     serve = sub.add_parser("serve-lambda", help="the Lambda Invoke API alone, for Step Functions Local (Ctrl-C stops)")
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so containers can reach it (Linux Docker)")
-    serve.add_argument("--port", type=int, default=3001)
+    serve.add_argument("--port", type=port_number, default=3001)
     serve.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: AWS")
     serve.add_argument("--manifest-bucket", help="default: the source bucket of each run")
-    serve.add_argument("--lambda-timeout", type=float, help="seconds; overrides BuildManifest's Timeout")
+    serve.add_argument("--lambda-timeout", type=positive_float, help="seconds; overrides BuildManifest's Timeout")
     serve.add_argument(
         "--no-inline-plan", action="store_true", help="ListPrefixes without the inline plan (Distributed variant)"
     )
@@ -369,7 +410,13 @@ def _add_step_functions_local_commands(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fanout", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="fanout",
+        description=__doc__,
+        epilog="exit codes: 0 ok, 1 failed, 2 usage error, 130 interrupted",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="seed synthetic PDFs, run the workflow locally, verify every link")
@@ -395,13 +442,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--expires-in", type=int)
     run.add_argument("--max-concurrency", type=int)
     run.add_argument("--manifest-bucket", help="default: the source bucket")
-    run.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: an embedded moto server")
+    where = run.add_mutually_exclusive_group(required=True)
+    where.add_argument("--s3-endpoint", help="the S3 holding --bucket, e.g. http://localhost:9000 (MinIO)")
+    where.add_argument("--aws", action="store_true", help="the bucket is on AWS (credentials from the usual chain)")
     run.add_argument("--lambda-endpoint", help="e.g. http://127.0.0.1:3001 (sam local start-lambda)")
     run.add_argument(
-        "--lambda-timeout", type=float, help="seconds; overrides BuildManifest's Timeout (forces continuations)"
+        "--lambda-timeout",
+        type=positive_float,
+        help="seconds; overrides BuildManifest's Timeout (forces continuations)",
     )
-    run.add_argument("--name", help="execution name (= run_id); default: generated")
+    run.add_argument("--name", type=execution_name, help="execution name (= run_id); default: generated")
     run.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
+    run.add_argument("--allow-empty", action="store_true", help="exit 0 even when nothing matched")
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(handler=command_run)
 
@@ -428,12 +480,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted (fanout_local.errors)."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        user_error = explain(exc)
+        if user_error is None or args.debug:
+            raise  # a bug (or --debug): the traceback is the report
+        console.print(f"fanout {args.command}: {escape(str(user_error))}", soft_wrap=True, highlight=False)
+        return user_error.exit_code
 
 
 if __name__ == "__main__":

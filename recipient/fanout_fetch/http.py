@@ -75,6 +75,8 @@ class HttpClient:
         """GET ``url`` streaming; raise LinkExpired, FetchFailed (final) or Retryable."""
         try:
             response = self.session.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL):
+            raise FetchFailed(f"not an http(s) URL: {url[:100]!r} (paste the whole link you were sent)") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Retryable(network_error(exc, url)) from exc
         if response.status_code == 200:

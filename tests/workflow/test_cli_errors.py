@@ -1,0 +1,78 @@
+"""Every `fanout` command meets a user error with one line naming the problem and the fix,
+a documented exit code (0 ok, 1 failed, 2 usage, 130 interrupted) and no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def fanout(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fanout_local.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=PROJECT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# (arguments, exit code, what the message must say); {bucket}, {endpoint}, {tmp} filled in.
+CASES: list[tuple[list[str], int, str]] = [
+    (["run", "--bucket", "{bucket}"], 2, "one of the arguments --s3-endpoint --aws is required"),
+    (["run", "--bucket", "{bucket}", "--s3-endpoint", "{endpoint}", "--name", "../../x"], 2, "use 1-80 of"),
+    (["run", "--bucket", "{bucket}", "--s3-endpoint", "{endpoint}", "--name", "a/b"], 2, "use 1-80 of"),
+    (["run", "--bucket", "{bucket}", "--s3-endpoint", "{endpoint}", "--lambda-timeout", "0"], 2, "more than 0"),
+    (["render", "--max-concurrency", "0"], 2, "must be at least 1"),
+    (["render", "--output", "{tmp}"], 2, "is a directory: give a file path"),
+    (["serve-lambda", "--port", "70000"], 2, "not a TCP port"),
+    (["invoke", "ListPrefixes", "--event", "{tmp}/absent.json"], 2, "absent.json: no such file or directory"),
+    (["invoke", "ListPrefixes", "--event", "{tmp}/broken.json"], 2, "not valid JSON"),
+    (
+        ["seed", "--bucket", "no-such-bucket-xyz", "--source-dir", "{tmp}", "--s3-endpoint", "{endpoint}"],
+        1,
+        "NoSuchBucket",
+    ),
+    (["fetch", "not a url", "--to", "{tmp}/out"], 1, "not an http(s) URL"),
+    (["run", "--bucket", "{bucket}", "--s3-endpoint", "{endpoint}", "--prefix", "nothing-here/"], 1, "nothing matched"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "code", "says"), CASES, ids=[" ".join(c[0][:3]) + f" ({c[1]})" for c in CASES])
+def test_user_errors_are_one_line_with_an_exit_code(
+    arguments: list[str], code: int, says: str, bucket: str, s3: Any, moto_endpoint: str, tmp_path: Path
+) -> None:
+    s3.put_object(Bucket=bucket, Key="a.pdf", Body=b"%PDF")
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "f.pdf").write_text("x", encoding="utf-8")
+    args = [a.format(bucket=bucket, endpoint=moto_endpoint, tmp=tmp_path) for a in arguments]
+    done = fanout(*args)
+    assert done.returncode == code, done.stderr[-2000:]
+    assert says in one_line(done.stderr), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+
+
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path: Path) -> None:
+    done = fanout("--debug", "invoke", "ListPrefixes", "--event", str(tmp_path / "absent.json"))
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr
+    assert "FileNotFoundError" in done.stderr
+
+
+def test_an_empty_match_can_be_allowed(bucket: str, moto_endpoint: str) -> None:
+    done = fanout("run", "--bucket", bucket, "--s3-endpoint", moto_endpoint, "--allow-empty")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("http://")

@@ -27,6 +27,27 @@ from .paths import UnsafeKey, local_path, make_parents
 from .queueing import CHUNK_BYTES, Item, PartReader
 from .reporting import Failure, FetchReport, new_progress
 
+TEMP_PREFIX, TEMP_SUFFIX = ".fanout-", ".part"
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+UMASK = _umask()
+
+
+def remove_stale_temp_files(dest: Path) -> int:
+    """Temp files an interrupted run left (a download killed mid-write): never complete."""
+    removed = 0
+    for stale in dest.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        if stale.is_file() and not stale.is_symlink():
+            stale.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
 
 class Fetcher:
     def __init__(
@@ -52,7 +73,8 @@ class Fetcher:
         self.on_files: Callable[[int], None] = lambda _n: None
 
     def _download_once(self, item: Item, target: Path) -> int:
-        fd, temp_name = tempfile.mkstemp(prefix=".fanout-", suffix=".part", dir=target.parent)
+        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
+        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600; a download gets the umask's mode, as with curl
         temp = Path(temp_name)
         written = reported = 0
         try:
@@ -119,6 +141,7 @@ class Fetcher:
         try:
             self.dest.mkdir(parents=True, exist_ok=True)
             self.dest = self.report.dest = self.dest.resolve()
+            remove_stale_temp_files(self.dest)
         except OSError as exc:
             self.report.fail(Failure(str(self.dest), f"cannot use it as DIR: {exc.strerror or exc}", objects=0))
             return self._finish(started)

@@ -101,6 +101,11 @@ def new_progress(console: Console) -> Progress:
     )
 
 
+def printable(text: str) -> str:
+    """Control characters from keys escaped (\\x1b, \\n...): a key cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def human_bytes(n: int) -> str:
     if n < 1000:
         return f"{n:,} B"
@@ -123,7 +128,8 @@ def print_summary(report: FetchReport, console: Console, *, limit: int = 50) -> 
         return
     console.print(f"[red]{len(report.failures)} problem(s):[/]", soft_wrap=True)
     for failure in report.failures[:limit]:
-        console.print(f"  [red]✗[/] {escape(failure.what)}: {escape(failure.reason)}", soft_wrap=True)
+        what, reason = printable(failure.what), printable(failure.reason)
+        console.print(f"  [red]✗[/] {escape(what)}: {escape(reason)}", soft_wrap=True)
     if len(report.failures) > limit:
         console.print(f"  ... and {len(report.failures) - limit} more")
     if any(f.expired for f in report.failures):

@@ -9,6 +9,8 @@ index and part documents crafted in moto (the handlers would list such keys just
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import threading
@@ -427,3 +429,32 @@ def test_cli_expired_index_link_is_a_clear_message(s3: Any, bucket: str, proxy: 
     assert f"index: the index link expired at {expired_at:%Y-%m-%dT%H:%M:%SZ}" in err
     assert "ask the sender for a new link" in err
     assert not dest.exists()  # nothing created before the index was read
+
+
+def test_files_get_the_umask_mode_and_stale_temp_files_are_cleared(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    index = build_index(s3, bucket, KEYS)
+    dest = tmp_path / "out"
+    (dest / "reports").mkdir(parents=True)
+    stale = dest / "reports" / ".fanout-abc123.part"  # what a killed run leaves
+    stale.write_bytes(b"half")
+    umask = os.umask(0)
+    os.umask(umask)
+
+    report = quick_fetch(index["index_url"], dest)
+
+    assert report.succeeded, report.failures
+    assert not stale.exists()
+    assert no_temp_files(dest)
+    modes = {stat.S_IMODE((dest / key).stat().st_mode) for key in KEYS}
+    assert modes == {0o666 & ~umask}  # like curl and wget, not mkstemp's 0600
+
+
+def test_control_characters_in_a_key_never_reach_the_terminal(s3: Any, bucket: str, tmp_path: Path) -> None:
+    url = crafted_index(s3, bucket, [("evil\x1b[2J\x07name", "fine")])
+    done = run_cli(url, "--to", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "\x1b" not in done.stderr
+    assert "\x07" not in done.stderr
+    assert "evil\\x1b[2J\\x07name" in done.stderr

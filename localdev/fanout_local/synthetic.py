@@ -58,6 +58,12 @@ def upload_keys(
         if on_done is not None:
             on_done()
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
         for future in [pool.submit(put, key) for key in keys]:
             future.result()
+    except BaseException:
+        # Ctrl-C or a failed upload: drop what has not started; wait only for the few in flight.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

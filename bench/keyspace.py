@@ -13,31 +13,45 @@ from typing import overload
 _EXTENSIONS = (".pdf", ".PDF", " copy.pdf", "-été 文件.pdf", ".txt", "+plus=eq.pdf")
 
 
-class Lazy(Sequence[str]):
-    """``count`` keys, the i-th computed by ``key_at(i)`` (which must be increasing)."""
-
-    def __init__(self, count: int, key_at: Callable[[int], str]) -> None:
-        self.count = count
-        self.key_at = key_at
+class _Computed(Sequence[str]):
+    """A sorted sequence whose i-th key is computed: indexing and slicing in one place."""
 
     def __len__(self) -> int:
-        return self.count
+        raise NotImplementedError
+
+    def key_at(self, index: int) -> str:
+        raise NotImplementedError
 
     @overload
     def __getitem__(self, index: int) -> str: ...
     @overload
     def __getitem__(self, index: slice) -> list[str]: ...
     def __getitem__(self, index: int | slice) -> str | list[str]:
+        size = len(self)
         if isinstance(index, slice):
-            return [self.key_at(i) for i in range(*index.indices(self.count))]
+            return [self.key_at(i) for i in range(*index.indices(size))]
         if index < 0:
-            index += self.count
-        if not 0 <= index < self.count:
+            index += size
+        if not 0 <= index < size:
             raise IndexError(index)
         return self.key_at(index)
 
 
-class Concat(Sequence[str]):
+class Lazy(_Computed):
+    """``count`` keys, the i-th computed by ``key_of(i)`` (which must be increasing)."""
+
+    def __init__(self, count: int, key_of: Callable[[int], str]) -> None:
+        self.count = count
+        self.key_of = key_of
+
+    def __len__(self) -> int:
+        return self.count
+
+    def key_at(self, index: int) -> str:
+        return self.key_of(index)
+
+
+class Concat(_Computed):
     """Sorted spaces laid end to end (each one's keys all below the next one's)."""
 
     def __init__(self, parts: list[Sequence[str]]) -> None:
@@ -52,17 +66,7 @@ class Concat(Sequence[str]):
     def __len__(self) -> int:
         return self.total
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self.total))]
-        if index < 0:
-            index += self.total
-        if not 0 <= index < self.total:
-            raise IndexError(index)
+    def key_at(self, index: int) -> str:
         part = bisect.bisect_right(self.starts, index) - 1
         return self.parts[part][index - self.starts[part]]
 

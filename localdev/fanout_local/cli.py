@@ -20,7 +20,7 @@ from fanout_fetch.cli import add_arguments as add_fetch_arguments
 from fanout_fetch.cli import positive_int
 
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
-from .errors import EXIT_INTERRUPTED, explain
+from .errors import EXIT_INTERRUPTED, UserError, explain
 from .progress import ExecutionProgress, new_progress
 
 console = Console(stderr=True)
@@ -91,9 +91,28 @@ def _aws_endpoint() -> str:
     return f"https://s3.{region}.amazonaws.com"
 
 
+def _check_bucket(endpoint: str, bucket: str) -> None:
+    """One quick HeadBucket before the engine starts: an unreachable endpoint or a missing
+    bucket is named in a second, not after the planner's retries (tens of seconds)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    config = Config(signature_version="s3v4", connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 1})
+    s3 = boto3.client("s3", endpoint_url=endpoint, config=config)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket"}:
+            raise UserError(f"no bucket {bucket!r} at {endpoint}: check --bucket and --s3-endpoint", 1) from None
+        raise
+
+
 def command_run(args: argparse.Namespace) -> int:
     name = args.name or new_execution_name()
     s3_endpoint = args.s3_endpoint or _aws_endpoint()
+    with console.status(f"checking s3://{args.bucket} at {s3_endpoint}"):
+        _check_bucket(s3_endpoint, args.bucket)
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
         engine = stack.enter_context(

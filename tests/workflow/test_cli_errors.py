@@ -48,6 +48,12 @@ CASES: list[tuple[list[str], int, str]] = [
     ),
     (["fetch", "not a url", "--to", "{tmp}/out"], 1, "not an http(s) URL"),
     (["run", "--bucket", "{bucket}", "--s3-endpoint", "{endpoint}", "--prefix", "nothing-here/"], 1, "nothing matched"),
+    (["run", "--bucket", "no-such-bucket-xyz", "--s3-endpoint", "{endpoint}"], 1, "no bucket 'no-such-bucket-xyz' at"),
+    (
+        ["run", "--bucket", "{bucket}", "--s3-endpoint", "http://127.0.0.1:9"],
+        1,
+        "cannot reach S3 at http://127.0.0.1:9",
+    ),
 ]
 
 

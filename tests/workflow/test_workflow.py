@@ -127,28 +127,16 @@ def test_fanout_run_json_prints_exactly_the_execution_output(s3: Any, bucket: st
     assert output["expires_at"] == index["expires_at"]
 
 
-def test_fanout_run_exits_non_zero_with_error_and_cause(moto_endpoint: str) -> None:
+def test_fanout_run_exits_non_zero_with_error_and_cause(bucket: str, moto_endpoint: str) -> None:
+    """An execution that fails (here: ListPrefixes refuses expires_in=0) prints its error and cause."""
+    command = [sys.executable, "-m", "fanout_local.cli", "run", "--bucket", bucket, "--s3-endpoint", moto_endpoint]
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fanout_local.cli",
-            "run",
-            "--bucket",
-            "no-such-bucket-here",
-            "--s3-endpoint",
-            moto_endpoint,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+        [*command, "--expires-in", "0", "--json"], capture_output=True, text=True, timeout=240, check=False
     )
     assert completed.returncode == 1
     assert completed.stdout == ""
-    assert "BucketNotFound" in completed.stderr
-    assert "no-such-bucket-here" in completed.stderr
+    assert "InvalidInput" in completed.stderr
+    assert "expires_in=0: must be between 1 and 604800" in " ".join(completed.stderr.split())
 
 
 def test_a_unit_far_bigger_than_planned_spreads_into_pieces_built_at_once(

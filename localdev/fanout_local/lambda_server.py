@@ -303,10 +303,13 @@ class _InvokeHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: the REPORT lines say what happened."""
 
-    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None, request_id: str | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        # An invocation's id is the one its REPORT line shows; refusals get their own.
+        self.send_header("x-amzn-RequestId", request_id or str(uuid.uuid4()))
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -349,7 +352,7 @@ class _InvokeHandler(BaseHTTPRequestHandler):
             payload = json.dumps(invocation.error).encode()
         else:
             payload = json.dumps(invocation.result).encode()
-        self._reply(HTTPStatus.OK, payload, headers)
+        self._reply(HTTPStatus.OK, payload, headers, request_id=invocation.request_id)
 
 
 class LambdaInvokeServer(ThreadingHTTPServer):

@@ -120,7 +120,8 @@ def human_bytes(n: int) -> str:
 def print_summary(report: FetchReport, console: Console, *, limit: int = 50) -> None:
     console.print(
         f"{'[bold green]fetched[/]' if report.succeeded else '[bold red]fetch incomplete[/]'}: "
-        f"{report.ok:,} downloaded, {report.skipped:,} skipped (already complete), {report.failed:,} failed; "
+        f"{report.ok:,} downloaded, {report.skipped:,} skipped (already complete), "
+        f"{report.failed:,} failed{'' if report.failed or not report.failures else ' (see below)'}; "
         f"{human_bytes(report.bytes_downloaded)} in {report.seconds:.1f} s -> {escape(str(report.dest))}",
         soft_wrap=True,
     )

@@ -274,6 +274,7 @@ def test_serve_lambda_answers_invocations_like_sam_local_start_lambda(
     upload_keys(s3, bucket, ["a/1.pdf", "b/2.pdf", "top.pdf"], synthetic_body)
 
     status, headers, planned = invoke(url, "ListPrefixesFunction", {"bucket": bucket})
+    first_request_id = headers["x-amzn-RequestId"]
     assert status == 200
     assert "X-Amz-Function-Error" not in headers
     assert planned["units"] == len(planned["plan"]) >= 1  # INLINE_PLAN is on
@@ -290,7 +291,7 @@ def test_serve_lambda_answers_invocations_like_sam_local_start_lambda(
 
     assert process.stdout is not None
     lines = [process.stdout.readline() for _ in range(3)]
-    assert lines[0].startswith("[ListPrefixesFunction] REPORT RequestId: "), lines
+    assert lines[0].startswith(f"[ListPrefixesFunction] REPORT RequestId: {first_request_id}\t"), lines
     assert "Init Duration" in lines[0]  # the first invocation was a cold start
     assert lines[1].startswith("[ListPrefixesFunction] ERROR InvalidInput: surprise=1"), lines
     assert lines[2].startswith("[ListPrefixesFunction] REPORT RequestId: "), lines

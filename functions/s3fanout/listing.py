@@ -19,9 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import PaginationError
+from botocore.exceptions import ClientError, PaginationError
 
-from .errors import S3_CALL_ERRORS, translate_client_error
+from .errors import S3_CALL_ERRORS, error_code, translate_client_error
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -281,6 +281,27 @@ def not_shared(obj: dict[str, Any]) -> str | None:
     return None
 
 
+# Codes an S3-compatible server answers when it does not know OptionalObjectAttributes.
+_UNSUPPORTED = frozenset({"InvalidArgument", "NotImplemented", "InvalidRequest"})
+
+
+async def _pages_with_optional_attributes(client: S3Client, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """``list_pages``, asking for RestoreStatus; a server that refuses that header on the
+    first page (some S3-compatible ones) is asked again without it - the listing goes on,
+    and archived objects are then judged by storage class alone."""
+    first = True
+    try:
+        async for page in list_pages(client, params):
+            first = False
+            yield page
+    except ClientError as exc:
+        if not first or error_code(exc) not in _UNSUPPORTED:
+            raise
+        plain = {k: v for k, v in params.items() if k != "OptionalObjectAttributes"}
+        async for page in list_pages(client, plain):
+            yield page
+
+
 async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> AsyncIterator[list[ObjectEntry]]:
     """Yield the unit's objects in key order, a listing page at a time (in batches of BATCH)."""
     # RestoreStatus tells a restored copy of an archived object (absent for any other).
@@ -291,7 +312,7 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
         params["StartAfter"] = work.start_after
     end_key = work.end_key
     try:
-        async for page in list_pages(client, params):
+        async for page in _pages_with_optional_attributes(client, params):
             entries = [
                 (obj["Key"], obj["Size"], not_shared(obj), str(obj.get("LastModified", "")))
                 for obj in page.get("Contents", ())

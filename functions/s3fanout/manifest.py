@@ -89,7 +89,7 @@ async def build_manifest(
         part_size=part_size,
     )
     state: dict[str, Any] = {"count": 0, "listed": 0, "object_bytes": 0, "last_key": None}
-    written: list[str] = []
+    written: dict[str, str] = {}  # "first" and "last" key written
     skipped: dict[str, int] = {}
     stopped = oversized = False
 
@@ -116,9 +116,8 @@ async def build_manifest(
                 else:  # would match, but gets no link: counted by reason
                     skipped[entry[2]] = skipped.get(entry[2], 0) + 1
         if selected:
-            if not written:
-                written.append(selected[0][0])
-            written[1:] = [selected[-1][0]]
+            written.setdefault("first", selected[0][0])
+            written["last"] = selected[-1][0]
             upload.write(manifest_lines(selected, signer))
             state["count"] += len(selected)
             state["object_bytes"] += sum(entry[1] for entry in selected)
@@ -135,7 +134,7 @@ async def build_manifest(
     return PartSummary(
         unit=work.unit,
         segment=request.segment,
-        prefix=folder_of(written, work.prefix),
+        prefix=folder_of(list(written.values()), work.prefix),
         count=state["count"],
         bytes=size,
         object_bytes=state["object_bytes"],
@@ -144,8 +143,8 @@ async def build_manifest(
         done=not stopped,
         next_start_after=state["last_key"] if stopped else None,
         child=request.child,
-        first_key=written[0] if written else None,
-        last_key=written[-1] if written else None,
+        first_key=written.get("first"),
+        last_key=written.get("last"),
         oversized=oversized,
         skipped=skipped,
     )

@@ -122,17 +122,14 @@ async def plan_units(
     client: S3Client,
     request: RunRequest,
     *,
-    exclude_prefix: str | None = None,
     min_unit: int = 5_000,
     stats: dict[str, int] | None = None,
 ) -> list[WorkUnit]:
     """Key-range units of about equal size covering every key under the prefix.
 
-    ``exclude_prefix`` (earlier runs' manifests, when they share the source bucket) is
-    left to BuildManifest to skip: it holds few keys and needs no unit of its own.
-    ``stats`` (if given) receives the number of probes and rounds.
+    Earlier runs' manifests (when they share the source bucket) are planned like any keys
+    and skipped by BuildManifest. ``stats`` (if given) receives the number of probes and rounds.
     """
-    del exclude_prefix  # planning counts its keys as any others; building skips them
 
     async def probe(start_after: str | None, max_keys: int) -> ProbePage:
         return await probe_page(client, request.bucket, request.prefix, start_after, max_keys=max_keys)

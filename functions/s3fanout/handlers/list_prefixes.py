@@ -47,11 +47,9 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     layout = run_layout(run_id)
     manifest_bucket = config.manifest_bucket_for(request.bucket)
     client = await s3_client()
-    # When manifests share the source bucket, a run must not list earlier runs' manifests.
-    exclude = f"{config.manifest_prefix}/" if manifest_bucket == request.bucket else None
     region = await bucket_region(client, request.bucket, default=config.region)
     stats: dict[str, int] = {}
-    units = await plan_units(client, request, exclude_prefix=exclude, min_unit=config.min_unit_keys, stats=stats)
+    units = await plan_units(client, request, min_unit=config.min_unit_keys, stats=stats)
     record = run_record(
         request, run_id, units=len(units), manifest_bucket=manifest_bucket, plan_key=layout.plan_key, region=region
     )

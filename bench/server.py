@@ -261,7 +261,7 @@ class SyntheticS3:
         contents = "".join(
             f"<Contents><Key>{quoted_key_at(i) if url else escape(key_at(i))}</Key>"
             "<LastModified>2024-01-02T03:04:05.000Z</LastModified>"
-            '<ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag><ChecksumAlgorithm>CRC32</ChecksumAlgorithm>'
+            "<ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag><ChecksumAlgorithm>CRC32</ChecksumAlgorithm>"
             f"<Size>{size_at(i)}</Size><StorageClass>STANDARD</StorageClass></Contents>"
             for i in range(start, end)
         )

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
     from .records import WorkUnit
 
-# (key, size, why it is not shared or None, LastModified text) - all a manifest needs.
-ObjectEntry = tuple[str, int, str | None, str]
+# (key, size, why it is not shared or None, LastModified text, ETag without its quotes)
+# - all a manifest needs. Timestamps stay S3's text: nothing is parsed per key.
+ObjectEntry = tuple[str, int, str | None, str, str]
 
 
 class PageRun:
@@ -102,6 +103,7 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _OPEN, _CLOSE = "<Contents>", "</Contents>"
 _STORAGE_CLASS = re.compile(r"<StorageClass>([^<]*)</StorageClass>")
 _MODIFIED = re.compile(r"<LastModified>([^<]*)</LastModified>")
+_ETAG = re.compile(r"<ETag>([^<]*)</ETag>")
 # A restored archived object: its RestoreStatus says the restore is no longer in progress.
 _RESTORED = "<IsRestoreInProgress>false</IsRestoreInProgress>"
 
@@ -128,11 +130,17 @@ def _xml_text(raw: str) -> str:
     return text
 
 
+def _etag_text(raw: str) -> str:
+    # S3 writes ETags as &quot;...&quot;: the common case costs one replace, not the entity regex.
+    text = raw.replace("&quot;", '"')
+    return _xml_text(text) if "&" in text else text
+
+
 def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
     """Cut the ``<Contents>`` run out of a ListObjectsV2 body.
 
     Returns ``(rest, contents)``: the document without its Contents elements (for
-    botocore to parse) and ``[{"Key": ..., "Size": ..., "StorageClass": ...}, ...]`` with
+    botocore to parse) and ``[{"Key", "Size", "LastModified", "ETag", "StorageClass"}, ...]`` with
     keys exactly as botocore's XML parser would give them (before its EncodingType=url
     decoding); an archived object restored for now also has ``"Restored": True``.
     Returns None - parse it all with botocore - for an empty page or any body that is not
@@ -159,12 +167,13 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
     keys = _KEY.findall(region)
     sizes = _SIZE.findall(region)
     modified = _MODIFIED.findall(region)
-    if len(keys) != count or len(sizes) != count or len(modified) != count:
+    etags = _ETAG.findall(region)
+    if len(keys) != count or len(sizes) != count or len(modified) != count or len(etags) not in (0, count):
         return None
     try:
         contents = [
-            {"Key": _xml_text(key), "Size": int(size), "LastModified": stamp}
-            for key, size, stamp in zip(keys, sizes, modified, strict=True)
+            {"Key": _xml_text(key), "Size": int(size), "LastModified": stamp, "ETag": _etag_text(etag)}
+            for key, size, stamp, etag in zip(keys, sizes, modified, etags or [""] * count, strict=True)
         ]
     except ValueError:
         return None
@@ -314,7 +323,13 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
     try:
         async for page in _pages_with_optional_attributes(client, params):
             entries = [
-                (obj["Key"], obj["Size"], not_shared(obj), str(obj.get("LastModified", "")))
+                (
+                    obj["Key"],
+                    obj["Size"],
+                    not_shared(obj),
+                    str(obj.get("LastModified", "")),
+                    str(obj.get("ETag", "")).strip('"'),
+                )
                 for obj in page.get("Contents", ())
             ]
             done = end_key is not None and bool(entries) and entries[-1][0] > end_key

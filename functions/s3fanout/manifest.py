@@ -51,10 +51,16 @@ def suffix_matcher(suffix: str) -> Callable[[str], bool]:
 
 
 def manifest_lines(entries: list[ObjectEntry], signer: UrlSigner) -> bytes:
-    """JSONL lines ``{"key", "size", "url"}`` for a batch; one join per page, not per line."""
+    """JSONL lines ``{"key", "size", "etag", "last_modified", "url"}`` for a batch; one join
+    per page, not per line. ``etag`` is the ETag without its quotes and ``last_modified`` S3's
+    listing text, both as listed (a recipient checks its download against them)."""
     presign = signer.presign_get
-    # URLs are plain ASCII with no quotes or backslashes, so only the key needs escaping.
-    lines = [f'{{"key":{_dumps(key)},"size":{size},"url":"{presign(key)}"}}\n' for key, size, *_ in entries]
+    # URLs are plain ASCII with no quotes or backslashes; the listed texts are escaped like keys.
+    lines = [
+        f'{{"key":{_dumps(key)},"size":{size},"etag":{_dumps(etag)},"last_modified":{_dumps(modified)},'
+        f'"url":"{presign(key)}"}}\n'
+        for key, size, _why, modified, etag in entries
+    ]
     return "".join(lines).encode("utf-8")
 
 

@@ -4,6 +4,7 @@ read-ahead claims every next page, the planner's probe parses the same."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ ODD_KEYS = [
 ]
 
 
-async def _collect(moto_endpoint: str, bucket: str, work: WorkUnit) -> list[tuple[str, int]]:
+async def _collect(moto_endpoint: str, bucket: str, work: WorkUnit) -> list[Any]:
     session = new_session()
     async with session.client(
         "s3",
@@ -39,7 +40,7 @@ async def _collect(moto_endpoint: str, bucket: str, work: WorkUnit) -> list[tupl
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     ) as client:
-        entries: list[tuple[str, int, str | None]] = []
+        entries: list[Any] = []
         async for page in iter_object_pages(client, bucket, work):
             entries.extend(page)
         direct = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
@@ -92,3 +93,19 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
         )
     )
     assert [entry[0] for entry in bounded] == [k for k in many if "many/00999" < k <= "many/02000"]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "botocore-parse"])
+def test_entries_carry_the_listed_etag_and_last_modified_text(
+    s3: Any, bucket: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    """What a manifest line gives a recipient to check its download: the ETag (the body's MD5
+    for a single-part upload) without quotes, and LastModified exactly as S3 wrote it."""
+    if not fast:
+        monkeypatch.setattr(s3mod, "split_list_objects_v2", lambda _body: None)
+    put_keys(s3, bucket, ODD_KEYS)
+    entries = asyncio.run(_collect(moto_endpoint, bucket, WorkUnit(unit=0, prefix="")))
+    listed = {obj["Key"]: obj for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    for key, _size, _why, modified, etag in entries:
+        assert etag == hashlib.md5(f"body of {key}".encode()).hexdigest()
+        assert modified == listed[key]["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z")

@@ -107,16 +107,23 @@ AWKWARD_KEYS = [
 
 def test_manifest_lines_are_valid_jsonl_with_urls_for_each_key() -> None:
     signer = new_url_signer("demo-bucket", 900, region="us-east-1", endpoint_url="http://127.0.0.1:9")
-    entries = [(key, size, None) for size, key in enumerate(AWKWARD_KEYS)]
+    # Listed texts pass through as they are, even odd ones an S3-compatible server might send.
+    etags = ["c4ca4238a0b923820dcc509a6f75849b", "9b2cf535f27731c974343645a3985328-3", 'we"ird\\', ""]
+    entries = [
+        (key, size, None, f"2024-01-02T03:04:{size:02d}.000Z", etags[size % len(etags)])
+        for size, key in enumerate(AWKWARD_KEYS)
+    ]
     body = manifest_lines(entries, signer)
     assert body.endswith(b"\n")
     lines = body.decode("utf-8").split("\n")[:-1]
     assert len(lines) == len(entries)
-    for line, (key, size, _skip) in zip(lines, entries, strict=True):
+    for line, (key, size, _skip, modified, etag) in zip(lines, entries, strict=True):
         record = json.loads(line)
-        assert set(record) == {"key", "size", "url"}
+        assert set(record) == {"key", "size", "etag", "last_modified", "url"}
         assert record["key"] == key
         assert record["size"] == size
+        assert record["etag"] == etag
+        assert record["last_modified"] == modified
         url = urlsplit(record["url"])
         assert url.path == "/demo-bucket/" + quote(key, safe="/~")
         query = parse_qs(url.query)

@@ -12,7 +12,7 @@ ASL_RENDERED := .aws-sam/lint/fanout.asl.json
 # sam: no telemetry (and no network) during lint; validate needs a region, never credentials.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help install test lint lint-asl lint-sam typecheck unit integration workflow demo bench clean
+.PHONY: help install test lint lint-asl lint-sam typecheck unit integration workflow browser demo bench clean screenshot
 .PHONY: up down sfn-local docs graphs seed invoke
 
 help:
@@ -65,8 +65,26 @@ lint-asl: $(STAMP) $(NODE_STAMP)
 	$(PY) -m fanout_local.asl_substitute $(ASL_RENDERED)
 	node_modules/.bin/asl-validator --json-path $(ASL_RENDERED)
 
-test: lint
+test: lint browser
 	$(PY) -m pytest
+
+# The share page is tested in a real headless Chromium: Debian's/Ubuntu's chromium and
+# chromium-driver, installed here as root or with sudo; anywhere else, a clear failure.
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if command -v chromedriver >/dev/null && { command -v chromium || command -v chromium-browser; } >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make browser: the share page's tests need a headless Chromium - install the packages $(BROWSER_PACKAGES) (Debian/Ubuntu names)" >&2; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "make browser: installing $(BROWSER_PACKAGES) needs root or sudo - run: apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; fi; \
+	echo "installing $(BROWSER_PACKAGES) (apt-get) for the share page's browser tests"; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+	{ $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); }
+
+# The README's picture of the share page, as the browser tests render it.
+screenshot: $(STAMP) browser
+	$(PY) -m pytest -q tests/browser -k "shows_what_was_shared or phone_width"
+	cp .fanout/screenshots/share-page.png .fanout/screenshots/share-page-phone.png docs/
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -1,4 +1,4 @@
-"""Small JSON documents in S3: plan, run record, summaries, error records, index."""
+"""Small documents in S3: plan, run record, summaries, error records, index, share page."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 
+async def put_document(client: S3Client, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    try:
+        await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    except S3_CALL_ERRORS as exc:
+        raise translate_client_error(exc, bucket=bucket, operation="PutObject") from exc
+
+
 async def put_json(client: S3Client, bucket: str, key: str, document: Any) -> None:
     """Small JSON documents (plan, summaries, index)."""
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    try:
-        await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-    except S3_CALL_ERRORS as exc:
-        raise translate_client_error(exc, bucket=bucket, operation="PutObject") from exc
+    await put_document(client, bucket, key, body, "application/json")
 
 
 async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import PartsMissing, RunNotFound
+from .share_page import HTML_CONTENT_TYPE, render_share_page
 from .signing_identity import TEMPORARY_CREDENTIALS_NOTE
 from .store import RunStore
 
@@ -32,6 +33,8 @@ class IndexResult:
     parts: int
     index_key: str
     index_url: str
+    # The share page (index.html): the link to give a person.
+    page_url: str
     expires_at: str
     # Matching objects left out, by reason (archived storage class, "folder marker").
     skipped: dict[str, int]
@@ -43,6 +46,7 @@ class IndexResult:
             "parts": self.parts,
             "index_key": self.index_key,
             "index_url": self.index_url,
+            "page_url": self.page_url,
             "expires_at": self.expires_at,
             "skipped": self.skipped,
         }
@@ -119,6 +123,9 @@ async def merge_index(
     # Object URLs were signed when their part was built: the index is only as good as the oldest.
     signed_at = min([p.signed_at for p in parts], default=now)
     expires_at = iso8601(signed_at + run.expires_in)
+    # Each document links the other: the page reads its parts, fetch finds the index from the page.
+    index_url = part_signer.presign_get(layout.index_key)
+    page_url = part_signer.presign_get(layout.page_key)
     index: dict[str, Any] = {
         "run_id": layout.run_id,
         "bucket": run.bucket,
@@ -132,6 +139,7 @@ async def merge_index(
         "object_bytes": sum(p.object_bytes for p in parts),
         # Matching objects without a link: archived (not restored) or folder markers.
         "skipped": skipped_total(parts),
+        "page_url": page_url,
         "parts": [
             {
                 "prefix": p.prefix,
@@ -149,13 +157,16 @@ async def merge_index(
     }
     if url_credentials == "temporary":
         index["note"] = TEMPORARY_CREDENTIALS_NOTE
+    # The page first: once index.json exists the run is published, and its page with it.
+    await store.write_page(render_share_page(index, index_url), HTML_CONTENT_TYPE)
     await store.write_index(index)
     return IndexResult(
         run_id=layout.run_id,
         count=index["count"],
         parts=len(parts),
         index_key=layout.index_key,
-        index_url=part_signer.presign_get(layout.index_key),
+        index_url=index_url,
+        page_url=page_url,
         expires_at=expires_at,
         skipped=index["skipped"],
     )

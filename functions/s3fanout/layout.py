@@ -31,6 +31,11 @@ class RunLayout:
         return f"{self.base}index.json"
 
     @property
+    def page_key(self) -> str:
+        """The share page (text/html): what a person opens."""
+        return f"{self.base}index.html"
+
+    @property
     def summaries_prefix(self) -> str:
         return f"{self.base}summaries/"
 

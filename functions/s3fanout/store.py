@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .documents import get_json, put_json
+from .documents import get_json, put_document, put_json
 from .listing import list_keys
 from .records import ErrorRecord, PartSummary, RunRecord, WorkUnit
 
@@ -73,6 +73,9 @@ class RunStore:
 
     async def write_index(self, index: dict[str, Any]) -> None:
         await put_json(self.client, self.bucket, self.layout.index_key, index)
+
+    async def write_page(self, page: bytes, content_type: str) -> None:
+        await put_document(self.client, self.bucket, self.layout.page_key, page, content_type)
 
     async def _read_all(self, keys: list[str]) -> list[Any]:
         limit = asyncio.Semaphore(READ_CONCURRENCY)

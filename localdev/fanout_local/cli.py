@@ -146,7 +146,10 @@ def command_run(args: argparse.Namespace) -> int:
         if skipped := output.get("skipped"):
             reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
             console.print(f"[yellow]left out (no link would work): {reasons}[/]")
-        sys.stdout.write(f"{output.get('index_url')}\n")
+        # The page is the link for a person; the index is for programs (fanout fetch takes either).
+        console.print(f"index (for programs): {output.get('index_url')}")
+        console.print("[bold]share this link[/] (opens in a browser; fanout fetch accepts it too):")
+        sys.stdout.write(f"{output.get('page_url')}\n")
     if not (result.output or {}).get("count") and not args.allow_empty:
         # The index exists but lists nothing: almost always a wrong bucket, prefix or suffix.
         console.print(

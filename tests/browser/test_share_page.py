@@ -51,7 +51,7 @@ def share(s3: Any, bucket: str, keys: list[str]) -> dict[str, Any]:
 
 def wait_ready(browser: Browser, timeout: float = 30) -> None:
     WebDriverWait(browser.driver, timeout).until(
-        lambda d: d.execute_script("return document.body.dataset.state") in {"ready", "expired"}
+        lambda d: d.execute_script("return document.body.dataset.state") in {"ready", "expired", "failed"}
     )
 
 
@@ -329,3 +329,23 @@ def test_a_hundred_thousand_objects_first_rows_from_one_part_then_search_over_al
     # Responsive while it loaded: a script round trip answers at once.
     assert page.driver.execute_script("return 1") == 1
     print(f"100k objects: first rows {first_rows_ms} ms, search over all parts {search_s:.2f} s")
+
+
+def test_a_part_that_cannot_be_read_is_named_once_and_retried_only_when_asked(
+    s3: Any, bucket: str, page: Browser
+) -> None:
+    result = share(s3, bucket, KEYS)
+    index = json.loads(requests.get(result["index_url"], timeout=10).content)
+    lost = index["parts"][-1]
+    s3.delete_object(Bucket=bucket, Key=lost["key"])
+    open_page(page, result["page_url"] + "#q=pdf")  # a search needs every part
+    WebDriverWait(page.driver, 10).until(lambda d: d.find_element(By.ID, "retry").is_displayed())
+    assert f"part {len(index['parts'])} answered HTTP 404 NoSuchKey" in text_of(page, "status")
+    time.sleep(1.5)  # a page that retried by itself would ask again and again
+    asked = [u for u in page.requested_urls() if lost["key"] in u]
+    assert len(asked) == 1
+    s3.put_object(Bucket=bucket, Key=lost["key"], Body=b"")  # the reader's "Try again" now succeeds
+    page.driver.find_element(By.ID, "retry").click()
+    WebDriverWait(page.driver, 10).until(lambda d: not d.find_element(By.ID, "retry").is_displayed())
+    wait_ready(page)
+    assert "Could not load" not in text_of(page, "status")

@@ -123,7 +123,7 @@
         })
         .catch((error) => {
           part.loading = null;
-          failure = `Could not load the file list (${error.message}). Reload the page to try again.`;
+          failure = `Could not load the file list (${error.message}).`;
           throw error;
         });
     }
@@ -132,6 +132,8 @@
   let loadingAll = null;
   function loadAll() {
     if (allRows) return Promise.resolve(allRows);
+    // After a failure nothing loads again until the reader asks (Try again): no retry storm.
+    if (failure) return Promise.reject(new Error(failure));
     if (!loadingAll) {
       let next = 0;
       const worker = async () => {
@@ -143,7 +145,7 @@
       };
       loadingAll = Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, parts.length) }, worker))
         .then(() => { allRows = parts.flatMap((p) => p.rows); return allRows; })
-        .catch((error) => { loadingAll = null; throw error; });
+        .catch((error) => { loadingAll = null; scheduleRender(); throw error; });
     }
     return loadingAll;
   }
@@ -170,7 +172,7 @@
       }
       return { rows, count: total, complete: true, kind: "files" };
     }
-    loadAll().catch(() => scheduleRender());
+    loadAll().catch(() => {});
     const words = searchWords();
     let found = loadedRows().filter((row) => matches(row, words));
     if (state.sort === "size") found = found.slice().sort((a, b) => (a.size - b.size) * state.dir || (a.key < b.key ? -1 : 1));
@@ -179,7 +181,7 @@
     return { rows: found.slice(first, first + PAGE_ROWS), count: found.length, complete: Boolean(allRows), kind: words.length ? "matches" : "files" };
   }
   function folderEntries() {
-    loadAll().catch(() => scheduleRender());
+    loadAll().catch(() => {});
     const words = searchWords();
     const base = state.folder;
     const folders = new Map(); const files = [];
@@ -287,7 +289,10 @@
         ({ count, complete } = result); noun = result.kind;
       }
     } catch {
-      if (token === renderToken) $("status").textContent = failure;
+      if (token === renderToken) {
+        $("status").textContent = failure; $("retry").hidden = !failure;
+        document.body.dataset.state = "failed";
+      }
       return;
     }
     $("rows").replaceChildren(...shown);
@@ -300,11 +305,12 @@
     $("next").disabled = last >= count && complete;
     const loading = complete ? "" : `Loading the list: ${loadedParts} of ${parts.length} parts\u2026 `;
     $("status").textContent = failure || (loading + (count === 0 && complete ? "Nothing matches." : ""));
+    $("retry").hidden = !failure;
     $("list-scope").textContent = state.query ? `the files matching \u201c${readable(state.query)}\u201d` : "all files";
     if (!document.body.dataset.firstRowsMs && shown.length) {
       document.body.dataset.firstRowsMs = String(Math.round(performance.now() - started));
     }
-    document.body.dataset.state = complete ? "ready" : "loading";
+    document.body.dataset.state = failure ? "failed" : complete ? "ready" : "loading";
   }
 
   // -- search in the fragment (#q=...): a filtered view can be shared; it never touches the signature
@@ -387,6 +393,7 @@
   $("view-folders").addEventListener("click", () => { state.view = "folders"; state.page = 0; render(); });
   $("prev").addEventListener("click", () => { if (state.page > 0) { state.page -= 1; render(); } });
   $("next").addEventListener("click", () => { state.page += 1; render(); });
+  $("retry").addEventListener("click", () => { failure = ""; render(); });
   $("save-aria2").addEventListener("click", () => saveList("aria2"));
   $("save-curl").addEventListener("click", () => saveList("curl"));
   $("save-urls").addEventListener("click", () => saveList("urls"));

@@ -10,12 +10,12 @@ line by line into a bounded queue while ``concurrency`` threads download objects
 * network errors, 5xx and 429 are retried with exponential back-off; an expired link (403
   ``Request has expired``) is not, and is reported as expired, with the index's ``expires_at``.
 
-Where a file goes - the safe-path rule: object ``key`` is written to ``DIR/key``, exactly,
-or not at all. A key that is not a plain relative path is refused (a failure naming the
-reason), never rewritten: empty, absolute (``/x``), a drive letter (``C:x``), a backslash,
-a NUL or other control character, an empty segment (``a//b``, trailing ``/``), or a ``.``
-or ``..`` segment. Directories are created one level at a time and a symlink met on the way
-is refused, so a link planted under DIR cannot redirect a write outside it either.
+Where a file goes (``paths``): object ``key`` is written under DIR at the key read as a
+path - ``//`` collapsed, ``.`` dropped, ``..`` resolved inside the key (``a/x/../c.pdf`` ->
+``a/c.pdf``) - or not at all: a key whose ``..`` would leave DIR, that maps to nothing, or
+holds a control character is refused, and so is a key whose path an earlier key (in index
+order) already has as a file or a folder. A symlink met under DIR is refused, so a link
+planted there cannot redirect a write outside it either.
 """
 
 from __future__ import annotations

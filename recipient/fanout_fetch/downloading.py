@@ -23,7 +23,7 @@ from rich.console import Console
 
 from .http import Cancelled, FetchFailed, HttpClient, Retryable, check_size, network_error
 from .links import LinkExpired
-from .paths import UnsafeKey, local_path, make_parents
+from .paths import UnsafeKey, make_parents
 from .queueing import CHUNK_BYTES, Item, PartReader
 from .reporting import Failure, FetchReport, new_progress
 
@@ -102,7 +102,11 @@ class Fetcher:
 
     def fetch_item(self, item: Item) -> None:
         try:
-            target = make_parents(self.dest, local_path(item.key))
+            if item.folder:
+                make_parents(self.dest, item.path / "_")  # the folder itself, one level at a time
+                self.report.count_ok(0)
+                return
+            target = make_parents(self.dest, item.path)
             try:
                 existing = target.lstat()
             except FileNotFoundError:

@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -35,6 +35,15 @@ def network_error(exc: Exception, url: str | None = None) -> str:
     where = f" reaching {urlsplit(url).netloc}" if url else ""
     errno = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
     return f"network error{where}: {errno.group(0) if errno else type(exc).__name__}"
+
+
+def path_as_given(url: str, prepared: str) -> str:
+    """``prepared`` (requests' URL) with ``url``'s path: requests removes ``.`` and ``..``
+    segments (``a/x/../c.pdf`` -> ``a/c.pdf``), but in S3 they are part of the key and signed."""
+    path = urlsplit(url).path
+    if "/." not in path:
+        return prepared
+    return urlunsplit(urlsplit(prepared)._replace(path=requests.utils.requote_uri(path)))
 
 
 class Retryable(Exception):
@@ -71,10 +80,17 @@ class HttpClient:
                 self.sleep_before_retry(attempt)
         raise AssertionError(what)  # pragma: no cover - the loop returns or raises
 
+    def get(self, url: str) -> requests.Response:
+        """GET ``url`` streaming, its path sent as given (``path_as_given``)."""
+        prepared = self.session.prepare_request(requests.Request("GET", url))
+        prepared.url = path_as_given(url, prepared.url or url)
+        settings = self.session.merge_environment_settings(prepared.url, {}, True, None, None)
+        return self.session.send(prepared, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **settings)
+
     def open(self, url: str, what: str) -> requests.Response:
         """GET ``url`` streaming; raise LinkExpired, FetchFailed (final) or Retryable."""
         try:
-            response = self.session.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            response = self.get(url)
         except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL):
             raise FetchFailed(f"not an http(s) URL: {url[:100]!r} (paste the whole link you were sent)") from None
         except (requests.ConnectionError, requests.Timeout) as exc:

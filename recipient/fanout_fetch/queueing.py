@@ -1,5 +1,8 @@
 """The reading side of a fetch: the index, then each part's lines streamed into a bounded
-queue of objects to download (a retry after a network error skips lines already given)."""
+queue of objects to download (a retry after a network error skips lines already given).
+
+Each key is mapped to its path here, in this one thread and in index order (``paths``): a
+key refused by the mapping, or whose path another key already has, never reaches the queue."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import requests
@@ -14,6 +18,7 @@ import urllib3
 
 from .http import FetchFailed, HttpClient, Retryable, network_error
 from .links import LinkExpired
+from .paths import PathClaims, UnsafeKey, local_path
 from .reporting import Failure, FetchReport
 
 CHUNK_BYTES = 256 * 1024
@@ -27,6 +32,8 @@ class Item:
     size: int
     url: str
     part: str
+    path: PurePosixPath  # relative to DIR (``paths.local_path``)
+    folder: bool = False  # a folder marker: an empty object whose key ends in "/"
 
 
 class PartReader:
@@ -35,6 +42,7 @@ class PartReader:
         self.index_url = index_url
         self.report = report
         self.on_files = on_files
+        self.claims = PathClaims()
 
     def read_index(self) -> dict[str, Any]:
         def once() -> dict[str, Any]:
@@ -92,6 +100,19 @@ class PartReader:
             for _ in range(consumers):
                 work.put(None)
 
+    def _item(self, line: dict[str, Any], part_key: str) -> Item | None:
+        """The line as an Item with its path claimed, or None (refused: a failure reported)."""
+        key, size = line["key"], line["size"]
+        folder = size == 0 and key.endswith("/")
+        try:
+            path = local_path(key)
+            self.claims.claim(key, path, folder=folder)
+        except UnsafeKey as exc:
+            self.report.fail(Failure(key, f"refused: {exc}"))
+            self.on_files(1)
+            return None
+        return Item(key, size, line["url"], part_key, path, folder)
+
     def _produce_part(self, part: dict[str, Any], work: queue.Queue[Item | None]) -> None:
         part_key = str(part.get("key", "?"))
         listed = int(part.get("count", 0) or 0)
@@ -110,7 +131,9 @@ class PartReader:
                     self.report.fail(Failure(f"part {part_key}", f"line {lines} is not a key/size/url object"))
                     self.on_files(1)
                     continue
-                work.put(Item(line["key"], line["size"], line["url"], part_key))
+                item = self._item(line, part_key)
+                if item is not None:
+                    work.put(item)
         except LinkExpired:
             when = f"; the index says its links expire at {self.report.expires_at}" if self.report.expires_at else ""
             missing = max(listed - lines, 0)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from fanout_fetch import FetchReport, UnsafeKey, fetch, local_path
+from fanout_fetch import FetchReport, fetch
 from fanout_local.synthetic import synthetic_body
 from s3fanout import runtime
 from tests.support.flow import run_handlers
@@ -100,38 +100,6 @@ def no_temp_files(dest: Path) -> bool:
     return not list(dest.rglob(".fanout-*"))
 
 
-# -- the safe-path rule, key by key ------------------------------------------------------------
-@pytest.mark.parametrize(
-    "key",
-    ["a.pdf", "with space.pdf", "ünï/文件 📄.pdf", "a+b.pdf", "100%.pdf", "k=v.pdf", "~tilde/x.pdf", "a..b/..c.pdf"],
-)
-def test_legal_keys_map_to_themselves(key: str) -> None:
-    assert local_path(key).as_posix() == key
-
-
-@pytest.mark.parametrize(
-    ("key", "reason"),
-    [
-        ("../evil.pdf", "'..'"),
-        ("a/../../evil", "'..'"),
-        ("a/..", "'..'"),
-        ("/abs.pdf", "absolute"),
-        ("C:\\x.pdf", "backslash"),
-        ("C:x.pdf", "drive letter"),
-        ("a\\..\\b", "backslash"),
-        ("a//b.pdf", "empty path segment"),
-        ("dir/", "folder marker"),
-        ("", "empty key"),
-        ("./x.pdf", "'.'"),
-        ("nul\x00.pdf", "NUL"),
-        ("new\nline.pdf", "control character"),
-    ],
-)
-def test_unsafe_keys_are_refused_with_a_reason(key: str, reason: str) -> None:
-    with pytest.raises(UnsafeKey, match=reason):
-        local_path(key)
-
-
 # -- downloads ---------------------------------------------------------------------------------
 def test_downloads_every_object_byte_for_byte(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
     index = build_index(s3, bucket, KEYS)
@@ -159,21 +127,72 @@ def test_odd_but_legal_keys_land_at_their_own_path(s3: Any, bucket: str, proxy: 
         "odd/k=v&x=y.pdf",
         "odd/~tilde.pdf",
         "odd/..dots../x.pdf",
+        "odd/back\\slash.pdf",
+        "odd/C:drive.pdf",
     ]
-    index = build_index(s3, bucket, [*legal, "odd//double-slash.pdf"])
+    index = build_index(s3, bucket, legal)
     dest = tmp_path / "out"
 
     report = quick_fetch(index["index_url"], dest)
 
+    assert report.succeeded, report.failures
     for key in legal:
         assert (dest / key).read_bytes() == _body(key), key
-    # "//" is a legal S3 key but not a plain relative path: refused, named, nothing written.
-    assert [(f.what, f.reason) for f in report.failures] == [
-        ("odd//double-slash.pdf", "refused: empty path segment ('//')")
-    ]
-    assert report.ok == len(legal)
-    assert "odd//double-slash.pdf" not in object_gets(proxy, bucket)
-    assert not (dest / "odd" / "double-slash.pdf").exists()
+
+
+# Legal S3 keys that are not plain relative paths, listed the real way (the handlers), each
+# with where it lands under DIR.
+MAPPED_KEYS = {
+    "m/a//b.pdf": "m/a/b.pdf",
+    "m/x/../c.pdf": "m/c.pdf",
+    "/m/abs.pdf": "m/abs.pdf",
+    "./m/dot.pdf": "m/dot.pdf",
+    "m/./here/./d.pdf": "m/here/d.pdf",
+    "m/trailing/": "m/trailing",
+}
+
+
+def test_keys_that_are_not_plain_paths_are_downloaded_to_their_mapped_path(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    index = build_index(s3, bucket, list(MAPPED_KEYS))
+    dest = tmp_path / "out"
+
+    report = quick_fetch(index["index_url"], dest)
+
+    assert report.succeeded, report.failures
+    assert report.ok == len(MAPPED_KEYS)
+    for key, path in MAPPED_KEYS.items():
+        assert (dest / path).read_bytes() == _body(key), key
+    # Each object was asked for by its own key: the URL's "..", "." and "//" reached S3 as such.
+    assert sorted(object_gets(proxy, bucket)) == sorted(MAPPED_KEYS)
+    assert no_temp_files(dest)
+
+
+def test_keys_sharing_a_path_or_a_name_keep_the_first_and_refuse_the_rest(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    # One part, in this order: what is "first" is the index's order, not the download's.
+    keys = ["c/a/b.pdf", "c/a//b.pdf", "c/f", "c/f/inside.pdf", "c/dir/x.pdf", "c/dir"]
+    url = crafted_index(s3, bucket, [(key, "fine") for key in keys])
+    dest = tmp_path / "out"
+
+    report = quick_fetch(url, dest, concurrency=4)
+
+    assert {f.what: f.reason for f in report.failures} == {
+        "c/a//b.pdf": "refused: maps to 'c/a/b.pdf', already the file of key 'c/a/b.pdf' (listed earlier)",
+        "c/f/inside.pdf": "refused: needs 'c/f' as a folder, already the file of key 'c/f' (listed earlier)",
+        "c/dir": "refused: 'c/dir' is already a folder for key 'c/dir/x.pdf' (listed earlier), cannot be a file",
+    }
+    assert tree(dest) == {
+        "c": None,
+        "c/a": None,
+        "c/a/b.pdf": b"fine",
+        "c/f": b"fine",
+        "c/dir": None,
+        "c/dir/x.pdf": b"fine",
+    }
+    assert report.ok == 3
 
 
 def test_second_run_skips_complete_files_and_refetches_the_rest(
@@ -256,23 +275,34 @@ def test_a_persistent_error_gives_up_with_a_reason(s3: Any, bucket: str, proxy: 
 
 
 # -- never outside DIR -------------------------------------------------------------------------
+# Keys whose ".." would leave DIR, or that map to nothing: refused.
 TRAVERSAL_KEYS = [
     "../evil.pdf",
     "../../evil.pdf",
     "a/../../evil.pdf",
     "a/../../../evil.pdf",
-    "/tmp/fanout-fetch-abs-test.pdf",
-    "/fanout-fetch-abs-test.pdf",
-    "C:\\x.pdf",
-    "C:x.pdf",
-    "a\\..\\b.pdf",
-    "..\\..\\evil.pdf",
-    "./x.pdf",
-    "a//b.pdf",
+    "/../evil.pdf",
+    "./../evil.pdf",
+    "a//..//..//evil.pdf",
+    "a/..",
+    "/",
+    ".",
     "nul\x00.pdf",
-    "dir/",
     "",
 ]
+# Keys that look like an escape but are names inside DIR: written there, nowhere else.
+INSIDE_KEYS = {
+    "/tmp/fanout-fetch-abs-test.pdf": "tmp/fanout-fetch-abs-test.pdf",
+    "/fanout-fetch-abs-test.pdf": "fanout-fetch-abs-test.pdf",
+    "C:\\x.pdf": "C:\\x.pdf",
+    "C:x.pdf": "C:x.pdf",
+    "a\\..\\b.pdf": "a\\..\\b.pdf",
+    "..\\..\\evil.pdf": "..\\..\\evil.pdf",
+    "./x.pdf": "x.pdf",
+    "a//b.pdf": "a/b.pdf",
+    "a/x/../c.pdf": "a/c.pdf",
+    "dir/": "dir",
+}
 
 
 def crafted_index(s3: Any, bucket: str, lines: list[tuple[str, str]]) -> str:
@@ -312,16 +342,18 @@ def sandbox(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_traversal_keys_never_write_outside_dir(s3: Any, bucket: str, sandbox: tuple[Path, Path]) -> None:
     root, dest = sandbox
-    index_url = crafted_index(s3, bucket, [(key, "payload") for key in TRAVERSAL_KEYS] + [("ok/fine.pdf", "fine")])
+    lines = [(key, "payload") for key in [*TRAVERSAL_KEYS, *INSIDE_KEYS]] + [("ok/fine.pdf", "fine")]
+    index_url = crafted_index(s3, bucket, lines)
     before = tree(root, exclude=dest)
 
     report = quick_fetch(index_url, dest)
 
     assert tree(root, exclude=dest) == before
-    assert tree(dest) == {"ok": None, "ok/fine.pdf": b"fine"}  # refused, not rewritten somewhere else
     assert not Path("/fanout-fetch-abs-test.pdf").exists()
     assert not Path("/tmp/fanout-fetch-abs-test.pdf").exists()
-    assert report.ok == 1
+    files = {path: data for path, data in tree(dest).items() if data is not None}
+    assert files == {**dict.fromkeys(INSIDE_KEYS.values(), b"EVIL"), "ok/fine.pdf": b"fine"}
+    assert report.ok == len(INSIDE_KEYS) + 1
     assert sorted(f.what for f in report.failures) == sorted(TRAVERSAL_KEYS)
     assert all(f.reason.startswith("refused: ") for f in report.failures)
 
@@ -351,7 +383,7 @@ def test_cli_refuses_traversal_and_exits_non_zero(s3: Any, bucket: str, sandbox:
 
     assert completed.returncode == 1, completed.stderr
     assert tree(root, exclude=dest) == before
-    assert "../../evil.pdf: refused: '..' path segment (would leave DIR)" in completed.stderr
+    assert "../../evil.pdf: refused: '..' would leave DIR" in completed.stderr
     assert "1 downloaded" in completed.stderr
     assert "Traceback" not in completed.stderr
 

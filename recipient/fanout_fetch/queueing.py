@@ -17,7 +17,7 @@ import requests
 import urllib3
 
 from .http import FetchFailed, HttpClient, Retryable, network_error
-from .links import LinkExpired
+from .links import SHARE_DATA_ID, LinkExpired, index_url_from_page, is_html
 from .paths import PathClaims, UnsafeKey, local_path
 from .reporting import Failure, FetchReport
 
@@ -44,17 +44,35 @@ class PartReader:
         self.on_files = on_files
         self.claims = PathClaims()
 
-    def read_index(self) -> dict[str, Any]:
-        def once() -> dict[str, Any]:
-            with self.http.open(self.index_url, "the index link") as response:
+    def _get(self, url: str, what: str) -> tuple[bytes, str]:
+        """The whole body of ``url`` and its Content-Type, with retries."""
+
+        def once() -> tuple[bytes, str]:
+            with self.http.open(url, what) as response:
                 try:
-                    return response.json()
+                    return response.content, response.headers.get("Content-Type", "")
                 except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                     raise Retryable(network_error(exc)) from exc
-                except ValueError as exc:
-                    raise FetchFailed("the index is not JSON (is this an s3-fanout index URL?)") from exc
 
-        index = self.http.with_retries("index", once)
+        result: tuple[bytes, str] = self.http.with_retries(what, once)
+        return result
+
+    def read_index(self) -> dict[str, Any]:
+        """The index, from its URL or from the share page's (``links.index_url_from_page``)."""
+        body, content_type = self._get(self.index_url, "the index link")
+        if is_html(content_type, body):
+            index_url = index_url_from_page(body.decode("utf-8", "replace"))
+            if index_url is None:
+                raise FetchFailed(
+                    f"this page is not an s3-fanout share page (no {SHARE_DATA_ID} data); "
+                    "pass the page or index URL the sender gave you"
+                )
+            self.index_url = index_url
+            body, _ = self._get(index_url, "the index link")
+        try:
+            index = json.loads(body)
+        except ValueError as exc:
+            raise FetchFailed("the index is not JSON (is this an s3-fanout index URL?)") from exc
         if not isinstance(index, dict) or not isinstance(index.get("parts"), list):
             raise FetchFailed("not an s3-fanout index: no 'parts' list")
         return index

@@ -274,6 +274,48 @@ def test_a_persistent_error_gives_up_with_a_reason(s3: Any, bucket: str, proxy: 
     assert sum(1 for key in object_gets(proxy, bucket) if key == "scans/a.pdf") == 1  # a 404 is not retried
 
 
+# -- the share page --------------------------------------------------------------------------
+def share_page(s3: Any, bucket: str, index_url: str | None, *, content_type: str = "text/html; charset=utf-8") -> str:
+    """A page like the sender's ``manifests/{run_id}/index.html`` in moto; its presigned URL."""
+    data = {"run_id": "r1", "index_url": index_url, "count": len(KEYS), "title": "</script><b>&"}
+    payload = json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    element = f'<script id="fanout-share" type="application/json">{payload}</script>' if index_url else ""
+    html = f"<!doctype html>\n<html><head><title>files</title>{element}</head><body>files</body></html>"
+    s3.put_object(Bucket=bucket, Key="manifests/r1/index.html", Body=html.encode(), ContentType=content_type)
+    return s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "manifests/r1/index.html"}, ExpiresIn=600
+    )
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "binary/octet-stream"])
+def test_the_share_page_url_downloads_everything(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path, content_type: str
+) -> None:
+    index = build_index(s3, bucket, KEYS)
+    page_url = share_page(s3, bucket, index["index_url"], content_type=content_type)
+    dest = tmp_path / "out"
+
+    report = quick_fetch(page_url, dest)
+
+    assert report.succeeded, report.failures
+    assert report.ok == len(KEYS)
+    assert all((dest / k).read_bytes() == _body(k) for k in KEYS)
+    assert report.index is not None
+    assert report.index["count"] == len(KEYS)
+
+
+def test_a_page_that_is_not_a_share_page_is_named(s3: Any, bucket: str, tmp_path: Path) -> None:
+    completed = run_cli(share_page(s3, bucket, None), "--to", str(tmp_path / "out"))
+
+    assert completed.returncode == 1
+    assert (
+        "index: this page is not an s3-fanout share page (no fanout-share data); "
+        "pass the page or index URL the sender gave you"
+    ) in " ".join(completed.stderr.split())
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
 # -- never outside DIR -------------------------------------------------------------------------
 # Keys whose ".." would leave DIR, or that map to nothing: refused.
 TRAVERSAL_KEYS = [

@@ -1,12 +1,16 @@
-"""``fanout-fetch INDEX_URL --to DIR`` (also ``fanout fetch``): what a recipient does with the link - download it all.
+"""``fanout-fetch URL --to DIR`` (also ``fanout fetch``): what a recipient does with the link - download it all.
 
-No AWS credentials: plain HTTP(S) GETs of the presigned URLs. The index is read first (its
+No AWS credentials: plain HTTP(S) GETs of the presigned URLs. URL is the share page's (its
+embedded ``index_url`` is followed) or the index's. The index is read first (its
 ``count`` and ``object_bytes`` size the progress bars), then one thread streams the parts
 line by line into a bounded queue while ``concurrency`` threads download objects:
 
-* each object is streamed to a temp file next to its destination, its size checked against
-  the part's ``size``, then renamed into place - a file under DIR is always complete;
-* a file already there with the listed size is skipped (resume: run the command again);
+* each object is streamed to a temp file next to its destination, checked (size; ETag and
+  MD5 where the line's ``etag`` allows: ``integrity``), then renamed into place - a file
+  under DIR is always complete;
+* a file already there with the listed size is skipped (run the command again to finish);
+  a download cut short keeps its partial file and continues it with an HTTP Range when the
+  line carries an ``etag`` (``partials``, ``downloading``);
 * network errors, 5xx and 429 are retried with exponential back-off; an expired link (403
   ``Request has expired``) is not, and is reported as expired, with the index's ``expires_at``.
 

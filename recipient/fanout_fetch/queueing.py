@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -22,6 +23,7 @@ from .paths import PathClaims, UnsafeKey, local_path
 from .reporting import Failure, FetchReport
 
 CHUNK_BYTES = 256 * 1024
+_ETAG = re.compile(r"[\x21\x23-\x7e]{1,200}")
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Item:
     part: str
     path: PurePosixPath  # relative to DIR (``paths.local_path``)
     folder: bool = False  # a folder marker: an empty object whose key ends in "/"
+    etag: str | None = None  # without its quotes; None in older manifests (then no resume, no MD5)
 
 
 class PartReader:
@@ -43,6 +46,7 @@ class PartReader:
         self.report = report
         self.on_files = on_files
         self.claims = PathClaims()
+        self.listed_all = False  # every part read, every line accounted for
 
     def _get(self, url: str, what: str) -> tuple[bytes, str]:
         """The whole body of ``url`` and its Content-Type, with retries."""
@@ -110,10 +114,12 @@ class PartReader:
     def produce(self, index: dict[str, Any], work: queue.Queue[Item | None], consumers: int) -> None:
         """Every part's items into ``work``, then one end marker per consumer."""
         try:
+            complete = True
             for part in index["parts"]:
                 if self.http.stop.is_set():
                     return
-                self._produce_part(part, work)
+                complete = self._produce_part(part, work) and complete
+            self.listed_all = complete
         finally:
             for _ in range(consumers):
                 work.put(None)
@@ -129,9 +135,13 @@ class PartReader:
             self.report.fail(Failure(key, f"refused: {exc}"))
             self.on_files(1)
             return None
-        return Item(key, size, line["url"], part_key, path, folder)
+        etag = line.get("etag")
+        # Only a token fit for an If-Match header; anything else is as good as absent.
+        etag = etag if isinstance(etag, str) and _ETAG.fullmatch(etag) else None
+        return Item(key, size, line["url"], part_key, path, folder, etag)
 
-    def _produce_part(self, part: dict[str, Any], work: queue.Queue[Item | None]) -> None:
+    def _produce_part(self, part: dict[str, Any], work: queue.Queue[Item | None]) -> bool:
+        """Queue the part's items; False if some lines could not be read."""
         part_key = str(part.get("key", "?"))
         listed = int(part.get("count", 0) or 0)
         lines = 0
@@ -158,12 +168,14 @@ class PartReader:
             reason = f"link expired ({missing} objects not listed{when})"
             self.report.fail(Failure(f"part {part_key}", reason, expired=True, objects=missing))
             self.on_files(missing)
-            return
+            return False
         except (FetchFailed, ValueError) as exc:
             missing = max(listed - lines, 0)
             reason = f"not JSON lines: {exc}" if isinstance(exc, ValueError) else str(exc)
             self.report.fail(Failure(f"part {part_key}", f"{reason} ({missing} objects not listed)", objects=missing))
             self.on_files(missing)
-            return
+            return False
         if lines != listed:
             self.report.fail(Failure(f"part {part_key}", f"{lines} lines, the index says {listed}", objects=0))
+            return False
+        return True

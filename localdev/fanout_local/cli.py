@@ -493,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--manifest-bucket")
     invoke.set_defaults(handler=command_invoke)
 
-    fetch = sub.add_parser("fetch", help="download everything an index URL lists (a recipient: no AWS credentials)")
+    fetch = sub.add_parser("fetch", help="download everything a share page or index URL lists (no AWS credentials)")
     add_fetch_arguments(fetch)
     fetch.set_defaults(handler=command_fetch)
 

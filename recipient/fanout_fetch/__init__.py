@@ -1,21 +1,25 @@
-"""``fanout-fetch INDEX_URL --to DIR`` (also ``fanout fetch``): what a recipient does with the link - download it all.
+"""``fanout-fetch URL --to DIR`` (also ``fanout fetch``): what a recipient does with the link - download it all.
 
-No AWS credentials: plain HTTP(S) GETs of the presigned URLs. The index is read first (its
+No AWS credentials: plain HTTP(S) GETs of the presigned URLs. URL is the share page's (its
+embedded ``index_url`` is followed) or the index's. The index is read first (its
 ``count`` and ``object_bytes`` size the progress bars), then one thread streams the parts
 line by line into a bounded queue while ``concurrency`` threads download objects:
 
-* each object is streamed to a temp file next to its destination, its size checked against
-  the part's ``size``, then renamed into place - a file under DIR is always complete;
-* a file already there with the listed size is skipped (resume: run the command again);
+* each object is streamed to a temp file next to its destination, checked (size; ETag and
+  MD5 where the line's ``etag`` allows: ``integrity``), then renamed into place - a file
+  under DIR is always complete;
+* a file already there with the listed size is skipped (run the command again to finish);
+  a download cut short keeps its partial file and continues it with an HTTP Range when the
+  line carries an ``etag`` (``partials``, ``downloading``);
 * network errors, 5xx and 429 are retried with exponential back-off; an expired link (403
   ``Request has expired``) is not, and is reported as expired, with the index's ``expires_at``.
 
-Where a file goes - the safe-path rule: object ``key`` is written to ``DIR/key``, exactly,
-or not at all. A key that is not a plain relative path is refused (a failure naming the
-reason), never rewritten: empty, absolute (``/x``), a drive letter (``C:x``), a backslash,
-a NUL or other control character, an empty segment (``a//b``, trailing ``/``), or a ``.``
-or ``..`` segment. Directories are created one level at a time and a symlink met on the way
-is refused, so a link planted under DIR cannot redirect a write outside it either.
+Where a file goes (``paths``): object ``key`` is written under DIR at the key read as a
+path - ``//`` collapsed, ``.`` dropped, ``..`` resolved inside the key (``a/x/../c.pdf`` ->
+``a/c.pdf``) - or not at all: a key whose ``..`` would leave DIR, that maps to nothing, or
+holds a control character is refused, and so is a key whose path an earlier key (in index
+order) already has as a file or a folder. A symlink met under DIR is refused, so a link
+planted there cannot redirect a write outside it either.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ def positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("index_url", help="the index URL you were sent (quote it: it contains &)")
+    parser.add_argument(
+        "index_url", metavar="URL", help="the page or index URL you were sent (quote it: it contains &)"
+    )
     parser.add_argument("--to", required=True, metavar="DIR", help="where the files go (created if missing)")
     parser.add_argument("--concurrency", type=positive_int, default=8, help="parallel downloads (default 8)")
 
@@ -33,7 +35,9 @@ def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fanout-fetch", description="Download everything an s3-fanout index lists.")
+    parser = argparse.ArgumentParser(
+        prog="fanout-fetch", description="Download everything an s3-fanout share page or index lists."
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     console = Console(stderr=True)

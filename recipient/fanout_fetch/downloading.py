@@ -1,16 +1,25 @@
 """The writing side of a fetch: ``concurrency`` threads take objects from the queue the
 parts feed (``queueing``) and download each to a temp file next to its destination, check
-its size against the part's ``size``, then rename it into place - a file under DIR is
-always complete; one already there with the listed size is skipped (resume: run again).
-Ctrl-C stops the threads, and each removes its temp file."""
+it (``integrity``: size; ETag and MD5 when the line carries an etag), then rename it into
+place - a file under DIR is always complete and checked.
+
+* A file already at the destination with the listed size is skipped without reading it
+  (resume: run again). It was checked when it was written; re-hashing every file on every
+  run would read the whole download again.
+* A download that stops midway keeps its partial file when the line has an etag
+  (``partials``); the next attempt - a retry in this run, or a later run - continues it with
+  ``Range: bytes=N-`` and ``If-Match: "<etag>"``. S3's 412 (the object changed) or a wrong
+  ETag is a failure and the partial is deleted: the bytes could only mix two objects. A 200
+  instead of 206 (the range ignored) rewrites the file from byte 0; a 416 or a Content-Range
+  other than ``bytes N-(size-1)/size`` starts over on the next attempt.
+* Ctrl-C stops the threads; each keeps its resumable partial file and removes any other.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -21,32 +30,24 @@ import requests
 import urllib3
 from rich.console import Console
 
-from .http import Cancelled, FetchFailed, HttpClient, Retryable, check_size, network_error
+from .http import Cancelled, FetchFailed, HttpClient, Mismatch, Restart, Retryable, check_size, network_error
+from .integrity import check_etag, check_md5, md5_hasher
 from .links import LinkExpired
-from .paths import UnsafeKey, local_path, make_parents
+from .partials import Partial, remove_unclaimed, remove_unresumable
+from .paths import UnsafeKey, make_parents
 from .queueing import CHUNK_BYTES, Item, PartReader
 from .reporting import Failure, FetchReport, new_progress
 
-TEMP_PREFIX, TEMP_SUFFIX = ".fanout-", ".part"
 
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-UMASK = _umask()
-
-
-def remove_stale_temp_files(dest: Path) -> int:
-    """Temp files an interrupted run left (a download killed mid-write): never complete."""
-    removed = 0
-    for stale in dest.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
-        if stale.is_file() and not stale.is_symlink():
-            stale.unlink(missing_ok=True)
-            removed += 1
-    return removed
+def continue_or_restart(response: requests.Response, partial: Partial, size: int) -> None:
+    """A ranged answer continues ``partial``; a 200 (the range ignored) rewrites it from byte 0;
+    any other range raises Restart (the next attempt starts over)."""
+    if response.status_code == 200:
+        partial.restart()
+        return
+    content_range = response.headers.get("Content-Range")
+    if content_range != f"bytes {partial.offset}-{size - 1}/{size}":
+        raise Restart(f"unexpected Content-Range {content_range!r} for {partial.offset:,}-; starting over")
 
 
 class Fetcher:
@@ -71,14 +72,25 @@ class Fetcher:
         # Late-bound: callers set on_files after construction (progress bars).
         self.reader = PartReader(self.http, index_url, self.report, lambda n: self.on_files(n))  # noqa: PLW0108
         self.on_files: Callable[[int], None] = lambda _n: None
+        self.kept: set[Path] = set()  # resumable partial files left for a later run
+        self._kept_lock = threading.Lock()
 
-    def _download_once(self, item: Item, target: Path) -> int:
-        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
-        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600; a download gets the umask's mode, as with curl
-        temp = Path(temp_name)
-        written = reported = 0
+    def _download_once(self, item: Item, target: Path) -> tuple[int, bool]:
+        """Download into a partial file, check, rename: (bytes fetched now, resumed?)."""
+        partial = Partial.open(target.parent, item.key, item.etag, item.size)
+        started = partial.offset
+        reported = 0
         try:
-            with os.fdopen(fd, "wb") as out, self.http.open(item.url, "link") as response:
+            headers = {"Range": f"bytes={started}-", "If-Match": f'"{item.etag}"'} if started else {}
+            with self.http.open(item.url, "link", headers) as response:
+                check_etag(response.headers, item.etag)
+                if started:
+                    continue_or_restart(response, partial, item.size)
+                hasher = md5_hasher(response.headers, item.etag)
+                if hasher is not None and partial.offset:
+                    partial.hash_existing(hasher)
+                resumed_from = written = reported = partial.offset
+                self.on_bytes(reported)
                 try:
                     # The bytes as stored (no Content-Encoding decoding): that is what `size` counts.
                     for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
@@ -86,23 +98,36 @@ class Fetcher:
                             raise Cancelled
                         written += len(chunk)
                         if written > item.size:
-                            raise FetchFailed(f"size mismatch: more than the {item.size:,} bytes the part lists")
-                        out.write(chunk)
+                            raise Mismatch(f"size mismatch: more than the {item.size:,} bytes the part lists")
+                        partial.out.write(chunk)
+                        if hasher is not None:
+                            hasher.update(chunk)
                         self.on_bytes(len(chunk))
                         reported = written
                 except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                     raise Retryable(network_error(exc)) from exc
             check_size(written, item.size)
-            temp.replace(target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
+            check_md5(hasher, item.etag)
+            partial.commit(target)
+        except BaseException as exc:
             self.on_bytes(-reported)
+            # Right bytes so far (a network error, an expired link, Ctrl-C): keep them to continue.
+            if partial.resumable and not isinstance(exc, Mismatch | Restart):
+                partial.keep()
+                with self._kept_lock:
+                    self.kept.add(partial.path)
+            else:
+                partial.discard()
             raise
-        return written
+        return written - resumed_from, resumed_from > 0
 
     def fetch_item(self, item: Item) -> None:
         try:
-            target = make_parents(self.dest, local_path(item.key))
+            if item.folder:
+                make_parents(self.dest, item.path / "_")  # the folder itself, one level at a time
+                self.report.count_ok(0)
+                return
+            target = make_parents(self.dest, item.path)
             try:
                 existing = target.lstat()
             except FileNotFoundError:
@@ -111,8 +136,8 @@ class Fetcher:
                 self.report.count_skipped(item.size)
                 self.on_bytes(item.size)
                 return
-            written = self.http.with_retries(item.key, lambda: self._download_once(item, target))
-            self.report.count_ok(written)
+            written, resumed = self.http.with_retries(item.key, lambda: self._download_once(item, target))
+            self.report.count_ok(written, resumed=resumed)
         except UnsafeKey as exc:
             self.report.fail(Failure(item.key, f"refused: {exc}"))
         except LinkExpired:
@@ -141,11 +166,13 @@ class Fetcher:
         try:
             self.dest.mkdir(parents=True, exist_ok=True)
             self.dest = self.report.dest = self.dest.resolve()
-            remove_stale_temp_files(self.dest)
+            remove_unresumable(self.dest)
         except OSError as exc:
             self.report.fail(Failure(str(self.dest), f"cannot use it as DIR: {exc.strerror or exc}", objects=0))
             return self._finish(started)
         self._download_all(index)
+        if self.reader.listed_all and not self.http.stop.is_set():
+            remove_unclaimed(self.dest, self.kept)
         return self._finish(started)
 
     def _download_all(self, index: dict[str, Any]) -> None:

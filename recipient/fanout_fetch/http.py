@@ -1,6 +1,8 @@
 """GETs of presigned links with retries: network errors, 5xx and 429 are retried with
 exponential back-off and jitter; an expired link (S3's 403 ``Request has expired``) is
-not; anything else is final and named."""
+not; anything else is final and named. A ranged GET (resuming a partial file) may also be
+answered 412 (the object is no longer the ETag asked for: :class:`Mismatch`) or 416
+(:class:`Restart`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -25,9 +27,13 @@ class FetchFailed(Exception):
     """One object (or part) could not be fetched; the message is the reason."""
 
 
+class Mismatch(FetchFailed):
+    """The bytes are not the object the part lists (size, checksum or ETag): never kept."""
+
+
 def check_size(written: int, listed: int) -> None:
     if written != listed:
-        raise FetchFailed(f"size mismatch: got {written:,} bytes, the part lists {listed:,}")
+        raise Mismatch(f"size mismatch: got {written:,} bytes, the part lists {listed:,}")
 
 
 def network_error(exc: Exception, url: str | None = None) -> str:
@@ -37,8 +43,21 @@ def network_error(exc: Exception, url: str | None = None) -> str:
     return f"network error{where}: {errno.group(0) if errno else type(exc).__name__}"
 
 
+def path_as_given(url: str, prepared: str) -> str:
+    """``prepared`` (requests' URL) with ``url``'s path: requests removes ``.`` and ``..``
+    segments (``a/x/../c.pdf`` -> ``a/c.pdf``), but in S3 they are part of the key and signed."""
+    path = urlsplit(url).path
+    if "/." not in path:
+        return prepared
+    return urlunsplit(urlsplit(prepared)._replace(path=requests.utils.requote_uri(path)))
+
+
 class Retryable(Exception):
     pass
+
+
+class Restart(Retryable):
+    """Retry from byte 0: the partial file cannot be continued (the server refused its range)."""
 
 
 class Cancelled(Exception):
@@ -71,15 +90,25 @@ class HttpClient:
                 self.sleep_before_retry(attempt)
         raise AssertionError(what)  # pragma: no cover - the loop returns or raises
 
-    def open(self, url: str, what: str) -> requests.Response:
-        """GET ``url`` streaming; raise LinkExpired, FetchFailed (final) or Retryable."""
+    def get(self, url: str, headers: dict[str, str] | None = None) -> requests.Response:
+        """GET ``url`` streaming, its path sent as given (``path_as_given``)."""
+        prepared = self.session.prepare_request(requests.Request("GET", url, headers=headers))
+        prepared.url = path_as_given(url, prepared.url or url)
+        settings = self.session.merge_environment_settings(prepared.url, {}, True, None, None)
+        return self.session.send(prepared, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **settings)
+
+    def open(self, url: str, what: str, headers: dict[str, str] | None = None) -> requests.Response:
+        """GET ``url`` streaming; raise LinkExpired, FetchFailed (final) or Retryable.
+
+        With a ``Range`` header a 206 is an answer too; the caller checks its Content-Range."""
+        headers = headers or {}
         try:
-            response = self.session.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            response = self.get(url, headers)
         except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL):
             raise FetchFailed(f"not an http(s) URL: {url[:100]!r} (paste the whole link you were sent)") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Retryable(network_error(exc, url)) from exc
-        if response.status_code == 200:
+        if response.status_code == 200 or (response.status_code == 206 and "Range" in headers):
             return response
         with response:
             try:
@@ -90,6 +119,10 @@ class HttpClient:
             raise link_expired(url, what)
         code, message = s3_error_fields(body)
         detail = f"HTTP {response.status_code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+        if response.status_code == 412 and "If-Match" in headers:
+            raise Mismatch(f"changed since the index was made: not ETag {headers['If-Match']} any more ({detail})")
+        if response.status_code == 416 and "Range" in headers:
+            raise Restart(f"{detail} for {headers['Range']}; starting over")
         if response.status_code in RETRY_STATUSES:
             raise Retryable(detail)
         raise FetchFailed(detail)

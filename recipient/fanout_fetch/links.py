@@ -1,5 +1,6 @@
 """Presigned links as S3 answers them: an expired link, an S3 error body, a session sized
-for the download threads. No AWS credentials anywhere: plain HTTP(S) GETs."""
+for the download threads, the share page that leads to the index. No AWS credentials
+anywhere: plain HTTP(S) GETs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -58,6 +60,57 @@ def link_expired(url: str, what: str = "link") -> LinkExpired:
     expired_at = url_expiry(url)
     when = f" at {expired_at:%Y-%m-%dT%H:%M:%SZ}" if expired_at else ""
     return LinkExpired(f"{what} expired{when}: {url.split('?', 1)[0]}", url=url, expired_at=expired_at)
+
+
+SHARE_DATA_ID = "fanout-share"
+
+
+class _ShareData(HTMLParser):
+    """The text of every ``<script id="fanout-share">`` element. HTMLParser reads a script's
+    content as raw text up to ``</script``, and skips comments: a lookalike inside either is
+    not an element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script" and dict(attrs).get("id") == SHARE_DATA_ID:
+            self._inside = True
+            self.found.append("")
+
+    def handle_data(self, data: str) -> None:
+        if self._inside:
+            self.found[-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._inside = False
+
+
+def is_html(content_type: str, body: bytes) -> bool:
+    """A share page rather than the index: served as HTML, or a body that opens with a tag."""
+    return content_type.split(";", 1)[0].strip().lower() == "text/html" or body.lstrip()[:1] == b"<"
+
+
+def index_url_from_page(html: str) -> str | None:
+    """The ``index_url`` of a share page's ``<script id="fanout-share" type="application/json">``
+    data, or None: no such element, more than one (ambiguous: refuse rather than guess), not
+    a JSON object, or an ``index_url`` that is not an absolute http(s) URL."""
+    parser = _ShareData()
+    parser.feed(html)
+    parser.close()
+    if len(parser.found) != 1:
+        return None
+    try:
+        data = json.loads(parser.found[0])
+    except ValueError:
+        return None
+    url = data.get("index_url") if isinstance(data, dict) else None
+    if not isinstance(url, str) or not re.match(r"https?://[^/?#\s]+", url) or re.search(r"\s", url):
+        return None
+    return url
 
 
 def new_session(pool: int = 16) -> requests.Session:

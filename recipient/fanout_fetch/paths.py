@@ -1,10 +1,21 @@
-"""The safe-path rule: object ``key`` is written to ``DIR/key``, exactly, or not at all.
+"""Where an object goes: the key mapped to a path inside DIR, like ``aws s3 cp --recursive``
+but never outside DIR and never two objects to one file.
 
-A key that is not a plain relative path is refused (a failure naming the reason), never
-rewritten: empty, absolute (``/x``), a drive letter (``C:x``), a backslash, a NUL or other
-control character, an empty segment (``a//b``, trailing ``/``), or a ``.`` or ``..``
-segment. Directories are created one level at a time and a symlink met on the way is
-refused, so a link planted under DIR cannot redirect a write outside it either.
+The mapping (:func:`local_path`) reads the key as ``/``-separated segments: empty segments
+are collapsed (``a//b`` -> ``a/b``, ``/x`` -> ``x``, a trailing ``/`` dropped), ``.`` segments
+dropped (``./a`` -> ``a``) and ``..`` resolved within the key (``a/x/../c`` -> ``a/c``).
+Everything else is a literal file name: on POSIX a backslash is not a separator and ``C:x``
+is not a drive, so both stay characters of the name. Refused (:class:`UnsafeKey`, reported
+as a failure naming the reason): a ``..`` that would leave DIR (``../x``, ``a/../../x``), a
+key that maps to nothing (empty, ``/``, ``.``, ``a/..``), a NUL or other control character.
+
+Keys are legal S3 keys that the mapping can make equal (``a//b`` and ``a/b``), or that want
+one name as both a file and a folder (``a`` and ``a/b``). :class:`PathClaims` sees every key
+in index order, in one thread, so the outcome does not depend on download timing: the first
+key keeps the path, a later one is refused naming it.
+
+Directories are created one level at a time and a symlink met on the way is refused
+(:func:`make_parents`), so a link planted under DIR cannot redirect a write outside it.
 """
 
 from __future__ import annotations
@@ -14,7 +25,6 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-_DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -23,29 +33,58 @@ class UnsafeKey(ValueError):
 
 
 def local_path(key: str) -> PurePosixPath:
-    """Where ``key`` goes, relative to DIR: the key itself, or :class:`UnsafeKey`."""
+    """Where ``key`` goes, relative to DIR (see the module docstring), or :class:`UnsafeKey`."""
     if not key:
         raise UnsafeKey("empty key")
     if "\x00" in key:
         raise UnsafeKey("contains a NUL character")
     if _CONTROL.search(key):
         raise UnsafeKey("contains a control character")
-    if "\\" in key:
-        raise UnsafeKey("contains a backslash (a path separator on Windows)")
-    if key.startswith("/"):
-        raise UnsafeKey("absolute path (starts with '/')")
-    if _DRIVE_LETTER.match(key):
-        raise UnsafeKey("starts with a drive letter")
-    if key.endswith("/"):
-        raise UnsafeKey("ends with '/' (a folder marker, not a file)")
-    segments = key.split("/")
-    if "" in segments:
-        raise UnsafeKey("empty path segment ('//')")
-    if ".." in segments:
-        raise UnsafeKey("'..' path segment (would leave DIR)")
-    if "." in segments:
-        raise UnsafeKey("'.' path segment")
+    segments: list[str] = []
+    for segment in key.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not segments:
+                raise UnsafeKey("'..' would leave DIR")
+            segments.pop()
+            continue
+        segments.append(segment)
+    if not segments:
+        raise UnsafeKey("maps to no file name (only '/', '.' or '..' segments)")
     return PurePosixPath(*segments)
+
+
+class PathClaims:
+    """Which key has each mapped path, as a file or as a folder: the first key keeps it.
+
+    One entry per file and per distinct folder (path string -> key): modest next to the
+    downloads themselves, even for millions of keys. Not thread-safe: one producer feeds it.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, str] = {}
+        self._folders: dict[str, str] = {}
+
+    def claim(self, key: str, path: PurePosixPath, *, folder: bool = False) -> None:
+        """Record ``key`` at ``path`` (a file, or a folder for a folder marker) or raise UnsafeKey."""
+        text = path.as_posix()
+        if not folder and text in self._files:
+            raise UnsafeKey(f"maps to {text!r}, already the file of key {self._files[text]!r} (listed earlier)")
+        if not folder and text in self._folders:
+            owner = self._folders[text]
+            raise UnsafeKey(f"{text!r} is already a folder for key {owner!r} (listed earlier), cannot be a file")
+        ancestors = [p.as_posix() for p in reversed(path.parents[:-1])]
+        if folder:
+            ancestors.append(text)
+        for ancestor in ancestors:
+            if ancestor in self._files:
+                owner = self._files[ancestor]
+                raise UnsafeKey(f"needs {ancestor!r} as a folder, already the file of key {owner!r} (listed earlier)")
+        for ancestor in ancestors:
+            self._folders.setdefault(ancestor, key)
+        if not folder:
+            self._files[text] = key
 
 
 def make_parents(root: Path, relative: PurePosixPath) -> Path:

@@ -1,22 +1,29 @@
 """The reading side of a fetch: the index, then each part's lines streamed into a bounded
-queue of objects to download (a retry after a network error skips lines already given)."""
+queue of objects to download (a retry after a network error skips lines already given).
+
+Each key is mapped to its path here, in this one thread and in index order (``paths``): a
+key refused by the mapping, or whose path another key already has, never reaches the queue."""
 
 from __future__ import annotations
 
 import json
 import queue
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import requests
 import urllib3
 
 from .http import FetchFailed, HttpClient, Retryable, network_error
-from .links import LinkExpired
+from .links import SHARE_DATA_ID, LinkExpired, index_url_from_page, is_html
+from .paths import PathClaims, UnsafeKey, local_path
 from .reporting import Failure, FetchReport
 
 CHUNK_BYTES = 256 * 1024
+_ETAG = re.compile(r"[\x21\x23-\x7e]{1,200}")
 
 
 @dataclass
@@ -27,6 +34,9 @@ class Item:
     size: int
     url: str
     part: str
+    path: PurePosixPath  # relative to DIR (``paths.local_path``)
+    folder: bool = False  # a folder marker: an empty object whose key ends in "/"
+    etag: str | None = None  # without its quotes; None in older manifests (then no resume, no MD5)
 
 
 class PartReader:
@@ -35,18 +45,38 @@ class PartReader:
         self.index_url = index_url
         self.report = report
         self.on_files = on_files
+        self.claims = PathClaims()
+        self.listed_all = False  # every part read, every line accounted for
 
-    def read_index(self) -> dict[str, Any]:
-        def once() -> dict[str, Any]:
-            with self.http.open(self.index_url, "the index link") as response:
+    def _get(self, url: str, what: str) -> tuple[bytes, str]:
+        """The whole body of ``url`` and its Content-Type, with retries."""
+
+        def once() -> tuple[bytes, str]:
+            with self.http.open(url, what) as response:
                 try:
-                    return response.json()
+                    return response.content, response.headers.get("Content-Type", "")
                 except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                     raise Retryable(network_error(exc)) from exc
-                except ValueError as exc:
-                    raise FetchFailed("the index is not JSON (is this an s3-fanout index URL?)") from exc
 
-        index = self.http.with_retries("index", once)
+        result: tuple[bytes, str] = self.http.with_retries(what, once)
+        return result
+
+    def read_index(self) -> dict[str, Any]:
+        """The index, from its URL or from the share page's (``links.index_url_from_page``)."""
+        body, content_type = self._get(self.index_url, "the index link")
+        if is_html(content_type, body):
+            index_url = index_url_from_page(body.decode("utf-8", "replace"))
+            if index_url is None:
+                raise FetchFailed(
+                    f"this page is not an s3-fanout share page (no {SHARE_DATA_ID} data); "
+                    "pass the page or index URL the sender gave you"
+                )
+            self.index_url = index_url
+            body, _ = self._get(index_url, "the index link")
+        try:
+            index = json.loads(body)
+        except ValueError as exc:
+            raise FetchFailed("the index is not JSON (is this an s3-fanout index URL?)") from exc
         if not isinstance(index, dict) or not isinstance(index.get("parts"), list):
             raise FetchFailed("not an s3-fanout index: no 'parts' list")
         return index
@@ -84,15 +114,34 @@ class PartReader:
     def produce(self, index: dict[str, Any], work: queue.Queue[Item | None], consumers: int) -> None:
         """Every part's items into ``work``, then one end marker per consumer."""
         try:
+            complete = True
             for part in index["parts"]:
                 if self.http.stop.is_set():
                     return
-                self._produce_part(part, work)
+                complete = self._produce_part(part, work) and complete
+            self.listed_all = complete
         finally:
             for _ in range(consumers):
                 work.put(None)
 
-    def _produce_part(self, part: dict[str, Any], work: queue.Queue[Item | None]) -> None:
+    def _item(self, line: dict[str, Any], part_key: str) -> Item | None:
+        """The line as an Item with its path claimed, or None (refused: a failure reported)."""
+        key, size = line["key"], line["size"]
+        folder = size == 0 and key.endswith("/")
+        try:
+            path = local_path(key)
+            self.claims.claim(key, path, folder=folder)
+        except UnsafeKey as exc:
+            self.report.fail(Failure(key, f"refused: {exc}"))
+            self.on_files(1)
+            return None
+        etag = line.get("etag")
+        # Only a token fit for an If-Match header; anything else is as good as absent.
+        etag = etag if isinstance(etag, str) and _ETAG.fullmatch(etag) else None
+        return Item(key, size, line["url"], part_key, path, folder, etag)
+
+    def _produce_part(self, part: dict[str, Any], work: queue.Queue[Item | None]) -> bool:
+        """Queue the part's items; False if some lines could not be read."""
         part_key = str(part.get("key", "?"))
         listed = int(part.get("count", 0) or 0)
         lines = 0
@@ -110,19 +159,23 @@ class PartReader:
                     self.report.fail(Failure(f"part {part_key}", f"line {lines} is not a key/size/url object"))
                     self.on_files(1)
                     continue
-                work.put(Item(line["key"], line["size"], line["url"], part_key))
+                item = self._item(line, part_key)
+                if item is not None:
+                    work.put(item)
         except LinkExpired:
             when = f"; the index says its links expire at {self.report.expires_at}" if self.report.expires_at else ""
             missing = max(listed - lines, 0)
             reason = f"link expired ({missing} objects not listed{when})"
             self.report.fail(Failure(f"part {part_key}", reason, expired=True, objects=missing))
             self.on_files(missing)
-            return
+            return False
         except (FetchFailed, ValueError) as exc:
             missing = max(listed - lines, 0)
             reason = f"not JSON lines: {exc}" if isinstance(exc, ValueError) else str(exc)
             self.report.fail(Failure(f"part {part_key}", f"{reason} ({missing} objects not listed)", objects=missing))
             self.on_files(missing)
-            return
+            return False
         if lines != listed:
             self.report.fail(Failure(f"part {part_key}", f"{lines} lines, the index says {listed}", objects=0))
+            return False
+        return True

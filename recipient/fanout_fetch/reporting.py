@@ -39,6 +39,7 @@ class FetchReport:
     dest: Path
     index: dict[str, Any] | None = None
     ok: int = 0
+    resumed: int = 0  # of ``ok``: continued from a partial file
     skipped: int = 0
     bytes_downloaded: int = 0
     bytes_skipped: int = 0
@@ -62,9 +63,10 @@ class FetchReport:
         with self._lock:
             self.failures.append(failure)
 
-    def count_ok(self, size: int) -> None:
+    def count_ok(self, size: int, *, resumed: bool = False) -> None:
         with self._lock:
             self.ok += 1
+            self.resumed += resumed
             self.bytes_downloaded += size
 
     def count_skipped(self, size: int) -> None:
@@ -120,7 +122,8 @@ def human_bytes(n: int) -> str:
 def print_summary(report: FetchReport, console: Console, *, limit: int = 50) -> None:
     console.print(
         f"{'[bold green]fetched[/]' if report.succeeded else '[bold red]fetch incomplete[/]'}: "
-        f"{report.ok:,} downloaded, {report.skipped:,} skipped (already complete), "
+        f"{report.ok:,} downloaded{f' ({report.resumed:,} resumed)' if report.resumed else ''}, "
+        f"{report.skipped:,} skipped (already complete), "
         f"{report.failed:,} failed{'' if report.failed or not report.failures else ' (see below)'}; "
         f"{human_bytes(report.bytes_downloaded)} in {report.seconds:.1f} s -> {escape(str(report.dest))}",
         soft_wrap=True,

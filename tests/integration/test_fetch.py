@@ -8,8 +8,10 @@ index and part documents crafted in moto (the handlers would list such keys just
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -21,13 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import boto3
 import pytest
+from botocore.config import Config
 
-from fanout_fetch import FetchReport, UnsafeKey, fetch, local_path
+from fanout_fetch import FetchReport, fetch
 from fanout_local.synthetic import synthetic_body
 from s3fanout import runtime
 from tests.support.flow import run_handlers
-from tests.support.s3_proxy import DROP, ProxyRequest, Respond, S3Proxy
+from tests.support.s3_proxy import DROP, CutAfter, ProxyRequest, Respond, Rewrite, S3Proxy, forward_all
 
 EXPIRED = Respond.s3_error(403, "AccessDenied", "Request has expired")
 
@@ -100,38 +104,6 @@ def no_temp_files(dest: Path) -> bool:
     return not list(dest.rglob(".fanout-*"))
 
 
-# -- the safe-path rule, key by key ------------------------------------------------------------
-@pytest.mark.parametrize(
-    "key",
-    ["a.pdf", "with space.pdf", "ünï/文件 📄.pdf", "a+b.pdf", "100%.pdf", "k=v.pdf", "~tilde/x.pdf", "a..b/..c.pdf"],
-)
-def test_legal_keys_map_to_themselves(key: str) -> None:
-    assert local_path(key).as_posix() == key
-
-
-@pytest.mark.parametrize(
-    ("key", "reason"),
-    [
-        ("../evil.pdf", "'..'"),
-        ("a/../../evil", "'..'"),
-        ("a/..", "'..'"),
-        ("/abs.pdf", "absolute"),
-        ("C:\\x.pdf", "backslash"),
-        ("C:x.pdf", "drive letter"),
-        ("a\\..\\b", "backslash"),
-        ("a//b.pdf", "empty path segment"),
-        ("dir/", "folder marker"),
-        ("", "empty key"),
-        ("./x.pdf", "'.'"),
-        ("nul\x00.pdf", "NUL"),
-        ("new\nline.pdf", "control character"),
-    ],
-)
-def test_unsafe_keys_are_refused_with_a_reason(key: str, reason: str) -> None:
-    with pytest.raises(UnsafeKey, match=reason):
-        local_path(key)
-
-
 # -- downloads ---------------------------------------------------------------------------------
 def test_downloads_every_object_byte_for_byte(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
     index = build_index(s3, bucket, KEYS)
@@ -159,21 +131,72 @@ def test_odd_but_legal_keys_land_at_their_own_path(s3: Any, bucket: str, proxy: 
         "odd/k=v&x=y.pdf",
         "odd/~tilde.pdf",
         "odd/..dots../x.pdf",
+        "odd/back\\slash.pdf",
+        "odd/C:drive.pdf",
     ]
-    index = build_index(s3, bucket, [*legal, "odd//double-slash.pdf"])
+    index = build_index(s3, bucket, legal)
     dest = tmp_path / "out"
 
     report = quick_fetch(index["index_url"], dest)
 
+    assert report.succeeded, report.failures
     for key in legal:
         assert (dest / key).read_bytes() == _body(key), key
-    # "//" is a legal S3 key but not a plain relative path: refused, named, nothing written.
-    assert [(f.what, f.reason) for f in report.failures] == [
-        ("odd//double-slash.pdf", "refused: empty path segment ('//')")
-    ]
-    assert report.ok == len(legal)
-    assert "odd//double-slash.pdf" not in object_gets(proxy, bucket)
-    assert not (dest / "odd" / "double-slash.pdf").exists()
+
+
+# Legal S3 keys that are not plain relative paths, listed the real way (the handlers), each
+# with where it lands under DIR.
+MAPPED_KEYS = {
+    "m/a//b.pdf": "m/a/b.pdf",
+    "m/x/../c.pdf": "m/c.pdf",
+    "/m/abs.pdf": "m/abs.pdf",
+    "./m/dot.pdf": "m/dot.pdf",
+    "m/./here/./d.pdf": "m/here/d.pdf",
+    "m/trailing/": "m/trailing",
+}
+
+
+def test_keys_that_are_not_plain_paths_are_downloaded_to_their_mapped_path(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    index = build_index(s3, bucket, list(MAPPED_KEYS))
+    dest = tmp_path / "out"
+
+    report = quick_fetch(index["index_url"], dest)
+
+    assert report.succeeded, report.failures
+    assert report.ok == len(MAPPED_KEYS)
+    for key, path in MAPPED_KEYS.items():
+        assert (dest / path).read_bytes() == _body(key), key
+    # Each object was asked for by its own key: the URL's "..", "." and "//" reached S3 as such.
+    assert sorted(object_gets(proxy, bucket)) == sorted(MAPPED_KEYS)
+    assert no_temp_files(dest)
+
+
+def test_keys_sharing_a_path_or_a_name_keep_the_first_and_refuse_the_rest(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    # One part, in this order: what is "first" is the index's order, not the download's.
+    keys = ["c/a/b.pdf", "c/a//b.pdf", "c/f", "c/f/inside.pdf", "c/dir/x.pdf", "c/dir"]
+    url = crafted_index(s3, bucket, [(key, "fine") for key in keys])
+    dest = tmp_path / "out"
+
+    report = quick_fetch(url, dest, concurrency=4)
+
+    assert {f.what: f.reason for f in report.failures} == {
+        "c/a//b.pdf": "refused: maps to 'c/a/b.pdf', already the file of key 'c/a/b.pdf' (listed earlier)",
+        "c/f/inside.pdf": "refused: needs 'c/f' as a folder, already the file of key 'c/f' (listed earlier)",
+        "c/dir": "refused: 'c/dir' is already a folder for key 'c/dir/x.pdf' (listed earlier), cannot be a file",
+    }
+    assert tree(dest) == {
+        "c": None,
+        "c/a": None,
+        "c/a/b.pdf": b"fine",
+        "c/f": b"fine",
+        "c/dir": None,
+        "c/dir/x.pdf": b"fine",
+    }
+    assert report.ok == 3
 
 
 def test_second_run_skips_complete_files_and_refetches_the_rest(
@@ -198,13 +221,14 @@ def test_second_run_skips_complete_files_and_refetches_the_rest(
 
 
 def test_size_mismatch_is_a_failure_and_leaves_no_file(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
-    index = build_index(s3, bucket, KEYS)
+    put_all(s3, bucket, KEYS)
+    index_url = listed_index(s3, proxy, bucket, KEYS, etag=False)  # an older manifest: the size is all it says
     # The objects changed after the link was made.
     s3.put_object(Bucket=bucket, Key="scans/a.pdf", Body=b"short")
     s3.put_object(Bucket=bucket, Key="root.pdf", Body=_body("root.pdf") + b"and then some")
     dest = tmp_path / "out"
 
-    report = quick_fetch(index["index_url"], dest)
+    report = quick_fetch(index_url, dest)
 
     reasons = {f.what: f.reason for f in report.failures}
     assert set(reasons) == {"scans/a.pdf", "root.pdf"}
@@ -255,24 +279,77 @@ def test_a_persistent_error_gives_up_with_a_reason(s3: Any, bucket: str, proxy: 
     assert sum(1 for key in object_gets(proxy, bucket) if key == "scans/a.pdf") == 1  # a 404 is not retried
 
 
+# -- the share page --------------------------------------------------------------------------
+def share_page(s3: Any, bucket: str, index_url: str | None, *, content_type: str = "text/html; charset=utf-8") -> str:
+    """A page like the sender's ``manifests/{run_id}/index.html`` in moto; its presigned URL."""
+    data = {"run_id": "r1", "index_url": index_url, "count": len(KEYS), "title": "</script><b>&"}
+    payload = json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    element = f'<script id="fanout-share" type="application/json">{payload}</script>' if index_url else ""
+    html = f"<!doctype html>\n<html><head><title>files</title>{element}</head><body>files</body></html>"
+    s3.put_object(Bucket=bucket, Key="manifests/r1/index.html", Body=html.encode(), ContentType=content_type)
+    return s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "manifests/r1/index.html"}, ExpiresIn=600
+    )
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "binary/octet-stream"])
+def test_the_share_page_url_downloads_everything(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path, content_type: str
+) -> None:
+    index = build_index(s3, bucket, KEYS)
+    page_url = share_page(s3, bucket, index["index_url"], content_type=content_type)
+    dest = tmp_path / "out"
+
+    report = quick_fetch(page_url, dest)
+
+    assert report.succeeded, report.failures
+    assert report.ok == len(KEYS)
+    assert all((dest / k).read_bytes() == _body(k) for k in KEYS)
+    assert report.index is not None
+    assert report.index["count"] == len(KEYS)
+
+
+def test_a_page_that_is_not_a_share_page_is_named(s3: Any, bucket: str, tmp_path: Path) -> None:
+    completed = run_cli(share_page(s3, bucket, None), "--to", str(tmp_path / "out"))
+
+    assert completed.returncode == 1
+    assert (
+        "index: this page is not an s3-fanout share page (no fanout-share data); "
+        "pass the page or index URL the sender gave you"
+    ) in " ".join(completed.stderr.split())
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
 # -- never outside DIR -------------------------------------------------------------------------
+# Keys whose ".." would leave DIR, or that map to nothing: refused.
 TRAVERSAL_KEYS = [
     "../evil.pdf",
     "../../evil.pdf",
     "a/../../evil.pdf",
     "a/../../../evil.pdf",
-    "/tmp/fanout-fetch-abs-test.pdf",
-    "/fanout-fetch-abs-test.pdf",
-    "C:\\x.pdf",
-    "C:x.pdf",
-    "a\\..\\b.pdf",
-    "..\\..\\evil.pdf",
-    "./x.pdf",
-    "a//b.pdf",
+    "/../evil.pdf",
+    "./../evil.pdf",
+    "a//..//..//evil.pdf",
+    "a/..",
+    "/",
+    ".",
     "nul\x00.pdf",
-    "dir/",
     "",
 ]
+# Keys that look like an escape but are names inside DIR: written there, nowhere else.
+INSIDE_KEYS = {
+    "/tmp/fanout-fetch-abs-test.pdf": "tmp/fanout-fetch-abs-test.pdf",
+    "/fanout-fetch-abs-test.pdf": "fanout-fetch-abs-test.pdf",
+    "C:\\x.pdf": "C:\\x.pdf",
+    "C:x.pdf": "C:x.pdf",
+    "a\\..\\b.pdf": "a\\..\\b.pdf",
+    "..\\..\\evil.pdf": "..\\..\\evil.pdf",
+    "./x.pdf": "x.pdf",
+    "a//b.pdf": "a/b.pdf",
+    "a/x/../c.pdf": "a/c.pdf",
+    "dir/": "dir",
+}
 
 
 def crafted_index(s3: Any, bucket: str, lines: list[tuple[str, str]]) -> str:
@@ -312,16 +389,18 @@ def sandbox(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_traversal_keys_never_write_outside_dir(s3: Any, bucket: str, sandbox: tuple[Path, Path]) -> None:
     root, dest = sandbox
-    index_url = crafted_index(s3, bucket, [(key, "payload") for key in TRAVERSAL_KEYS] + [("ok/fine.pdf", "fine")])
+    lines = [(key, "payload") for key in [*TRAVERSAL_KEYS, *INSIDE_KEYS]] + [("ok/fine.pdf", "fine")]
+    index_url = crafted_index(s3, bucket, lines)
     before = tree(root, exclude=dest)
 
     report = quick_fetch(index_url, dest)
 
     assert tree(root, exclude=dest) == before
-    assert tree(dest) == {"ok": None, "ok/fine.pdf": b"fine"}  # refused, not rewritten somewhere else
     assert not Path("/fanout-fetch-abs-test.pdf").exists()
     assert not Path("/tmp/fanout-fetch-abs-test.pdf").exists()
-    assert report.ok == 1
+    files = {path: data for path, data in tree(dest).items() if data is not None}
+    assert files == {**dict.fromkeys(INSIDE_KEYS.values(), b"EVIL"), "ok/fine.pdf": b"fine"}
+    assert report.ok == len(INSIDE_KEYS) + 1
     assert sorted(f.what for f in report.failures) == sorted(TRAVERSAL_KEYS)
     assert all(f.reason.startswith("refused: ") for f in report.failures)
 
@@ -351,7 +430,7 @@ def test_cli_refuses_traversal_and_exits_non_zero(s3: Any, bucket: str, sandbox:
 
     assert completed.returncode == 1, completed.stderr
     assert tree(root, exclude=dest) == before
-    assert "../../evil.pdf: refused: '..' path segment (would leave DIR)" in completed.stderr
+    assert "../../evil.pdf: refused: '..' would leave DIR" in completed.stderr
     assert "1 downloaded" in completed.stderr
     assert "Traceback" not in completed.stderr
 
@@ -458,3 +537,310 @@ def test_control_characters_in_a_key_never_reach_the_terminal(s3: Any, bucket: s
     assert "\x1b" not in done.stderr
     assert "\x07" not in done.stderr
     assert "evil\\x1b[2J\\x07name" in done.stderr
+
+
+# -- resume and integrity (lines with an etag) --------------------------------------------------
+BIG = "reports/big.pdf"  # ~3 MB: many read chunks, so a cut leaves a partial file
+
+
+def listed_index(
+    s3: Any, proxy: S3Proxy, bucket: str, keys: list[str], *, etag: bool = True, run_id: str = "listed"
+) -> str:
+    """An index listing ``keys`` as stored now - size, and etag (without quotes) and
+    last_modified as the sender writes them, unless ``etag=False`` (an older manifest) -
+    with URLs through ``proxy``; returns the index URL."""
+    signer = boto3.client(
+        "s3",
+        endpoint_url=proxy.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(signature_version="s3v4"),
+    )
+
+    def url(key: str) -> str:
+        return signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+
+    lines = []
+    for key in keys:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        line = {"key": key, "size": head["ContentLength"]}
+        if etag:
+            line["etag"] = head["ETag"].strip('"')
+            line["last_modified"] = head["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        lines.append(json.dumps({**line, "url": url(key)}) + "\n")
+    part_key = f"manifests/{run_id}/parts/00000.jsonl"
+    s3.put_object(Bucket=bucket, Key=part_key, Body="".join(lines).encode())
+    index = {
+        "run_id": run_id,
+        "count": len(keys),
+        "object_bytes": sum(json.loads(line)["size"] for line in lines),
+        "parts": [{"prefix": "", "count": len(keys), "key": part_key, "url": url(part_key)}],
+    }
+    s3.put_object(Bucket=bucket, Key=f"manifests/{run_id}/index.json", Body=json.dumps(index).encode())
+    return url(f"manifests/{run_id}/index.json")
+
+
+def put_all(s3: Any, bucket: str, keys: list[str]) -> None:
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=_body(key))
+
+
+def gets_of(proxy: S3Proxy, key: str) -> list[Any]:
+    return [r for r in proxy.seen if r.method == "GET" and r.key == key]
+
+
+def partial_files(dest: Path) -> list[Path]:
+    return sorted(dest.rglob(".fanout-*.resume.part"))
+
+
+def cut_big(after: int, *, stall: float = 0.0) -> Callable[[ProxyRequest], Any]:
+    return lambda r: CutAfter(after, stall) if r.method == "GET" and r.key == BIG else None
+
+
+def test_an_interrupted_download_is_resumed_with_a_range_and_if_match(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, KEYS)
+    etag = s3.head_object(Bucket=bucket, Key=BIG)["ETag"]
+    index_url = listed_index(s3, proxy, bucket, KEYS)
+    dest = tmp_path / "out"
+    proxy.rule = cut_big(700_000)  # every GET of BIG: its headers, 700 kB, then a reset connection
+
+    first = quick_fetch(index_url, dest, retries=1)
+
+    assert [(f.what, f.reason.split(":")[0]) for f in first.failures] == [(BIG, "network error")]
+    assert "gave up after 2 attempts" in first.failures[0].reason
+    [partial] = partial_files(dest)
+    kept = partial.read_bytes()
+    assert len(kept) > 700_000  # both attempts' bytes: the retry in that run continued the first
+    assert kept == _body(BIG)[: len(kept)]
+    assert not (dest / BIG).exists()
+    # The retry within the run already continued where the first attempt stopped.
+    retry = gets_of(proxy, BIG)[1]
+    assert retry.headers["Range"].startswith("bytes=")
+    assert retry.headers["If-Match"] == etag
+    proxy.rule = forward_all
+    proxy.clear()
+
+    second = quick_fetch(index_url, dest)
+
+    assert second.succeeded, second.failures
+    assert (second.ok, second.resumed, second.skipped) == (1, 1, len(KEYS) - 1)
+    assert second.bytes_downloaded == len(_body(BIG)) - len(kept)
+    [request] = gets_of(proxy, BIG)
+    assert request.headers["Range"] == f"bytes={len(kept)}-"
+    assert request.headers["If-Match"] == etag
+    assert (dest / BIG).read_bytes() == _body(BIG)
+    assert no_temp_files(dest)
+
+
+def test_an_object_changed_since_its_partial_is_a_failure_never_a_mix(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, [BIG])
+    index_url = listed_index(s3, proxy, bucket, [BIG])
+    dest = tmp_path / "out"
+    proxy.rule = cut_big(700_000)
+    assert not quick_fetch(index_url, dest, retries=0).succeeded
+    assert partial_files(dest)
+    changed = bytes(reversed(_body(BIG)))  # same size, other bytes: a new ETag
+    s3.put_object(Bucket=bucket, Key=BIG, Body=changed)
+    proxy.rule = forward_all
+    proxy.clear()
+
+    report = quick_fetch(index_url, dest)  # the index still lists the old ETag
+
+    [failure] = report.failures
+    assert failure.what == BIG
+    assert failure.reason.startswith("changed since the index was made: not ETag")
+    assert "412" in failure.reason
+    assert [r.status for r in gets_of(proxy, BIG)] == [412]  # S3 refused the range: no bytes mixed
+    assert not (dest / BIG).exists()
+    assert no_temp_files(dest)  # the partial of the old object is gone
+
+
+def test_a_server_ignoring_the_range_rewrites_the_file_from_byte_zero(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, [BIG])
+    index_url = listed_index(s3, proxy, bucket, [BIG])
+    dest = tmp_path / "out"
+    proxy.rule = cut_big(700_000)
+    assert not quick_fetch(index_url, dest, retries=0).succeeded
+    [partial] = partial_files(dest)
+    partial.write_bytes(b"X" * partial.stat().st_size)  # wrong bytes: only a fresh write can succeed
+
+    def whole_object(status: int, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Any, bytes]:
+        kept = [(k, v) for k, v in headers if k.lower() != "content-range"]
+        return 200, kept, _body(BIG)
+
+    proxy.rule = lambda r: Rewrite(whole_object) if r.key == BIG else None
+
+    report = quick_fetch(index_url, dest)
+
+    assert report.succeeded, report.failures
+    assert (report.ok, report.resumed) == (1, 0)
+    assert report.bytes_downloaded == len(_body(BIG))
+    assert (dest / BIG).read_bytes() == _body(BIG)
+    assert no_temp_files(dest)
+
+
+def corrupt_same_size(extra_headers: list[tuple[str, str]] = []) -> Callable[[ProxyRequest], Any]:  # noqa: B006
+    """The object's answer with one byte flipped (and ``extra_headers``): size and ETag right."""
+
+    def edit(status: int, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Any, bytes]:
+        return status, [*headers, *extra_headers], bytes([body[0] ^ 1]) + body[1:]
+
+    return lambda r: Rewrite(edit) if r.method == "GET" and not r.key.startswith("manifests/") else None
+
+
+def test_bytes_that_do_not_match_the_md5_etag_are_a_failure_and_no_file(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, ["scans/a.pdf"])
+    etag = s3.head_object(Bucket=bucket, Key="scans/a.pdf")["ETag"].strip('"')
+    index_url = listed_index(s3, proxy, bucket, ["scans/a.pdf"])
+    proxy.rule = corrupt_same_size()
+    dest = tmp_path / "out"
+
+    report = quick_fetch(index_url, dest)
+
+    [failure] = report.failures
+    assert failure.what == "scans/a.pdf"
+    flipped = bytes([_body("scans/a.pdf")[0] ^ 1]) + _body("scans/a.pdf")[1:]
+    assert failure.reason == f"checksum mismatch: MD5 {hashlib.md5(flipped).hexdigest()} != ETag {etag}"
+    assert not (dest / "scans/a.pdf").exists()
+    assert no_temp_files(dest)
+
+
+def test_without_an_md5_etag_only_the_size_is_checked(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moto.s3.models
+
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 256)
+    body = _body(BIG)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="multi.pdf")["UploadId"]
+    parts = [
+        {
+            "PartNumber": n,
+            "ETag": s3.upload_part(Bucket=bucket, Key="multi.pdf", UploadId=upload, PartNumber=n, Body=chunk)["ETag"],
+        }
+        for n, chunk in ((1, body[:1_000_000]), (2, body[1_000_000:]))
+    ]
+    s3.complete_multipart_upload(Bucket=bucket, Key="multi.pdf", UploadId=upload, MultipartUpload={"Parts": parts})
+    put_all(s3, bucket, ["scans/a.pdf"])
+    assert s3.head_object(Bucket=bucket, Key="multi.pdf")["ETag"].strip('"').endswith("-2")
+    index_url = listed_index(s3, proxy, bucket, ["multi.pdf", "scans/a.pdf"])
+    dest = tmp_path / "out"
+
+    clean = quick_fetch(index_url, dest / "clean")
+    # The same one-byte corruption that fails an MD5 check above passes here: a multipart
+    # ETag is no MD5 of the bytes, nor is an SSE-KMS object's (the header says which).
+    proxy.rule = corrupt_same_size([("x-amz-server-side-encryption", "aws:kms")])
+    corrupted = quick_fetch(index_url, dest / "kms")
+
+    assert clean.succeeded, clean.failures
+    assert (dest / "clean/multi.pdf").read_bytes() == body
+    assert corrupted.succeeded, corrupted.failures
+    assert (dest / "kms/multi.pdf").read_bytes()[1:] == body[1:]
+    assert (dest / "kms/scans/a.pdf").read_bytes()[1:] == _body("scans/a.pdf")[1:]
+
+
+def test_a_changed_object_is_named_by_its_etag_and_leaves_no_file(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, ["scans/a.pdf"])
+    index_url = listed_index(s3, proxy, bucket, ["scans/a.pdf"])
+    s3.put_object(Bucket=bucket, Key="scans/a.pdf", Body=b"short")
+    new_etag = s3.head_object(Bucket=bucket, Key="scans/a.pdf")["ETag"].strip('"')
+    dest = tmp_path / "out"
+
+    report = quick_fetch(index_url, dest)
+
+    [failure] = report.failures
+    assert failure.reason.startswith(f"changed since the index was made: ETag {new_etag}, the part lists ")
+    assert not (dest / "scans/a.pdf").exists()
+    assert no_temp_files(dest)
+
+
+def test_a_resumable_partial_no_key_claims_is_removed_after_a_complete_run(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, KEYS)
+    index_url = listed_index(s3, proxy, bucket, KEYS)
+    dest = tmp_path / "out"
+    (dest / "reports").mkdir(parents=True)
+    orphan = dest / "reports" / ".fanout-0123456789abcdef0123456789abcdef.resume.part"  # an object no longer listed
+    orphan.write_bytes(b"half")
+    proxy.rule = lambda r: Respond.s3_error(503, "SlowDown") if r.key.endswith("parts/00000.jsonl") else None
+
+    incomplete = quick_fetch(index_url, dest, retries=0)  # the part could not be read: keep it
+
+    assert not incomplete.succeeded
+    assert orphan.exists()
+    proxy.rule = forward_all
+
+    complete = quick_fetch(index_url, dest)
+
+    assert complete.succeeded, complete.failures
+    assert not orphan.exists()
+    assert no_temp_files(dest)
+
+
+def test_ctrl_c_keeps_the_partial_file_and_the_next_run_continues_it(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, KEYS)
+    index_url = listed_index(s3, proxy, bucket, KEYS)
+    dest = tmp_path / "out"
+    proxy.rule = cut_big(900_000, stall=30)  # the download hangs after 900 kB
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fanout_fetch.cli", index_url, "--to", str(dest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not any(p.stat().st_size for p in partial_files(dest)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    [partial] = partial_files(dest)
+    kept = partial.stat().st_size
+    assert 0 < kept <= 900_000
+    proxy.rule = forward_all
+    proxy.clear()
+
+    report = quick_fetch(index_url, dest)
+
+    assert report.succeeded, report.failures
+    assert report.resumed == 1
+    assert gets_of(proxy, BIG)[0].headers["Range"] == f"bytes={kept}-"
+    assert all((dest / k).read_bytes() == _body(k) for k in KEYS)
+    assert no_temp_files(dest)
+
+
+def test_without_an_etag_an_interrupted_download_starts_over(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    put_all(s3, bucket, [BIG])
+    index_url = listed_index(s3, proxy, bucket, [BIG], etag=False)  # an older manifest
+    dest = tmp_path / "out"
+    proxy.rule = cut_big(700_000)
+    assert not quick_fetch(index_url, dest, retries=1).succeeded
+    assert no_temp_files(dest)  # nothing a later run could trust
+    proxy.rule = forward_all
+    proxy.clear()
+
+    report = quick_fetch(index_url, dest)
+
+    assert report.succeeded, report.failures
+    assert (report.resumed, report.bytes_downloaded) == (0, len(_body(BIG)))
+    assert "Range" not in gets_of(proxy, BIG)[0].headers
+    assert (dest / BIG).read_bytes() == _body(BIG)

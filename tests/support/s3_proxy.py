@@ -4,7 +4,10 @@ Every request goes through ``rule(request)``, which decides what happens to it:
 
 * ``None`` (or :data:`FORWARD`) - forward it to the upstream server unchanged;
 * :class:`Respond` - answer with that status and an S3 XML error body, never reaching S3;
-* :data:`DROP` - close the connection without answering (a network failure).
+* :data:`DROP` - close the connection without answering (a network failure);
+* :class:`Rewrite` - forward it, then change the answer (status, headers, body);
+* :class:`CutAfter` - forward it, then send the headers but only the body's first bytes and
+  close the connection (or first stall, holding it open), as a network failing mid-download.
 
 The proxy records every request and what it did with it, so a test can prove a fault was
 actually injected (and how often the client retried).
@@ -18,6 +21,7 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,6 +106,26 @@ class Respond:
         return cls(status=status, body=body)
 
 
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Forward the request, then answer ``edit(status, headers, body)`` instead."""
+
+    edit: Callable[[int, Headers, bytes], tuple[int, Headers, bytes]]
+
+
+@dataclass(frozen=True)
+class CutAfter:
+    """Forward the request; send the answer's headers (its full Content-Length) and ``size``
+    bytes of its body, then close the connection - after ``stall`` seconds of sending nothing
+    more, if given (a client sees a download hang mid-body)."""
+
+    size: int
+    stall: float = 0.0
+
+
 class _Drop:
     def __repr__(self) -> str:
         return "DROP"
@@ -110,7 +134,7 @@ class _Drop:
 DROP: Final = _Drop()
 FORWARD: Final = None
 
-Action = Respond | _Drop | None
+Action = Respond | Rewrite | CutAfter | _Drop | None
 Rule = Callable[[ProxyRequest], Action]
 
 
@@ -124,6 +148,7 @@ class Seen(_RequestFacts):
     query: dict[str, list[str]]
     action: str
     status: int | None
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 def forward_all(_request: ProxyRequest) -> Action:
@@ -184,6 +209,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(action.status, [("Content-Type", action.content_type)], action.body)
             return
         status, headers, payload = self._forward(request, split.query)
+        if isinstance(action, Rewrite):
+            status, headers, payload = action.edit(status, headers, payload)
+            self._record(request, "rewrite", status)
+            self._reply(status, headers, payload)
+            return
+        if isinstance(action, CutAfter):
+            self._record(request, "cut", status)
+            self._reply(status, headers, payload[: action.size], length=len(payload))
+            self.wfile.flush()
+            self.close_connection = True
+            # Closed, not reset: a reset would drop bytes the client has not read yet.
+            time.sleep(action.stall)
+            return
         self._record(request, "forward", status)
         self._reply(status, headers, payload)
 
@@ -208,11 +246,11 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             connection.close()
 
-    def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    def _reply(self, status: int, headers: Headers, body: bytes, *, length: int | None = None) -> None:
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -220,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, request: ProxyRequest, action: str, status: int | None) -> None:
         state = self.server.state
         with state.lock:
-            state.seen.append(Seen(request.method, request.path, request.query, action, status))
+            state.seen.append(Seen(request.method, request.path, request.query, action, status, request.headers))
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle  # noqa: N815
 

@@ -309,6 +309,22 @@ def test_the_share_page_url_downloads_everything(
     assert report.index["count"] == len(KEYS)
 
 
+def test_the_page_merge_index_writes_is_a_url_fetch_takes(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    """The page MergeIndex publishes (page_url), through the CLI a recipient runs."""
+    index = build_index(s3, bucket, [*KEYS, *MAPPED_KEYS])
+    dest = tmp_path / "out"
+
+    completed = run_cli(index["page_url"], "--to", str(dest))
+
+    assert completed.returncode == 0, completed.stderr
+    for key in KEYS:
+        assert (dest / key).read_bytes() == _body(key)
+    for key, path in MAPPED_KEYS.items():
+        assert (dest / path).read_bytes() == _body(key), key
+
+
 def test_a_page_that_is_not_a_share_page_is_named(s3: Any, bucket: str, tmp_path: Path) -> None:
     completed = run_cli(share_page(s3, bucket, None), "--to", str(tmp_path / "out"))
 

@@ -99,7 +99,7 @@ workflow: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/fanout demo
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(PY) -m bench
 
 # -- Docker path (README: "Docker path"); needs a Docker engine, the aws CLI and a Lambda

@@ -1,5 +1,6 @@
 """``make bench``: naive baseline vs the BuildManifest path side by side, then planning at
-scale (``bench.planning``) and the embedded engine end to end (``bench.engine``).
+scale (``bench.planning``), the embedded engine end to end (``bench.engine``) and the share
+page in a browser (``bench.share_page``).
 
 Every measured run is its own process (``bench.worker``), so CPU and peak RSS are its
 own; the synthetic S3 endpoint (``bench.server``) runs in another process. Prints a
@@ -94,7 +95,12 @@ def scale_figures(*, quick: bool) -> dict[str, Any]:
     print("\n== planning (ListPrefixes), 50 ms per LIST: plan, then the Map's modelled schedule")
     planning = planning_figures(quick=quick)
     print("\n== embedded engine (fanout run) end to end, S3 = bench.server at 50 ms per LIST")
-    return {"planning": planning, "engine": engine_figures(quick=quick)}
+    engine = engine_figures(quick=quick)
+    print("\n== the share page in headless Chromium: first rows, a search over every name")
+    from bench.share_page import share_page_figures
+
+    page = share_page_figures([20_000] if quick else [100_000, 1_000_000])
+    return {"planning": planning, "engine": engine, "share_page": page}
 
 
 def main() -> None:
@@ -193,6 +199,7 @@ def main() -> None:
             }
             for case, r in figures["planning"].items()
         },
+        "share_page": figures["share_page"],
         "bench_seconds": round(time.perf_counter() - started, 1),
         "load_average": os.getloadavg()[0],
     }

@@ -26,7 +26,7 @@ help:
 	@echo "make invoke - every events/ file through its function, on an embedded S3"
 	@echo "SOURCE_DIR=path make seed - upload a directory to BUCKET on S3_ENDPOINT (MinIO)"
 
-$(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
+$(STAMP): requirements-dev.txt dependencies/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -103,6 +103,22 @@ def scale_figures(*, quick: bool) -> dict[str, Any]:
     return {"planning": planning, "engine": engine, "share_page": page}
 
 
+def package_section(*, quick: bool) -> dict[str, Any]:
+    """Import time from the package sam build makes, without / with bytecode (bench.package)."""
+    import shutil
+
+    from bench.package import package_figures
+
+    print("\n== the deployment package: import from a read-only package, without / with bytecode")
+    python313 = shutil.which("python3.13")
+    if not python313:  # the layer is built for python3.13, the Lambda runtime
+        print("  not run: no python3.13 on PATH (pyenv: put its 3.13 bin directory first)")
+        return {"status": "not run: no python3.13 on PATH"}
+    figures = package_figures(python313, runs=3 if quick else 7)
+    print(f"  {json.dumps(figures)}")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -159,6 +175,7 @@ def main() -> None:
     figures["coldstart_ms"] = coldstart(runs=3)
     for handler, numbers in figures["coldstart_ms"].items():
         print(f"  {handler:<15} " + "  ".join(f"{k} {v:>7.1f}" for k, v in numbers.items()))
+    figures["package_import_ms"] = package_section(quick=args.quick)
 
     s, lat = figures["side_by_side"], figures["latency_50ms"]
     summary = {

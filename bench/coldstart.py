@@ -47,7 +47,9 @@ print(json.dumps({"import_ms": (t1 - t0) * 1e3, "first_signer_ms": (t2 - t1) * 1
 """
 
 
-def measure(handler: str, source: str | None) -> dict[str, float]:
+def measure(handler: str, source: str | None, *, python: str | None = None, isolated: bool = False) -> dict[str, float]:
+    """``isolated``: no site-packages (``-S``) and no bytecode written, like a Lambda
+    environment whose code and layers are read-only: only ``source`` is importable."""
     env = dict(os.environ)
     env.update(
         AWS_ACCESS_KEY_ID="bench",
@@ -58,10 +60,11 @@ def measure(handler: str, source: str | None) -> dict[str, float]:
         S3_ENDPOINT_URL="http://127.0.0.1:9",
     )
     if source:
-        env["PYTHONPATH"] = source + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE, handler], env=env, capture_output=True, text=True, check=True, timeout=120
-    )
+        env["PYTHONPATH"] = source + ("" if isolated else os.pathsep + env.get("PYTHONPATH", ""))
+    if isolated:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    command = [python or sys.executable, *(["-S"] if isolated else []), "-c", _PROBE, handler]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=120)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -133,3 +133,14 @@ def test_no_policy_names_a_partition_literally() -> None:
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::IAM::Role":
             assert '"arn:aws:' not in json.dumps(resource["Properties"].get("Policies", [])), logical_id
+
+
+def test_the_three_functions_share_one_dependency_layer() -> None:
+    resources = transformed()
+    functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) == 3
+    layers = {name: r for name, r in resources.items() if r["Type"] == "AWS::Lambda::LayerVersion"}
+    assert len(layers) == 1
+    (layer_id,) = layers
+    for function in functions.values():
+        assert function["Properties"]["Layers"] == [{"Ref": layer_id}]

@@ -4,7 +4,7 @@ Run with the aws-sam-cli venv's interpreter (it holds samtranslator):
 
     .venv-sam/bin/python tests/support/sam_transform.py TEMPLATE PARAMS_JSON > transformed.json
 
-CodeUri/DefinitionUri become S3 locations (as `sam package` leaves them) and AWS managed
+CodeUri/ContentUri/DefinitionUri become S3 locations (as `sam package` leaves them) and AWS managed
 policy ARNs come from a fixed map instead of the IAM API, so nothing leaves the machine.
 """
 
@@ -34,6 +34,8 @@ def main(template_path: str, parameters: str) -> None:
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::Serverless::StateMachine":
             resource["Properties"]["DefinitionUri"] = "s3://deploy-bucket/fanout.asl.json"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://deploy-bucket/layer.zip"
     json.dump(transform(template, values, OfflinePolicies()), sys.stdout, default=str)
 
 

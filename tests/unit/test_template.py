@@ -153,12 +153,20 @@ def test_functions_run_python313_on_arm64(template: dict[str, Any], resources: d
     assert globals_fn["Runtime"] == "python3.13"
     assert globals_fn["Architectures"] == ["arm64"]
     assert globals_fn["CodeUri"] == "functions/"
-    assert (ROOT / "functions" / "requirements.txt").is_file()
+    # No requirements.txt beside the code: sam build would copy the dependencies into each function.
+    assert not (ROOT / "functions" / "requirements.txt").exists()
+    assert (ROOT / "dependencies" / "requirements.txt").is_file()
+    assert globals_fn["Layers"] == [{"Ref": "DependenciesLayer"}]
+    layer = resources["DependenciesLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert "manylinux2014_aarch64" in (ROOT / "dependencies" / "Makefile").read_text()
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == set(FUNCTIONS)
     for name, handler in FUNCTIONS.items():
         props = functions[name]["Properties"]
         assert props["Handler"] == handler
+        assert functions[name]["Metadata"]["BuildMethod"] == "makefile"
         assert props.get("Runtime", "python3.13") == "python3.13"
         assert props.get("Architectures", ["arm64"]) == ["arm64"]
         assert props.get("CodeUri", "functions/") == "functions/"

@@ -114,7 +114,11 @@ def test_every_lambda_retrier_covers_client_execution_timeouts() -> None:
 def test_only_the_signer_may_decrypt_and_only_with_the_source_keys_given() -> None:
     resources = transformed(SourceKmsKeyArns="arn:aws:kms:us-east-1:111122223333:key/abc")
     granted = {
-        function: [s for s in statements(role_of(resources, function)) if any(a.startswith("kms:") for a in actions(s))]
+        function: [
+            s
+            for s in statements(role_of(resources, function))
+            if any(a.startswith("kms:") for a in actions(s)) and s.get("Sid") != "ManifestBucketKey"
+        ]
         for function in FUNCTIONS
     }
     assert granted["ListPrefixesFunction"] == granted["MergeIndexFunction"] == []
@@ -125,6 +129,24 @@ def test_only_the_signer_may_decrypt_and_only_with_the_source_keys_given() -> No
     policies = json.dumps(role_of(resources, "BuildManifestFunction")["Policies"])
     assert '"Fn::If": ["HasSourceKmsKeys"' in policies
     assert resources  # the condition itself is CloudFormation's, evaluated on deploy
+
+
+def test_a_manifest_bucket_under_kms_gives_its_key_to_exactly_its_writers_and_readers() -> None:
+    key = "arn:aws:kms:us-east-1:111122223333:key/manifest"
+    resources = transformed(ManifestBucketName="existing-out", ManifestBucketKmsKeyArn=key)
+
+    def manifest_key_actions(logical_id: str) -> set[str]:
+        found = [s for s in statements(role_of(resources, logical_id)) if s.get("Sid") == "ManifestBucketKey"]
+        assert all(s["Resource"] == {"Ref": "ManifestBucketKmsKeyArn"} for s in found)
+        return set().union(*(actions(s) for s in found))
+
+    # ListPrefixes only writes (plan, run record); the others also read, and multipart
+    # uploads (parts, the Map's ResultWriter) need kms:Decrypt to complete.
+    assert manifest_key_actions("ListPrefixesFunction") == {"kms:GenerateDataKey"}
+    for reader in ("BuildManifestFunction", "MergeIndexFunction", "FanoutStateMachine"):
+        assert manifest_key_actions(reader) == {"kms:GenerateDataKey", "kms:Decrypt"}, reader
+        policies = json.dumps(role_of(resources, reader)["Policies"])
+        assert '"Fn::If": ["HasManifestKmsKey"' in policies
 
 
 def test_no_policy_names_a_partition_literally() -> None:

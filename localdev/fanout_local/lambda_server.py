@@ -113,9 +113,10 @@ class FunctionPool:
             "memory_mb": self.spec.memory_mb,
             "timeout": self.timeout,
         }
-        worker = self._acquire()
         started = time.time()
+        worker = None
         try:
+            worker = self._acquire()
             reply = worker.invoke(request, self.timeout)
         except EnvironmentExited as exc:
             reply = {
@@ -125,7 +126,8 @@ class FunctionPool:
                 "init_ms": None,
             }
         finally:
-            self._release(worker)
+            if worker is not None:
+                self._release(worker)
         if reply is None:
             reply = {
                 "error": {
@@ -354,6 +356,7 @@ class LambdaInvokeServer(ThreadingHTTPServer):
         super().__init__((host, port), _InvokeHandler)
         self.runtime = runtime
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def url(self) -> str:
@@ -369,9 +372,16 @@ class LambdaInvokeServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        self._stopping = True
         self.shutdown()
         self.server_close()
         self.runtime.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Requests still on kept-alive connections while the engine stops (a Map does not know)
+        # fail as their environments go away: expected then, not worth a traceback.
+        if not self._stopping:
+            super().handle_error(request, client_address)
 
 
 def worker_base_env(extra: dict[str, str]) -> dict[str, str]:

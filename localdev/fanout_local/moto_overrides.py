@@ -1,4 +1,4 @@
-"""The one module that reaches into moto's internals: the clients of its Step Functions interpreter.
+"""The one module that reaches into moto's internals: its Step Functions interpreter's clients and JSONPaths.
 
 moto's interpreter builds a new boto3 client, signed with dummy keys, for every Task state it
 runs and for every ItemReader and ResultWriter
@@ -11,10 +11,11 @@ runs and for every ItemReader and ResultWriter
   of a Map item's time outside its handler, spent in the engine's process, whose one GIL the
   interpreter needs too. boto3 clients are thread-safe: the Map's iterations share one.
 
-It also caches the interpreter's parsed JSONPaths (``moto...asl.utils.json_path.parse``):
-moto parses each path again every time it evaluates one, ≈ 0.3 ms apiece, and
-fanout.asl.json evaluates about twenty per Map item (ItemSelector, Parameters, OutputPath,
-Choice). A parsed path is not changed by evaluating it.
+It also caches the interpreter's parsed JSONPaths (``json_path.parse`` for paths it reads,
+``result_path.parse`` for every state's ResultPath): moto parses each path again every time
+it evaluates one, ≈ 0.3 ms apiece, and fanout.asl.json evaluates about twenty per Map item
+(ItemSelector, Parameters, OutputPath, Choice, ResultPath). A parsed path is not changed by
+evaluating it.
 
 ``tests/unit/test_moto_overrides.py`` pins the source of what this relies on: if a moto upgrade
 changes it, that test fails; re-read the code, check this still holds, then update the digest.
@@ -62,21 +63,46 @@ class InterpreterClients:
         return client
 
 
+# Engines in one process (tests run several) install and restore in any order: each swap is
+# stacked on moto's original, and the last one still installed is what moto sees.
+_swaps: dict[tuple[str, str], tuple[Any, list[Any]]] = {}  # (module, name) -> (moto's, ours...)
+_swaps_lock = threading.Lock()
+
+
+def _swap(module: Any, name: str, make: Callable[[Any], Any]) -> Callable[[], None]:
+    key = (module.__name__, name)
+    with _swaps_lock:
+        original, installed = _swaps.setdefault(key, (getattr(module, name), []))
+        ours = make(original)
+        installed.append(ours)
+        setattr(module, name, ours)
+
+    def undo() -> None:
+        with _swaps_lock:
+            installed.remove(ours)
+            setattr(module, name, installed[-1] if installed else original)
+            if not installed:
+                del _swaps[key]
+
+    return undo
+
+
 def install(s3_credentials: dict[str, str | None] | None = None) -> Callable[[], None]:
-    """Swap in :class:`InterpreterClients` and the JSONPath cache; returns what undoes both."""
+    """Swap in :class:`InterpreterClients` and the JSONPath caches; returns what undoes them."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
-    real_boto3, real_parse = boto_client.boto3, json_path.parse
-    clients = InterpreterClients(real_boto3, s3_credentials)
-    cached_parse = functools.lru_cache(maxsize=JSON_PATHS_CACHED)(real_parse)
-    boto_client.boto3 = clients  # type: ignore[assignment]
-    json_path.parse = cached_parse
+    def cached(parse: Any) -> Any:
+        return functools.lru_cache(maxsize=JSON_PATHS_CACHED)(parse)
+
+    undo = [
+        _swap(boto_client, "boto3", lambda boto3: InterpreterClients(boto3, s3_credentials)),
+        _swap(json_path, "parse", cached),
+        _swap(result_path, "parse", cached),
+    ]
 
     def restore() -> None:
-        # Only ours: an engine started later and still running keeps its own.
-        if boto_client.boto3 is clients:
-            boto_client.boto3 = real_boto3
-        if json_path.parse is cached_parse:
-            json_path.parse = real_parse
+        for step in undo:
+            step()
 
     return restore

@@ -108,10 +108,13 @@ def _invoke(handler: Handler | None, init_error: BaseException | None, request: 
 def serve(channel: socket.socket, handler: Handler | None, init_error: BaseException | None, init_ms: float) -> None:
     """One environment's life: hello, then a reply per request line; exits at end of input."""
     lines = channel.makefile("rb")
-    channel.sendall(json.dumps({"ready": True, "pid": os.getpid(), "init_ms": init_ms}).encode() + b"\n")
-    for line in lines:
-        reply = _invoke(handler, init_error, json.loads(line))
-        channel.sendall(json.dumps(reply, default=str).encode() + b"\n")
+    try:
+        channel.sendall(json.dumps({"ready": True, "pid": os.getpid(), "init_ms": init_ms}).encode() + b"\n")
+        for line in lines:
+            reply = _invoke(handler, init_error, json.loads(line))
+            channel.sendall(json.dumps(reply, default=str).encode() + b"\n")
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # the engine closed first (it stopped, or gave up on this one): the same end
     _exit_now()
 
 
@@ -119,6 +122,19 @@ def _exit_now(code: int = 0) -> None:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os._exit(code)
+
+
+def _exit_after_children(code: int = 0) -> None:
+    """A template or the root: exit once every process forked here has exited. Orphans
+    would be reparented to PID 1, which in a container may never reap them."""
+    while True:
+        try:
+            os.wait()  # with SIGCHLD ignored: returns (ECHILD) once no child is left
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+    _exit_now(code)
 
 
 def _forkable() -> bool:
@@ -147,7 +163,8 @@ def template(control: socket.socket, handler_path: str, preload_ms: float = 0.0)
         if os.fork() == 0:
             _environment(control, fds[0], handler, init_error, init_ms)
         os.close(fds[0])
-    _exit_now()
+    control.close()
+    _exit_after_children()
 
 
 def send_template_request(control: socket.socket, fd: int, handler: str, env: dict[str, str]) -> None:
@@ -197,7 +214,8 @@ def root(control: socket.socket, preload: list[str]) -> None:
         if os.fork() == 0:
             _function_template(control, fd, spec, preload_ms)
         os.close(fd)
-    _exit_now()
+    control.close()
+    _exit_after_children()
 
 
 def _function_template(control: socket.socket, fd: int, spec: dict[str, Any], preload_ms: float) -> None:
@@ -247,6 +265,9 @@ def main() -> None:
         parser.error("a handler is required with --channel and --template")
     os.dup2(2, 1)  # the handler's prints go to stderr (the log), never into the protocol
     sys.stdout = os.fdopen(1, "w", encoding="utf-8", buffering=1, closefd=False)
+    # Ctrl-C in a terminal reaches the whole process group: the engine stops its environments
+    # (a handler still running is killed), they need no KeyboardInterrupt traceback of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if args.root is not None:
         root(socket.socket(fileno=args.root), args.preload)
     elif args.template is not None:

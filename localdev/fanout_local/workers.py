@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -43,6 +42,7 @@ class Environment:
         self.init_ms: float | None = None
         self._ready = False
         self._closed = False
+        self._killed = False
         self._busy = False
         self._buffer = bytearray()
 
@@ -58,9 +58,9 @@ class Environment:
                 return None
             except OSError as exc:
                 chunk = b""
-                reason = str(exc)
+                reason = "killed by the engine" if self._killed else str(exc)
             else:
-                reason = "end of output"
+                reason = "killed by the engine" if self._killed else "end of output"
             if not chunk:
                 self._closed = True
                 msg = f"environment of {self.function} exited ({reason})"
@@ -104,17 +104,25 @@ class Environment:
     def alive(self) -> bool:
         if self._closed:
             return False
-        # Idle, it has nothing to say: anything readable is its end of output.
-        if not self._busy and not self._buffer:
-            readable, _, _ = select.select([self.channel], [], [], 0)
-            if readable:
-                self.close()
-                return False
-        return True
+        if self._busy or self._buffer:
+            return True
+        # Idle, it says nothing but its hello: end of output is what else can be there.
+        try:
+            self.channel.setblocking(False)  # a timeout left by _read_line would wait first
+            peeked = self.channel.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return True  # nothing to read: alive and idle
+        except OSError:
+            peeked = b""
+        if peeked and not self._ready:
+            return True  # its hello, read by its first invocation
+        self.close()
+        return False
 
     def kill(self) -> None:
         """A timed-out or abandoned environment: SIGKILL, as Lambda ends a timed-out one."""
         if self.pid is not None and not self._closed:
+            self._killed = True
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
         self.close()
@@ -237,6 +245,7 @@ class FunctionTemplate:
         self.root = root
         self._process: subprocess.Popen[bytes] | None = None  # when not forked from the root
         self._control: socket.socket | None = None
+        self._stopped = False
         self._lock = threading.Lock()
 
     def _start(self) -> socket.socket:
@@ -255,9 +264,13 @@ class FunctionTemplate:
 
     def new_environment(self) -> Environment:
         """A new environment, ready as soon as the template has imported the handler."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            with self._lock:
+        with self._lock:
+            if self._stopped:
+                # A Map still running while the engine stops: no process may outlive it.
+                msg = f"{self.function}: the engine is stopping"
+                raise EnvironmentExited(msg)
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
                 control = self._control or self._start()
                 try:
                     socket.send_fds(control, [b"E"], [theirs.fileno()])
@@ -265,8 +278,11 @@ class FunctionTemplate:
                     # The template died: start another (its import is a cold start again).
                     self._discard()
                     socket.send_fds(self._start(), [b"E"], [theirs.fileno()])
-        finally:
-            theirs.close()
+            except BaseException:
+                ours.close()
+                raise
+            finally:
+                theirs.close()
         return Environment(self.function, ours)
 
     def _discard(self) -> None:
@@ -279,8 +295,9 @@ class FunctionTemplate:
             self._process = None
 
     def begin_stop(self) -> None:
-        """End of input: the template exits at once (its environments are told apart)."""
+        """End of input: the template exits once its environments have (they are told apart)."""
         with self._lock:
+            self._stopped = True
             if self._control is not None:
                 self._control.close()
                 self._control = None

@@ -12,8 +12,10 @@ import hashlib
 import inspect
 from collections.abc import Iterator
 
+import jsonpath_ng
 import jsonpath_ng.ext
 import pytest
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
 from fanout_local import moto_overrides
@@ -31,6 +33,11 @@ GUARDED = {
         json_path.extract_json,
         "6315a8a7efc47cd852f5fdabcb03f8130b2a8c48",
     ),
+    # parses the state's ResultPath with result_path.parse on every evaluation: cached too
+    "moto...asl.component.common.path.result_path.ResultPath._eval_body": (
+        result_path.ResultPath._eval_body,
+        "77e3504ea96141e5e58268e431065bad1867d6a4",
+    ),
 }
 
 
@@ -46,6 +53,8 @@ def test_guarded_moto_code_is_unchanged(name: str) -> None:
 
 def test_the_names_replaced_are_what_moto_calls() -> None:
     assert json_path.parse is jsonpath_ng.ext.parse
+    assert result_path.parse is jsonpath_ng.parse
+    assert "parse(self.result_path_src)" in inspect.getsource(result_path.ResultPath._eval_body)
     assert "boto3.client(" in inspect.getsource(boto_client.boto_client_for)
     assert "parse(path)" in inspect.getsource(json_path.extract_json)
 
@@ -84,12 +93,27 @@ def test_json_paths_are_parsed_once_and_still_evaluate() -> None:
     assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
     assert json_path.extract_json("$.a.b", {"a": {"b": 3}}) == 3
     assert json_path.extract_json("$.items[*].k", {"items": [{"k": 1}, {"k": 2}]}) == [1, 2]
+    assert result_path.parse("$.r") is result_path.parse("$.r")
+    # a ResultPath updates its data, not the parsed path: the same result twice
+    for _ in range(2):
+        assert result_path.parse("$.r").update_or_create({"a": 1}, {"x": 2}) == {"a": 1, "r": {"x": 2}}
 
 
 def test_restore_puts_moto_back() -> None:
-    real_boto3, real_parse = boto_client.boto3, json_path.parse
+    real = (boto_client.boto3, json_path.parse, result_path.parse)
     restore = moto_overrides.install()
-    assert boto_client.boto3 is not real_boto3
+    assert boto_client.boto3 is not real[0]
     restore()
-    assert boto_client.boto3 is real_boto3
-    assert json_path.parse is real_parse
+    assert (boto_client.boto3, json_path.parse, result_path.parse) == real
+
+
+def test_engines_may_stop_in_any_order() -> None:
+    real = boto_client.boto3
+    restore_first = moto_overrides.install()
+    restore_second = moto_overrides.install()
+    second = boto_client.boto3
+    restore_first()  # the first engine stops while the second still runs
+    assert boto_client.boto3 is second
+    assert second._real is real  # built on moto's own, not on the first engine's
+    restore_second()
+    assert boto_client.boto3 is real

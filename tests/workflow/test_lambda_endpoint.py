@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import select
 import socket
 import statistics
 import sys
@@ -81,6 +82,21 @@ def test_an_environment_is_reused_warm_and_reports_its_cold_start_once(runtime: 
     assert other.result["ppid"] != first.result["ppid"]  # one template per function
 
 
+def test_a_prewarmed_environment_serves_the_first_invocation(runtime: LambdaRuntime) -> None:
+    runtime.prewarm()
+    pool = runtime.pools["ToyA"]
+    (prewarmed,) = pool.workers
+    deadline = time.monotonic() + 10
+    while not select.select([prewarmed.channel], [], [], 0.05)[0] and time.monotonic() < deadline:
+        pass  # until its hello is waiting
+
+    first = invoke(runtime, "ToyA")
+
+    assert first.error is None, first.error
+    assert pool.workers == [prewarmed]  # used, not taken for dead because its hello was waiting
+    assert first.init_ms is not None  # still the environment's cold start
+
+
 def test_concurrent_invocations_get_environments_forked_from_the_functions_template(runtime: LambdaRuntime) -> None:
     results: list[Invocation] = []
     threads = [
@@ -130,14 +146,17 @@ def test_a_timed_out_environment_is_killed(log: object) -> None:
         runtime.close()
 
 
-def test_close_takes_no_time_and_kills_an_environment_still_running(log: object) -> None:
+def test_close_takes_no_time_kills_an_environment_still_running_and_leaves_no_process(log: object) -> None:
     runtime = toy_runtime(log)
-    idle = [invoke(runtime, name).result["pid"] for name in ("ToyA", "ToyB")]
+    warm = [invoke(runtime, name).result for name in ("ToyA", "ToyB")]
     busy: list[Invocation] = []
     thread = threading.Thread(target=lambda: busy.append(invoke(runtime, "ToyA", {"sleep": 60})))
     thread.start()
     assert runtime.wait_until_idle(0.3) is False  # the sleeping handler is in flight
     assert runtime.busy
+    assert runtime.root is not None
+    root = runtime.root._process
+    assert root is not None
 
     started = time.monotonic()
     runtime.close()
@@ -145,10 +164,16 @@ def test_close_takes_no_time_and_kills_an_environment_still_running(log: object)
     thread.join(timeout=10)
 
     assert closed_in < 1.5
-    assert all(gone(pid) for pid in idle)
+    assert root.poll() is not None  # waited for: it exits after its templates
+    assert all(gone(pid) for result in warm for pid in (result["pid"], result["ppid"]))
     assert busy
-    assert busy[0].error is not None  # the killed environment's invocation ends as an error
+    assert busy[0].error is not None
+    assert busy[0].error["errorMessage"].endswith("(killed by the engine)")
     assert runtime.wait_until_idle(0) is True
+    # a Map still running asks for more: no new process once stopped
+    late = invoke(runtime, "ToyA")
+    assert late.error is not None
+    assert "the engine is stopping" in late.error["errorMessage"]
 
 
 def test_the_endpoint_reports_idle_once_no_invocation_runs(runtime: LambdaRuntime) -> None:

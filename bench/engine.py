@@ -13,7 +13,8 @@ seeds N objects in P prefixes into a moto server instead (moto answers every LIS
 scanning the whole bucket, so there S3 bounds the run, not the engine). The last line is one
 JSON object of the figures::
 
-    python -m bench.engine [--quick] [--objects N] [--prefixes P] [--moto] [--concurrency C ...]
+    python -m bench.engine [--quick] [--objects N] [--prefixes P] [--list-latency-ms MS]
+                           [--moto] [--concurrency C ...] [--items K] [--lifecycle]
 
 ``engine_figures(quick)`` is what ``python -m bench`` calls.
 """
@@ -48,6 +49,7 @@ def engine_figures(
     moto: bool = False,
     concurrencies: tuple[int, ...] = (1, 4, 16),
     items: int | None = None,
+    list_latency_ms: float = LIST_LATENCY_MS,
 ) -> dict[str, Any]:
     """Every figure of the scenario; prints a line per run as it goes."""
     objects = objects or (20_000 if quick else (50_000 if moto else 200_000))
@@ -69,9 +71,9 @@ def engine_figures(
             figures["s3"], source = "moto server, seeded", SOURCE
         else:
             per_prefix = -(-objects // prefixes)
-            serve = ("--serve-s3", str(per_prefix), str(LIST_LATENCY_MS))
+            serve = ("--serve-s3", str(per_prefix), str(list_latency_ms))
             port = stack.enter_context(background("bench.engine", *serve))
-            figures["s3"], source = f"bench.server, {LIST_LATENCY_MS} ms per LIST", f"n{objects}"
+            figures["s3"], source = f"bench.server, {list_latency_ms:g} ms per LIST", f"n{objects}"
         endpoint = f"http://127.0.0.1:{port}"
         for concurrency in concurrencies:
             run = _in_a_process("--one-run", endpoint, source, str(objects), str(concurrency))
@@ -280,6 +282,7 @@ def main() -> None:
     parser.add_argument("--moto", action="store_true", help="a seeded moto server as S3 (slow: S3-bound)")
     parser.add_argument("--concurrency", type=int, action="append", help="MaxConcurrency (repeat); default 1, 4, 16")
     parser.add_argument("--items", type=int, help="Map items of the per-item scenario; default 200")
+    parser.add_argument("--list-latency-ms", type=float, default=LIST_LATENCY_MS, help="bench.server's, per LIST")
     parser.add_argument("--lifecycle", action="store_true", help="only start, one tiny run, stop")
     parser.add_argument(
         "--serve-s3", nargs=2, type=float, metavar=("KEYS_PER_PREFIX", "LIST_MS"), help=argparse.SUPPRESS
@@ -313,6 +316,7 @@ def main() -> None:
         moto=args.moto,
         concurrencies=tuple(args.concurrency or (1, 4, 16)),
         items=args.items,
+        list_latency_ms=args.list_latency_ms,
     )
     print(json.dumps(figures))
 

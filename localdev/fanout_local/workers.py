@@ -86,7 +86,12 @@ class Environment:
                 cold_init = self.init_ms
             deadline = time.monotonic() + timeout
             try:
+                # Blocking again (alive() peeks without blocking): a large event may fill the buffer.
+                self.channel.settimeout(timeout)
                 self.channel.sendall(json.dumps(request).encode() + b"\n")
+            except TimeoutError:
+                self.kill()
+                return None
             except OSError as exc:
                 self._closed = True
                 msg = f"environment of {self.function} exited ({exc})"

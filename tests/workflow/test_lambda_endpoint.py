@@ -119,6 +119,15 @@ def test_concurrent_invocations_get_environments_forked_from_the_functions_templ
     assert all(r.init_ms is not None for r in results)
 
 
+def test_a_large_event_reaches_a_warm_environment(runtime: LambdaRuntime) -> None:
+    invoke(runtime, "ToyA")  # warm: its socket was last peeked at without blocking
+    event = {"blob": "x" * 1_000_000}  # more than a Unix socket's buffer
+
+    reply = invoke(runtime, "ToyA", event)
+
+    assert reply.error is None, reply.error
+
+
 def test_an_environment_that_exits_is_an_exit_error_and_the_next_invocation_gets_a_new_one(
     runtime: LambdaRuntime,
 ) -> None:

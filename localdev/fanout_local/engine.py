@@ -21,10 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from . import moto_overrides
 from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, worker_base_env
 from .template import ACCOUNT_ID, PROJECT_ROOT, REGION, Project, load_project
 
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# describe_execution costs ≈ 1.4 ms of this process's CPU - the interpreter's GIL - per call.
+POLL_FIRST = 0.01  # after the Lambda endpoint goes idle: a Map starts its next item within this
+POLL_MAX = 0.1  # backing off while nothing runs here (an external endpoint, a long ItemReader)
+POLL_BUSY = 0.25  # while a handler runs: the execution can still end, by failing or being stopped
 
 
 def free_port() -> int:
@@ -143,8 +148,7 @@ class EmbeddedEngine:
         # S3 server so nothing seeded later is lost.
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        if self.s3_endpoint is not None:
-            self._give_interpreter_real_s3_credentials(function_env)
+        s3_credentials = self._interpreter_s3_credentials(function_env)
         moto_port = None
         if self.s3_endpoint is None:
             moto_port, self.s3_endpoint = self._start_moto_server()
@@ -167,11 +171,14 @@ class EmbeddedEngine:
                 ),
             )
             self.runtime.observers.append(self._invocations.append)
-            # The workers' imports (their cold start) run while moto's S3 server starts.
+            # The functions' imports (their cold start) run while moto's S3 server starts and
+            # moto parses the definition.
             self.runtime.prewarm()
             self._lambda_server = LambdaInvokeServer(self.runtime).start()
             self.lambda_endpoint = self._lambda_server.url
         self._set_env(AWS_ENDPOINT_URL_S3=self.s3_endpoint, AWS_ENDPOINT_URL_LAMBDA=self.lambda_endpoint)
+        # After the processes above started: this imports part of moto's interpreter.
+        self._restore.append(moto_overrides.install(s3_credentials))
         import boto3
 
         self._sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -184,27 +191,16 @@ class EmbeddedEngine:
         if moto_port is not None and self._moto_process is not None:
             _wait_for_port(moto_port, self._moto_process)
 
-    def _give_interpreter_real_s3_credentials(self, env: dict[str, str]) -> None:
-        """moto's interpreter signs its own S3 calls (ItemReader, ResultWriter) with dummy
-        keys, which a real endpoint such as MinIO rejects: hand it the caller's."""
-        from moto.stepfunctions.parser.asl.utils import boto_client
-
-        real_boto3 = boto_client.boto3
-        credentials = {
+    def _interpreter_s3_credentials(self, env: dict[str, str]) -> dict[str, str | None] | None:
+        """A real endpoint (MinIO) rejects the dummy keys moto's interpreter signs its own S3
+        calls (ItemReader, ResultWriter) with: it gets the caller's."""
+        if self.s3_endpoint is None or not env.get("AWS_ACCESS_KEY_ID"):
+            return None
+        return {
             "aws_access_key_id": env.get("AWS_ACCESS_KEY_ID"),
             "aws_secret_access_key": env.get("AWS_SECRET_ACCESS_KEY"),
             "aws_session_token": env.get("AWS_SESSION_TOKEN"),
         }
-
-        class _Boto3WithRealS3Credentials:
-            @staticmethod
-            def client(**kwargs: Any) -> Any:
-                if kwargs.get("service_name") == "s3" and credentials["aws_access_key_id"]:
-                    kwargs.update(credentials)
-                return real_boto3.client(**kwargs)
-
-        boto_client.boto3 = _Boto3WithRealS3Credentials  # type: ignore[assignment]
-        self._restore.append(lambda: setattr(boto_client, "boto3", real_boto3))
 
     def _start_moto_server(self) -> tuple[int, str]:
         """S3 for the run. In a separate process by default, so S3 gets its own core instead
@@ -279,6 +275,7 @@ class EmbeddedEngine:
         arn = self._sfn.start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
+        delay = POLL_FIRST
         while True:
             described = self._sfn.describe_execution(executionArn=arn)
             if described["status"] in _TERMINAL:
@@ -288,7 +285,7 @@ class EmbeddedEngine:
                 continue
             if on_poll is not None:
                 on_poll()
-            time.sleep(0.02)  # an in-process call: polling often costs little, ends runs sooner
+            delay = self._pause(delay)
         output = described.get("output")
         return ExecutionResult(
             name=name,
@@ -299,3 +296,24 @@ class EmbeddedEngine:
             seconds=time.monotonic() - started,
             invocations=self._invocations[first:],
         )
+
+    def _pause(self, delay: float) -> float:
+        """Wait until polling the execution again is worth its CPU; returns the next back-off.
+
+        An execution ends right after its last Lambda task returns (or fails, rarely with one
+        running): with the built-in endpoint, wait while a handler runs, then poll soon after
+        it goes idle - unless the Map started its next item meanwhile. Polling every 20 ms
+        took ≈ 7 % of the core the interpreter runs on."""
+        runtime = self.runtime
+        if runtime is None:
+            time.sleep(delay)
+            return min(delay * 2, POLL_MAX)
+        deadline = time.monotonic() + POLL_BUSY  # at the latest: a failing Map, a stop, on_poll
+        while True:
+            if runtime.busy:
+                if not runtime.wait_until_idle(max(0.0, deadline - time.monotonic())):
+                    return POLL_FIRST
+                delay = POLL_FIRST
+            time.sleep(delay)
+            if not runtime.busy or time.monotonic() >= deadline:
+                return min(delay * 2, POLL_MAX)

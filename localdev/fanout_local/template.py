@@ -66,6 +66,7 @@ class FunctionSpec:
     timeout: float
     memory_mb: int
     environment: dict[str, str] = field(default_factory=dict)
+    code_uri: Path | None = None  # the deployment package's source (its requirements.txt)
 
 
 class _Resolver:
@@ -203,6 +204,9 @@ def load_project(root: Path, parameters: dict[str, str] | None = None) -> Projec
                 timeout=float(props.get("Timeout", globals_fn.get("Timeout", 3))),
                 memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
                 environment={k: str(resolver.resolve(v)) for k, v in env.items()},
+                code_uri=root / code_uri
+                if isinstance(code_uri := props.get("CodeUri", globals_fn.get("CodeUri")), str)
+                else None,
             )
         elif resource.get("Type") == "AWS::Serverless::StateMachine":
             machine = (name, props)

@@ -98,7 +98,7 @@ def test_the_page_shows_what_was_shared_and_every_link_gives_the_exact_bytes(
         assert requests.get(href, timeout=10).content == body_of("shared/" + name)
     assert sorted("shared/" + name for name, _, _ in shown) == sorted(KEYS)
     command = text_of(page, "fetch-command")
-    assert command == f"fanout fetch '{result['page_url']}' --to DIR"
+    assert command == f"fanout-fetch '{result['page_url']}' --to DIR"
 
     # Self-contained: every request went to the manifest bucket's origin, and the CSP held.
     origin = urlsplit(moto_endpoint).netloc

@@ -68,7 +68,7 @@
     }
     $("what").textContent = text;
     if (share.note) { $("note").textContent = share.note; $("note").hidden = false; }
-    $("fetch-command").textContent = `fanout fetch '${pageUrl().replace(/'/g, "'\\''")}' --to DIR`;
+    $("fetch-command").textContent = `fanout-fetch '${pageUrl().replace(/'/g, "'\\''")}' --to DIR`;
   }
   function pageUrl() { return location.href.split("#")[0]; }
   function tick() {

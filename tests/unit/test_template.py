@@ -56,6 +56,7 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 SIGNING_SECRET = {"Ref": "SigningSecretArn"}
 SOURCE_KMS_KEYS = {"Ref": "SourceKmsKeyArns"}
+MANIFEST_KMS_KEY = {"Ref": "ManifestBucketKmsKeyArn"}
 
 
 def actions(statement: dict[str, Any]) -> list[str]:
@@ -198,6 +199,9 @@ def test_function_policies_write_only_under_manifests(resources: dict[str, Any],
         if statement["Resource"] == SOURCE_KMS_KEYS:
             assert (name, actions(statement)) == ("BuildManifestFunction", ["kms:Decrypt"])
             continue
+        if statement["Resource"] == MANIFEST_KMS_KEY:  # the run documents' bucket key, nothing else
+            assert set(actions(statement)) <= {"kms:GenerateDataKey", "kms:Decrypt"}
+            continue
         for action in actions(statement):
             assert action.startswith("s3:")
             assert "*" not in action
@@ -210,7 +214,13 @@ def test_source_buckets_are_read_only(resources: dict[str, Any]) -> None:
     grants: dict[str, dict[str, list[str]]] = {}
     for name in FUNCTIONS:
         for statement in statements(resources[name]):
-            if statement["Resource"] in (MANIFEST_OBJECTS, MANIFEST_BUCKET_ARN, SIGNING_SECRET, SOURCE_KMS_KEYS):
+            if statement["Resource"] in (
+                MANIFEST_OBJECTS,
+                MANIFEST_BUCKET_ARN,
+                SIGNING_SECRET,
+                SOURCE_KMS_KEYS,
+                MANIFEST_KMS_KEY,
+            ):
                 continue
             arns = resolve(statement["Resource"], buckets)
             for action in actions(statement):
@@ -270,10 +280,14 @@ def test_state_machine_policy(resources: dict[str, Any]) -> None:
         assert statement["Effect"] == "Allow"
         for action in actions(statement):
             by_action[action] = statement["Resource"]
-    # X-Ray (which has no resource-level permissions) only under the TracingOn condition.
-    (tracing,) = [p for p in props["Policies"] if "Fn::If" in p]
-    assert tracing["Fn::If"][0] == "TracingOn"
-    assert tracing["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    # X-Ray (which has no resource-level permissions) only under the TracingOn condition, the
+    # manifest bucket's KMS key only under HasManifestKmsKey.
+    conditional = {p["Fn::If"][0]: p["Fn::If"] for p in props["Policies"] if "Fn::If" in p}
+    assert set(conditional) == {"TracingOn", "HasManifestKmsKey"}
+    assert all(branches[2] == {"Ref": "AWS::NoValue"} for branches in conditional.values())
+    kms = {a for a in by_action if a.startswith("kms:")}
+    assert kms == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert all(by_action.pop(a) == MANIFEST_KMS_KEY for a in kms)
     xray = {a for a in by_action if a.startswith("xray:")}
     assert xray == {
         "xray:PutTraceSegments",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -16,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fanout_fetch.cli import DefaultsHelpFormatter, positive_int
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
-from fanout_fetch.cli import positive_int
 
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
 from .errors import EXIT_INTERRUPTED, UserError, explain
@@ -408,7 +409,9 @@ def _add_step_functions_local_commands(sub: Any) -> None:
     render = sub.add_parser(
         "render", help="the state machine for an engine without Distributed Map (Step Functions Local)"
     )
-    render.add_argument("--target", choices=["stepfunctions-local"], default="stepfunctions-local")
+    render.add_argument(
+        "--target", choices=["stepfunctions-local"], default="stepfunctions-local", help="the engine to render for"
+    )
     render.add_argument("--output", "-o", help="file to write; default: stdout")
     render.add_argument(
         "--max-concurrency", type=positive_int, help="the Map's fixed MaxConcurrency; default: the template's"
@@ -420,7 +423,7 @@ def _add_step_functions_local_commands(sub: Any) -> None:
 
     serve = sub.add_parser("serve-lambda", help="the Lambda Invoke API alone, for Step Functions Local (Ctrl-C stops)")
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so containers can reach it (Linux Docker)")
-    serve.add_argument("--port", type=port_number, default=3001)
+    serve.add_argument("--port", type=port_number, default=3001, help="TCP port to listen on")
     serve.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: AWS")
     serve.add_argument("--manifest-bucket", help="default: the source bucket of each run")
     serve.add_argument("--lambda-timeout", type=positive_float, help="seconds; overrides BuildManifest's Timeout")
@@ -436,15 +439,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fanout",
         description=__doc__,
         epilog="exit codes: 0 ok, 1 failed, 2 usage error, 130 interrupted",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Subparsers do not inherit formatter_class: every subcommand's --help names its defaults too.
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=functools.partial(argparse.ArgumentParser, formatter_class=DefaultsHelpFormatter),
+    )
 
     demo = sub.add_parser("demo", help="seed synthetic PDFs, run the workflow locally, verify every link")
-    demo.add_argument("--objects", type=int, default=1000)
-    demo.add_argument("--prefixes", type=int, default=6)
-    demo.add_argument("--max-concurrency", type=int, default=4)
+    demo.add_argument("--objects", type=int, default=1000, help="synthetic objects to seed (most are .pdf)")
+    demo.add_argument("--prefixes", type=int, default=6, help="top-level folders they are spread over")
+    demo.add_argument("--max-concurrency", type=int, default=4, help="the Map's MaxConcurrency")
     demo.add_argument(
         "--unit-keys",
         type=positive_int,
@@ -452,17 +460,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="smallest work unit in keys (MIN_UNIT_KEYS; deployed: 5000)",
     )
     demo.add_argument("--verify-sample", type=int, default=5000, help="verify at most this many object URLs")
-    demo.add_argument("--verify-all", action="store_true")
+    demo.add_argument("--verify-all", action="store_true", help="verify every object URL, not a sample")
     demo.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
     demo.add_argument("--fetch-to", metavar="DIR", help="after verifying, download everything into DIR (fanout fetch)")
     demo.set_defaults(handler=command_demo)
 
     run = sub.add_parser("run", help="one execution of the state machine on the embedded engine")
     run.add_argument("--bucket", required=True)
-    run.add_argument("--prefix", default="")
-    run.add_argument("--suffix", default=".pdf")
-    run.add_argument("--expires-in", type=int)
-    run.add_argument("--max-concurrency", type=int)
+    run.add_argument("--prefix", default="", help="share the keys under this prefix ('': the whole bucket)")
+    run.add_argument("--suffix", default=".pdf", help="keep keys ending with this, case-insensitive ('': every key)")
+    run.add_argument("--expires-in", type=int, help="seconds the links work; default: the template's")
+    run.add_argument("--max-concurrency", type=int, help="the Map's MaxConcurrency; default: the template's")
     run.add_argument("--manifest-bucket", help="default: the source bucket")
     where = run.add_mutually_exclusive_group(required=True)
     where.add_argument("--s3-endpoint", help="the S3 holding --bucket, e.g. http://localhost:9000 (MinIO)")
@@ -476,13 +484,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", type=execution_name, help="execution name (= run_id); default: generated")
     run.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
     run.add_argument("--allow-empty", action="store_true", help="exit 0 even when nothing matched")
-    run.add_argument("--verbose", action="store_true")
+    run.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
     run.set_defaults(handler=command_run)
 
     seed = sub.add_parser("seed", help="upload a local directory to a bucket")
     seed.add_argument("--bucket", required=True)
     seed.add_argument("--source-dir", required=True)
-    seed.add_argument("--prefix", default="")
+    seed.add_argument("--prefix", default="", help="key prefix for the uploaded files, e.g. docs/")
     seed.add_argument("--s3-endpoint")
     seed.set_defaults(handler=command_seed)
 

@@ -309,9 +309,7 @@ def test_the_share_page_url_downloads_everything(
     assert report.index["count"] == len(KEYS)
 
 
-def test_the_page_merge_index_writes_is_a_url_fetch_takes(
-    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
-) -> None:
+def test_the_page_merge_index_writes_is_a_url_fetch_takes(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
     """The page MergeIndex publishes (page_url), through the CLI a recipient runs."""
     index = build_index(s3, bucket, [*KEYS, *MAPPED_KEYS])
     dest = tmp_path / "out"

@@ -9,7 +9,8 @@ import os
 import re
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from fanout_fetch.cli import DefaultsHelpFormatter, positive_int
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
+from fanout_fetch.reporting import waiting
 
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
 from .errors import EXIT_INTERRUPTED, UserError, explain
@@ -34,6 +36,24 @@ def _log_sink(stack: ExitStack, verbose: bool, name: str) -> tuple[IO[str], Path
     path = PROJECT_ROOT / ".fanout" / "logs" / f"{name}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     return stack.enter_context(path.open("w", encoding="utf-8")), path
+
+
+@contextmanager
+def _running_engine(config: EngineConfig) -> Iterator[EmbeddedEngine]:
+    """The engine, with a status line naming each step of its start and of its stop."""
+    steps: list[Callable[[str], None]] = []
+    config.on_stage = lambda text: steps[-1](text) if steps else None
+    engine = EmbeddedEngine(config)
+    with waiting(console, "starting the engine") as update:
+        steps.append(lambda text: update(f"starting the engine: {text}"))
+        engine.__enter__()  # a failed start closes what it started, then raises
+    steps.clear()
+    try:
+        yield engine
+    finally:
+        with waiting(console, "stopping the engine") as update:
+            steps.append(lambda text: update(f"stopping the engine: {text}"))
+            engine.close()
 
 
 def _execution_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,12 +132,12 @@ def _check_bucket(endpoint: str, bucket: str) -> None:
 def command_run(args: argparse.Namespace) -> int:
     name = args.name or new_execution_name()
     s3_endpoint = args.s3_endpoint or _aws_endpoint()
-    with console.status(f"checking s3://{args.bucket} at {s3_endpoint}"):
+    with waiting(console, f"checking s3://{args.bucket} at {s3_endpoint}"):
         _check_bucket(s3_endpoint, args.bucket)
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
         engine = stack.enter_context(
-            EmbeddedEngine(
+            _running_engine(
                 EngineConfig(
                     manifest_bucket=args.manifest_bucket or args.bucket,
                     s3_endpoint=s3_endpoint,
@@ -203,6 +223,8 @@ def command_invoke(args: argparse.Namespace) -> int:
     if args.s3_endpoint:
         extra.update({"S3_ENDPOINT_URL": args.s3_endpoint, "AWS_ENDPOINT_URL_S3": args.s3_endpoint})
     runtime = LambdaRuntime({function: project.functions[function]}, base_env=worker_base_env(extra), log=sys.stderr)
+    # A plain line, not a spinner: the worker's own logs stream to this terminal meanwhile.
+    console.print(f"invoking {function}: a cold start (the worker imports the handler), then the handler ...")
     try:
         invocation = runtime.invoke(runtime.pools[function], event)
     finally:
@@ -235,7 +257,7 @@ def command_demo(args: argparse.Namespace) -> int:
         # smaller units show the fan-out.
         unit_env = {"MIN_UNIT_KEYS": str(args.unit_keys)}
         engine = stack.enter_context(
-            EmbeddedEngine(EngineConfig(manifest_bucket=bucket, log=log, extra_function_env=unit_env))
+            _running_engine(EngineConfig(manifest_bucket=bucket, log=log, extra_function_env=unit_env))
         )
         s3 = engine.s3_client()
         s3.create_bucket(Bucket=bucket)
@@ -399,7 +421,8 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         finally:
-            server.stop()
+            with waiting(console, "stopping the Lambda server: its workers finish and exit"):
+                server.stop()
         console.print("stopped")
     return 0
 

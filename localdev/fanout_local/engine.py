@@ -233,6 +233,9 @@ class EmbeddedEngine:
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                # Its own process group: a terminal's Ctrl-C must not kill S3 under requests in
+                # flight (botocore would retry them for seconds); close() stops it.
+                process_group=0,
             )
         return port, f"http://127.0.0.1:{port}"
 

@@ -208,10 +208,15 @@ class FunctionPool:
             self.idle.append(worker)
 
     def begin_close(self) -> list[_Worker]:
+        """Idle workers are told to exit; busy ones are killed: nobody waits for their reply
+        any more (the server is stopping, e.g. on Ctrl-C), and a handler may run for minutes."""
         with self.lock:
-            workers, self.workers, self.idle = self.workers, [], []
+            workers, idle, self.workers, self.idle = self.workers, self.idle, [], []
         for worker in workers:
-            worker.begin_close()
+            if any(worker is w for w in idle):
+                worker.begin_close()
+            else:
+                worker.kill()
         return workers
 
     def close(self) -> None:

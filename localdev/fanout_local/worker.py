@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -50,6 +51,9 @@ def _error_payload(exc: BaseException) -> dict[str, Any]:
 
 
 def main() -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the engine ends its workers (end of
+    # input, or a kill when busy), so a worker must not die mid-reply printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)  # the handler's prints go to stderr
     sys.stdout = os.fdopen(1, "w", encoding="utf-8", buffering=1, closefd=False)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,8 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fanout_fetch.cli import DefaultsHelpFormatter, positive_int
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
-from fanout_fetch.cli import positive_int
+from fanout_fetch.reporting import waiting
 
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
 from .errors import EXIT_INTERRUPTED, UserError, explain
@@ -33,6 +36,24 @@ def _log_sink(stack: ExitStack, verbose: bool, name: str) -> tuple[IO[str], Path
     path = PROJECT_ROOT / ".fanout" / "logs" / f"{name}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     return stack.enter_context(path.open("w", encoding="utf-8")), path
+
+
+@contextmanager
+def _running_engine(config: EngineConfig) -> Iterator[EmbeddedEngine]:
+    """The engine, with a status line naming each step of its start and of its stop."""
+    steps: list[Callable[[str], None]] = []
+    config.on_stage = lambda text: steps[-1](text) if steps else None
+    engine = EmbeddedEngine(config)
+    with waiting(console, "starting the engine") as update:
+        steps.append(lambda text: update(f"starting the engine: {text}"))
+        engine.__enter__()  # a failed start closes what it started, then raises
+    steps.clear()
+    try:
+        yield engine
+    finally:
+        with waiting(console, "stopping the engine") as update:
+            steps.append(lambda text: update(f"stopping the engine: {text}"))
+            engine.close()
 
 
 def _execution_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -111,12 +132,12 @@ def _check_bucket(endpoint: str, bucket: str) -> None:
 def command_run(args: argparse.Namespace) -> int:
     name = args.name or new_execution_name()
     s3_endpoint = args.s3_endpoint or _aws_endpoint()
-    with console.status(f"checking s3://{args.bucket} at {s3_endpoint}"):
+    with waiting(console, f"checking s3://{args.bucket} at {s3_endpoint}"):
         _check_bucket(s3_endpoint, args.bucket)
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
         engine = stack.enter_context(
-            EmbeddedEngine(
+            _running_engine(
                 EngineConfig(
                     manifest_bucket=args.manifest_bucket or args.bucket,
                     s3_endpoint=s3_endpoint,
@@ -202,6 +223,8 @@ def command_invoke(args: argparse.Namespace) -> int:
     if args.s3_endpoint:
         extra.update({"S3_ENDPOINT_URL": args.s3_endpoint, "AWS_ENDPOINT_URL_S3": args.s3_endpoint})
     runtime = LambdaRuntime({function: project.functions[function]}, base_env=worker_base_env(extra), log=sys.stderr)
+    # A plain line, not a spinner: the worker's own logs stream to this terminal meanwhile.
+    console.print(f"invoking {function}: a cold start (the worker imports the handler), then the handler ...")
     try:
         invocation = runtime.invoke(runtime.pools[function], event)
     finally:
@@ -234,7 +257,7 @@ def command_demo(args: argparse.Namespace) -> int:
         # smaller units show the fan-out.
         unit_env = {"MIN_UNIT_KEYS": str(args.unit_keys)}
         engine = stack.enter_context(
-            EmbeddedEngine(EngineConfig(manifest_bucket=bucket, log=log, extra_function_env=unit_env))
+            _running_engine(EngineConfig(manifest_bucket=bucket, log=log, extra_function_env=unit_env))
         )
         s3 = engine.s3_client()
         s3.create_bucket(Bucket=bucket)
@@ -398,7 +421,8 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         finally:
-            server.stop()
+            with waiting(console, "stopping the Lambda server: its workers finish and exit"):
+                server.stop()
         console.print("stopped")
     return 0
 
@@ -408,7 +432,9 @@ def _add_step_functions_local_commands(sub: Any) -> None:
     render = sub.add_parser(
         "render", help="the state machine for an engine without Distributed Map (Step Functions Local)"
     )
-    render.add_argument("--target", choices=["stepfunctions-local"], default="stepfunctions-local")
+    render.add_argument(
+        "--target", choices=["stepfunctions-local"], default="stepfunctions-local", help="the engine to render for"
+    )
     render.add_argument("--output", "-o", help="file to write; default: stdout")
     render.add_argument(
         "--max-concurrency", type=positive_int, help="the Map's fixed MaxConcurrency; default: the template's"
@@ -420,7 +446,7 @@ def _add_step_functions_local_commands(sub: Any) -> None:
 
     serve = sub.add_parser("serve-lambda", help="the Lambda Invoke API alone, for Step Functions Local (Ctrl-C stops)")
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so containers can reach it (Linux Docker)")
-    serve.add_argument("--port", type=port_number, default=3001)
+    serve.add_argument("--port", type=port_number, default=3001, help="TCP port to listen on")
     serve.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: AWS")
     serve.add_argument("--manifest-bucket", help="default: the source bucket of each run")
     serve.add_argument("--lambda-timeout", type=positive_float, help="seconds; overrides BuildManifest's Timeout")
@@ -436,15 +462,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fanout",
         description=__doc__,
         epilog="exit codes: 0 ok, 1 failed, 2 usage error, 130 interrupted",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Subparsers do not inherit formatter_class: every subcommand's --help names its defaults too.
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=functools.partial(argparse.ArgumentParser, formatter_class=DefaultsHelpFormatter),
+    )
 
     demo = sub.add_parser("demo", help="seed synthetic PDFs, run the workflow locally, verify every link")
-    demo.add_argument("--objects", type=int, default=1000)
-    demo.add_argument("--prefixes", type=int, default=6)
-    demo.add_argument("--max-concurrency", type=int, default=4)
+    demo.add_argument("--objects", type=int, default=1000, help="synthetic objects to seed (most are .pdf)")
+    demo.add_argument("--prefixes", type=int, default=6, help="top-level folders they are spread over")
+    demo.add_argument("--max-concurrency", type=int, default=4, help="the Map's MaxConcurrency")
     demo.add_argument(
         "--unit-keys",
         type=positive_int,
@@ -452,17 +483,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="smallest work unit in keys (MIN_UNIT_KEYS; deployed: 5000)",
     )
     demo.add_argument("--verify-sample", type=int, default=5000, help="verify at most this many object URLs")
-    demo.add_argument("--verify-all", action="store_true")
+    demo.add_argument("--verify-all", action="store_true", help="verify every object URL, not a sample")
     demo.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
     demo.add_argument("--fetch-to", metavar="DIR", help="after verifying, download everything into DIR (fanout fetch)")
     demo.set_defaults(handler=command_demo)
 
     run = sub.add_parser("run", help="one execution of the state machine on the embedded engine")
     run.add_argument("--bucket", required=True)
-    run.add_argument("--prefix", default="")
-    run.add_argument("--suffix", default=".pdf")
-    run.add_argument("--expires-in", type=int)
-    run.add_argument("--max-concurrency", type=int)
+    run.add_argument("--prefix", default="", help="share the keys under this prefix ('': the whole bucket)")
+    run.add_argument("--suffix", default=".pdf", help="keep keys ending with this, case-insensitive ('': every key)")
+    run.add_argument("--expires-in", type=int, help="seconds the links work; default: the template's")
+    run.add_argument("--max-concurrency", type=int, help="the Map's MaxConcurrency; default: the template's")
     run.add_argument("--manifest-bucket", help="default: the source bucket")
     where = run.add_mutually_exclusive_group(required=True)
     where.add_argument("--s3-endpoint", help="the S3 holding --bucket, e.g. http://localhost:9000 (MinIO)")
@@ -476,13 +507,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", type=execution_name, help="execution name (= run_id); default: generated")
     run.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
     run.add_argument("--allow-empty", action="store_true", help="exit 0 even when nothing matched")
-    run.add_argument("--verbose", action="store_true")
+    run.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
     run.set_defaults(handler=command_run)
 
     seed = sub.add_parser("seed", help="upload a local directory to a bucket")
     seed.add_argument("--bucket", required=True)
     seed.add_argument("--source-dir", required=True)
-    seed.add_argument("--prefix", default="")
+    seed.add_argument("--prefix", default="", help="key prefix for the uploaded files, e.g. docs/")
     seed.add_argument("--s3-endpoint")
     seed.set_defaults(handler=command_seed)
 

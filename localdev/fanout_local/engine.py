@@ -87,6 +87,8 @@ class EngineConfig:
     # An alternative state machine (ASL JSON text, ${...} already filled), such as the INLINE
     # variant from ``fanout_local.render``; None: template.yaml's own definition.
     definition: str | None = None
+    # Told each step of starting and stopping as it begins (the CLI's status line names it).
+    on_stage: Callable[[str], None] | None = None
 
 
 class EmbeddedEngine:
@@ -132,7 +134,12 @@ class EmbeddedEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _stage(self, text: str) -> None:
+        if self.config.on_stage is not None:
+            self.config.on_stage(text)
+
     def _start(self) -> None:
+        self._stage("loading moto's Step Functions interpreter")
         from moto import mock_aws
 
         if self.s3_endpoint is None:
@@ -151,8 +158,10 @@ class EmbeddedEngine:
         s3_credentials = self._interpreter_s3_credentials(function_env)
         moto_port = None
         if self.s3_endpoint is None:
+            self._stage("starting the S3 server (moto, in its own process)")
             moto_port, self.s3_endpoint = self._start_moto_server()
         if self.lambda_endpoint is None:
+            self._stage(f"starting Lambda workers for {len(self.project.functions)} functions (their imports)")
             self.runtime = LambdaRuntime(
                 self.project.functions,
                 base_env={
@@ -182,6 +191,7 @@ class EmbeddedEngine:
         import boto3
 
         self._sfn = boto3.client("stepfunctions", region_name=REGION)
+        self._stage("loading the state machine into moto's interpreter")
         self.state_machine_arn = self._sfn.create_state_machine(
             name=self.project.state_machine,
             definition=self.config.definition or self.project.definition(),
@@ -189,6 +199,7 @@ class EmbeddedEngine:
         )["stateMachineArn"]
         # Only now: moto parsing the definition (≈ 2 s) overlapped the S3 server's start.
         if moto_port is not None and self._moto_process is not None:
+            self._stage(f"waiting for the S3 server to listen on {self.s3_endpoint}")
             _wait_for_port(moto_port, self._moto_process)
 
     def _interpreter_s3_credentials(self, env: dict[str, str]) -> dict[str, str | None] | None:
@@ -218,17 +229,22 @@ class EmbeddedEngine:
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                # Its own process group: a terminal's Ctrl-C must not kill S3 under requests in
+                # flight (botocore would retry them for seconds); close() stops it.
+                process_group=0,
             )
         return port, f"http://127.0.0.1:{port}"
 
     def close(self) -> None:
         if self._lambda_server is not None:
+            self._stage("stopping the Lambda workers")
             self._lambda_server.stop()
             self._lambda_server = None
         if self._moto_server is not None:
             self._moto_server.stop()
             self._moto_server = None
         if self._moto_process is not None:
+            self._stage("stopping the S3 server")
             self._moto_process.kill()  # its state dies with it anyway: no graceful stop needed
             self._moto_process.wait(timeout=10)
             self._moto_process = None

@@ -12,6 +12,26 @@ from .downloading import fetch
 from .reporting import print_summary
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` names each option's default: ``(default: X)`` after its help. None (no value)
+    and False (a flag left off) are not shown: they would only add noise. Strings are quoted
+    so an empty default reads ``''``. A help text that already says ``%(default)s`` is kept."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or "%(default)" in text
+            or default is None
+            or default is False
+            or default == argparse.SUPPRESS
+        ):
+            return action.help
+        shown = "%(default)r" if isinstance(default, str) else "%(default)s"
+        return f"{text} (default: {shown})".strip()
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -24,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "index_url", metavar="URL", help="the page or index URL you were sent (quote it: it contains &)"
     )
     parser.add_argument("--to", required=True, metavar="DIR", help="where the files go (created if missing)")
-    parser.add_argument("--concurrency", type=positive_int, default=8, help="parallel downloads (default 8)")
+    parser.add_argument("--concurrency", type=positive_int, default=8, help="parallel downloads (default: %(default)s)")
 
 
 def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -> int:
@@ -34,12 +54,18 @@ def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -
     return 0 if report.succeeded else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="fanout-fetch", description="Download everything an s3-fanout share page or index lists."
+        prog="fanout-fetch",
+        description="Download everything an s3-fanout share page or index lists.",
+        formatter_class=DefaultsHelpFormatter,
     )
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     try:
         return command_fetch(args.index_url, args.to, args.concurrency, console)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -224,15 +225,24 @@ def fetch(
     if not progress:
         return fetcher.run()
     console = console or Console(stderr=True)
+    if not console.is_terminal:  # a log has no live bar: say what the first seconds wait for
+        console.print(f"reading the index at {_where(index_url)} ...", markup=False, highlight=False, soft_wrap=True)
     with new_progress(console) as bars:
-        files = bars.add_task("files", total=None, unit="files")
-        size = bars.add_task("bytes", total=None, unit="bytes")
+        # Until the index is read, the bar says so (a page URL costs two requests).
+        files = bars.add_task(f"reading the index at {_where(index_url)}", total=None, unit="files")
+        size = bars.add_task("bytes", total=None, unit="bytes", visible=False)
         fetcher.on_files = lambda n: bars.advance(files, n)
         fetcher.on_bytes = lambda n: bars.advance(size, n)
 
         def size_bars(index: dict[str, Any]) -> None:
-            bars.update(files, total=index.get("count"))
-            bars.update(size, total=index.get("object_bytes"))
+            bars.update(files, description="files", total=index.get("count"))
+            bars.update(size, total=index.get("object_bytes"), visible=True)
 
         fetcher.on_index = size_bars
         return fetcher.run()
+
+
+def _where(url: str) -> str:
+    """The host and path of a link, without its signature (long, and not for a log)."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}" if parts.netloc else "the link"

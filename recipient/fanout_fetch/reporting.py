@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +103,23 @@ def new_progress(console: Console) -> Progress:
         console=console,
         transient=False,
     )
+
+
+@contextmanager
+def waiting(console: Console, what: str) -> Iterator[Callable[[str], None]]:
+    """A spinner naming what the command waits for; yields ``update(text)`` for the next step.
+    Without a terminal (a log file, CI) each step is one plain line instead, so a hang shows
+    where it hangs. Not inside a progress display: rich runs one live display at a time."""
+    if console.is_terminal:
+        with console.status(escape(what)) as status:
+            yield lambda text: status.update(escape(text))
+        return
+
+    def line(text: str) -> None:
+        console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
+
+    line(what)
+    yield line
 
 
 def printable(text: str) -> str:

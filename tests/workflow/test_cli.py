@@ -104,3 +104,27 @@ def test_make_invoke_runs_every_example_event_through_its_function() -> None:
         "== MergeIndexFunction < events/merge_index.json",
     ]
     assert '"index_url": "http://127.0.0.1:' in out.stdout
+
+
+def test_run_and_fetch_say_what_they_wait_for(s3: Any, bucket: str, moto_endpoint: str, tmp_path: Path) -> None:
+    """Without a terminal each wait is a plain line on stderr (a spinner in a terminal); stdout
+    stays the execution output alone."""
+    s3.put_object(Bucket=bucket, Key="docs/a.pdf", Body=b"%PDF a")
+
+    ran = fanout("run", "--bucket", bucket, "--s3-endpoint", moto_endpoint, "--json")
+
+    assert ran.returncode == 0, ran.stderr
+    page_url = json.loads(ran.stdout)["page_url"]
+    waits = [line for line in ran.stderr.splitlines() if line.endswith(" ...")]
+    assert waits[0] == f"checking s3://{bucket} at {moto_endpoint} ..."
+    assert "starting the engine: loading moto's Step Functions interpreter ..." in waits
+    assert "starting the engine: loading the state machine into moto's interpreter ..." in waits
+    assert "stopping the engine: stopping the Lambda workers ..." in waits
+    assert waits.index("stopping the engine ...") > waits.index("starting the engine ...")
+
+    fetched = fanout("fetch", page_url, "--to", str(tmp_path / "out"))
+
+    assert fetched.returncode == 0, fetched.stderr
+    [reading] = [line for line in fetched.stderr.splitlines() if line.startswith("reading the index at ")]
+    assert reading == f"reading the index at {page_url.split('://')[1].split('?')[0]} ..."  # no signature in logs
+    assert (tmp_path / "out" / "docs" / "a.pdf").read_bytes() == b"%PDF a"

@@ -195,7 +195,7 @@ class LambdaRuntime:
         preload: tuple[str, ...] | None = None,
     ) -> None:
         """``preload``: modules the templates' common parent imports once; None: the
-        functions' declared runtime dependencies (their CodeUri's requirements.txt)."""
+        functions' declared runtime dependencies (the requirements.txt of their CodeUri and layers)."""
         self.log = log
         self.observers: list[Callable[[Invocation], None]] = []
         # Returns (HTTP status, error code, message) to fail an Invoke call as the Lambda
@@ -203,7 +203,9 @@ class LambdaRuntime:
         self.fault_injector: Callable[[str], tuple[int, str, str] | None] | None = None
         self.pools: dict[str, FunctionPool] = {}
         if preload is None:
-            uris = dict.fromkeys(spec.code_uri for spec in functions.values() if spec.code_uri)
+            uris = dict.fromkeys(
+                uri for spec in functions.values() for uri in (spec.code_uri, *spec.layer_uris) if uri is not None
+            )
             preload = tuple(dict.fromkeys(m for uri in uris for m in declared_modules(uri / "requirements.txt")))
         self.root = TemplateRoot({**base_env, "PYTHONUNBUFFERED": "1"}, log, preload) if preload else None
         for name, spec in functions.items():

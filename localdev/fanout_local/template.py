@@ -67,6 +67,7 @@ class FunctionSpec:
     memory_mb: int
     environment: dict[str, str] = field(default_factory=dict)
     code_uri: Path | None = None  # the deployment package's source (its requirements.txt)
+    layer_uris: tuple[Path, ...] = ()  # its layers' sources (the dependencies' requirements.txt)
 
 
 class _Resolver:
@@ -186,6 +187,17 @@ class Project:
         return rendered
 
 
+def _layer_sources(root: Path, resources: dict[str, Any], layers: list[Any]) -> tuple[Path, ...]:
+    """The ContentUri of each layer given as ``!Ref`` to a layer of this template."""
+    found = []
+    for layer in layers:
+        resource = resources.get(layer.get("Ref", "")) if isinstance(layer, dict) else None
+        content = ((resource or {}).get("Properties") or {}).get("ContentUri")
+        if isinstance(content, str):
+            found.append(root / content)
+    return tuple(found)
+
+
 def load_project(root: Path, parameters: dict[str, str] | None = None) -> Project:
     """Resolve template.yaml under ``root`` with parameter overrides."""
     template = load_template(root / "template.yaml")
@@ -207,6 +219,9 @@ def load_project(root: Path, parameters: dict[str, str] | None = None) -> Projec
                 code_uri=root / code_uri
                 if isinstance(code_uri := props.get("CodeUri", globals_fn.get("CodeUri")), str)
                 else None,
+                layer_uris=_layer_sources(
+                    root, resolver.resources, [*globals_fn.get("Layers", []), *props.get("Layers", [])]
+                ),
             )
         elif resource.get("Type") == "AWS::Serverless::StateMachine":
             machine = (name, props)

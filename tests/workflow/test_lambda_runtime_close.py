@@ -14,6 +14,17 @@ from fanout_local.template import FunctionSpec
 PROJECT = Path(__file__).resolve().parents[2]
 
 
+def _gone(pid: int | None) -> bool:
+    """Exited (or a zombie its parent, the function's template process, has not reaped yet)."""
+    if pid is None:
+        return True
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return status in {"Z", "X"}
+
+
 def test_close_kills_a_busy_worker() -> None:
     spec = FunctionSpec(name="Sleepy", handler="tests.support.slow_handler.handler", timeout=120, memory_mb=128)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
@@ -27,7 +38,7 @@ def test_close_kills_a_busy_worker() -> None:
         while pool.in_flight < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)  # the warm worker is in the handler now
-        processes = [worker.process for worker in pool.workers]
+        pids = [worker.pid for worker in pool.workers]
 
         started = time.monotonic()
         runtime.close()
@@ -35,6 +46,9 @@ def test_close_kills_a_busy_worker() -> None:
 
         busy.join(10)
     assert took < 2.0, f"close waited {took:.1f} s for a busy handler"
-    assert all(process.poll() is not None for process in processes)
+    deadline = time.monotonic() + 2
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(pid) for pid in pids)
     assert results[0].error is not None
     assert results[0].error["errorType"] == "Runtime.ExitError"

@@ -2,7 +2,7 @@
 exactly the S3 statements of its function's role in the transformed template (intrinsics
 resolved by tests.support.cfn_resolve), on a moto server that enforces IAM.
 
-The server is a process of its own (tests.support.moto_iam): moto's IAM switch is
+The server is a process of its own (tests.support.moto_process): moto's IAM switch is
 process-global and would otherwise apply to every other test. The state machine's role
 reads the plan, as its ItemReader does; each handler gets its function's environment as
 deployed.
@@ -42,7 +42,7 @@ from s3fanout.errors import AccessDenied, FanoutError
 from tests.support.cfn_resolve import Stack, resolve
 from tests.support.flow import run_handlers
 from tests.support.function_identity import FunctionIdentities, forget_runtime_clients
-from tests.support.moto_iam import AccessKey, EnforcingMoto
+from tests.support.moto_process import AccessKey, MotoProcess
 from tests.support.transformed import transformed_template
 
 SOURCE = "iam-source"
@@ -94,8 +94,8 @@ def remove_action(statements: list[dict[str, Any]], sid: str, action: str) -> li
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EnforcingMoto]:
-    server = EnforcingMoto.start()
+def server() -> Iterator[MotoProcess]:
+    server = MotoProcess.start()
     try:
         s3 = server.client("s3")
         for bucket in (SOURCE, MANIFESTS, STACK_BUCKET):
@@ -114,9 +114,7 @@ def fresh_runtime() -> Iterator[None]:
     forget_runtime_clients()  # later tests: a fresh session with their own credentials
 
 
-def role_users(
-    server: EnforcingMoto, manifest_bucket_name: str, without: Removal | None = None
-) -> dict[str, AccessKey]:
+def role_users(server: MotoProcess, manifest_bucket_name: str, without: Removal | None = None) -> dict[str, AccessKey]:
     """One user per function and one for the state machine, each holding its role's S3
     statements - less ``without``, if given."""
     template, stack = deployed(manifest_bucket_name)
@@ -132,7 +130,7 @@ def role_users(
 
 
 def run_as_roles(
-    server: EnforcingMoto,
+    server: MotoProcess,
     monkeypatch: pytest.MonkeyPatch,
     manifest_bucket_name: str = MANIFESTS,
     without: Removal | None = None,
@@ -171,7 +169,7 @@ def signer_of(url: str) -> str:
 
 @pytest.mark.parametrize("manifest_bucket_name", [MANIFESTS, ""], ids=["given-manifest-bucket", "stack-bucket"])
 def test_a_run_succeeds_with_exactly_the_roles_s3_statements(
-    server: EnforcingMoto, monkeypatch: pytest.MonkeyPatch, manifest_bucket_name: str
+    server: MotoProcess, monkeypatch: pytest.MonkeyPatch, manifest_bucket_name: str
 ) -> None:
     identities, keys, result = run_as_roles(server, monkeypatch, manifest_bucket_name)
     assert not isinstance(result, FanoutError), result
@@ -214,7 +212,7 @@ NEEDED: list[tuple[Removal, str, bool]] = [
     ("without", "operation", "with_attempt"), NEEDED, ids=lambda v: "-".join(v) if isinstance(v, tuple) else None
 )
 def test_without_a_needed_action_the_run_fails_with_a_named_error(
-    server: EnforcingMoto, monkeypatch: pytest.MonkeyPatch, without: Removal, operation: str, with_attempt: bool
+    server: MotoProcess, monkeypatch: pytest.MonkeyPatch, without: Removal, operation: str, with_attempt: bool
 ) -> None:
     identities, _, result = run_as_roles(server, monkeypatch, without=without, with_attempt=with_attempt)
     assert isinstance(result, AccessDenied), result
@@ -239,14 +237,14 @@ NOT_EXERCISED: list[tuple[Removal, str]] = [
 
 @pytest.mark.parametrize(("without", "why"), NOT_EXERCISED, ids=lambda v: "-".join(v) if isinstance(v, tuple) else "")
 def test_what_a_moto_run_cannot_show_is_needed(
-    server: EnforcingMoto, monkeypatch: pytest.MonkeyPatch, without: Removal, why: str
+    server: MotoProcess, monkeypatch: pytest.MonkeyPatch, without: Removal, why: str
 ) -> None:
     """A canary: if one of these starts failing, the run now uses it - move it to NEEDED."""
     _, _, result = run_as_roles(server, monkeypatch, without=without)
     assert not isinstance(result, FanoutError), (why, result)
 
 
-def test_moto_does_not_check_presigned_gets_under_enforcement(server: EnforcingMoto) -> None:
+def test_moto_does_not_check_presigned_gets_under_enforcement(server: MotoProcess) -> None:
     """A canary for the docstring: when moto answers 200 or 403 here, check URLs enforced."""
     with server.unenforced():
         key = server.user(
@@ -258,7 +256,7 @@ def test_moto_does_not_check_presigned_gets_under_enforcement(server: EnforcingM
     assert requests.get(url, timeout=30).status_code == 500
 
 
-def test_moto_answers_a_missing_key_404_without_list_bucket(server: EnforcingMoto) -> None:
+def test_moto_answers_a_missing_key_404_without_list_bucket(server: MotoProcess) -> None:
     """A canary: AWS answers 403 here (why the template grants s3:ListBucket on the manifest
     bucket); moto's 404 means that reason is not verified by these tests."""
     objects = f"arn:aws:s3:::{MANIFESTS}/manifests/*"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from s3fanout import runtime
-from tests.support.moto_iam import AccessKey
+from tests.support.moto_process import AccessKey
 
 
 def forget_runtime_clients() -> None:

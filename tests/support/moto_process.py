@@ -4,7 +4,9 @@ moto keeps its IAM switch (``settings.INITIAL_NO_AUTH_ACTION_COUNT``) in module 
 ThreadedMotoServer in the test process would share it with the session's server and every
 other test. Here a separate ``python -m moto.server`` holds it, switched through moto's own
 ``POST /moto-api/reset-auth`` (the body is how many requests may still pass unchecked:
-"0" enforces from the next request on, "inf" never).
+"0" enforces from the next request on, "inf" never). It starts unenforced. Its own state
+(every backend: S3, IAM, CloudFormation...) is also its own, so nothing another test
+does reaches it, nor the other way round.
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ class AccessKey:
     secret_access_key: str
 
 
-class EnforcingMoto:
+class MotoProcess:
     def __init__(self, process: subprocess.Popen[bytes], endpoint: str) -> None:
         self.process = process
         self.endpoint = endpoint
 
     @classmethod
-    def start(cls) -> EnforcingMoto:
+    def start(cls) -> MotoProcess:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

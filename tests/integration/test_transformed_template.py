@@ -4,34 +4,17 @@ aws-sam-cli venv that `make lint` builds), then the generated roles checked."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.transformed import transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]
-SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
 
 def transformed(**parameters: str) -> dict[str, Any]:
-    if not SAM_PYTHON.exists():
-        pytest.fail(f"{SAM_PYTHON} is missing: run `make lint` (or `make test`), which builds the aws-sam-cli venv")
-    values = {"AWS::Region": "us-east-1", "SourceBucketNames": "src-a,src-b", **parameters}
-    out = subprocess.run(
-        [
-            str(SAM_PYTHON),
-            str(ROOT / "tests/support/sam_transform.py"),
-            str(ROOT / "template.yaml"),
-            json.dumps(values),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)["Resources"]
+    resources: dict[str, Any] = transformed_template(**parameters)["Resources"]
+    return resources
 
 
 def role_of(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -150,7 +133,8 @@ def test_a_manifest_bucket_under_kms_gives_its_key_to_exactly_its_writers_and_re
 
 
 def test_no_policy_names_a_partition_literally() -> None:
-    """aws-cn and aws-us-gov deploy the same template: policies use ${AWS::Partition} or aws*."""
+    """aws-cn and aws-us-gov deploy the same template: policies use ${AWS::Partition} or the
+    partition wildcard *."""
     resources = transformed()
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::IAM::Role":

@@ -225,15 +225,15 @@ def test_source_buckets_are_read_only(resources: dict[str, Any]) -> None:
             arns = resolve(statement["Resource"], buckets)
             for action in actions(statement):
                 grants.setdefault(name, {})[action] = arns
-    bucket_arns = ["arn:aws*:s3:::alpha", "arn:aws*:s3:::beta.data"]
-    object_arns = ["arn:aws*:s3:::alpha/*", "arn:aws*:s3:::beta.data/*"]
+    bucket_arns = ["arn:*:s3:::alpha", "arn:*:s3:::beta.data"]
+    object_arns = ["arn:*:s3:::alpha/*", "arn:*:s3:::beta.data/*"]
     assert grants == {
         "ListPrefixesFunction": {"s3:ListBucket": bucket_arns},
         "BuildManifestFunction": {"s3:ListBucket": bucket_arns, "s3:GetObject": object_arns},
     }
     # One bucket works too.
     one = next(s for s in statements(resources["BuildManifestFunction"]) if actions(s) == ["s3:GetObject"])
-    assert resolve(one["Resource"], ["solo"]) == ["arn:aws*:s3:::solo/*"]
+    assert resolve(one["Resource"], ["solo"]) == ["arn:*:s3:::solo/*"]
 
 
 def test_run_readers_may_list_the_manifest_bucket_and_nothing_more(resources: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Ctrl-C during `fanout demo` - while seeding, while the execution runs: exit 130 within
+"""Ctrl-C during `fanout demo` - while seeding, while the execution runs - and during `fanout
+run`: exit 130 within
 about 2 s, one line, no traceback, and no process of the demo left behind (Lambda workers,
 the moto S3 server).
 
@@ -15,8 +16,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.support.s3_helpers import put_keys
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
@@ -41,10 +45,10 @@ def in_session(session: int) -> list[str]:
 class Demo:
     """`fanout demo` in its own session, stderr read line by line as it comes."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, command: str = "demo") -> None:
         self.process = subprocess.Popen(
             # --verbose: the workers' stderr is this stderr, so a worker's traceback would show.
-            [sys.executable, "-m", "fanout_local.cli", "demo", "--verbose", *args],
+            [sys.executable, "-m", "fanout_local.cli", command, "--verbose", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -124,3 +128,18 @@ def test_ctrl_c_while_the_execution_runs(whole_group: bool) -> None:
 
     assert_stopped_cleanly(demo, took)
     assert "verifying URLs" not in demo.stderr  # the run had not finished
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["terminal Ctrl-C", "kill -INT"])
+def test_ctrl_c_during_fanout_run(whole_group: bool, s3: Any, bucket: str, moto_endpoint: str) -> None:
+    put_keys(s3, bucket, [f"k/{n:05d}.pdf" for n in range(20_000)])  # moto lists it for seconds
+    run = Demo(
+        "--bucket", bucket, "--s3-endpoint", moto_endpoint, "--max-concurrency", "1", "--name", "interrupted",
+        command="run",
+    )  # fmt: skip
+    run.wait_for("[BuildManifestFunction] START", timeout=60)  # the Map is listing
+    time.sleep(0.5)
+
+    took = run.interrupt(whole_group=whole_group)
+
+    assert_stopped_cleanly(run, took)

@@ -152,7 +152,7 @@ def command_run(args: argparse.Namespace) -> int:
         else:
             result = _run_with_progress(engine, _execution_input(args), name)
     if log_path and not args.json:
-        console.print(f"handler logs: {log_path}")
+        console.print(f"handler logs: {log_path}", soft_wrap=True, highlight=False)
     if not result.succeeded:
         _print_failure(result)
         return 1
@@ -168,7 +168,8 @@ def command_run(args: argparse.Namespace) -> int:
             reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
             console.print(f"[yellow]left out (no link would work): {reasons}[/]")
         # The page is the link for a person; the index is for programs (fanout fetch takes either).
-        console.print(f"index (for programs): {output.get('index_url')}")
+        # soft_wrap: a URL broken over lines cannot be copied (rich wraps at the width otherwise).
+        console.print(f"index (for programs): {output.get('index_url')}", soft_wrap=True, highlight=False)
         console.print("[bold]share this link[/] (opens in a browser; fanout fetch accepts it too):")
         sys.stdout.write(f"{output.get('page_url')}\n")
     if not (result.output or {}).get("count") and not args.allow_empty:
@@ -311,7 +312,7 @@ def command_demo(args: argparse.Namespace) -> int:
     table.add_row("failures", str(len(verification.failures)))
     console.print(table)
     if log_path:
-        console.print(f"handler logs (REPORT lines, JSON logs): {log_path}")
+        console.print(f"handler logs (REPORT lines, JSON logs): {log_path}", soft_wrap=True, highlight=False)
     for failure in verification.failures[:20]:
         console.print(f"[red]{failure}[/]")
     return 1 if verification.failures else 0

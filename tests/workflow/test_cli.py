@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from tests.support.s3_helpers import all_keys, http_get
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -128,3 +130,21 @@ def test_run_and_fetch_say_what_they_wait_for(s3: Any, bucket: str, moto_endpoin
     [reading] = [line for line in fetched.stderr.splitlines() if line.startswith("reading the index at ")]
     assert reading == f"reading the index at {page_url.split('://')[1].split('?')[0]} ..."  # no signature in logs
     assert (tmp_path / "out" / "docs" / "a.pdf").read_bytes() == b"%PDF a"
+
+
+def test_run_prints_the_share_page_as_the_link_and_the_index_beside_it(
+    s3: Any, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="docs/a.pdf", Body=b"%PDF a")
+
+    ran = fanout("run", "--bucket", bucket, "--s3-endpoint", moto_endpoint)
+
+    assert ran.returncode == 0, ran.stderr
+    [link] = ran.stdout.splitlines()  # stdout: the link to share, nothing else
+    assert link.split("?")[0].endswith("/index.html")
+    page = requests.get(link, timeout=10)
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert 'id="fanout-share"' in page.text
+    [index_line] = [line for line in ran.stderr.splitlines() if line.startswith("index (for programs): ")]
+    index = requests.get(index_line.removeprefix("index (for programs): "), timeout=10).json()
+    assert index["page_url"] == link

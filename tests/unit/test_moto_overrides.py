@@ -8,7 +8,6 @@ tests and tests/workflow exercise it), then update the digest here.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
 from fanout_local import moto_overrides
+from tests.support.hash_guard import source_digest
 
 # name -> (object, sha1 of its source) for the pinned moto.
 GUARDED = {
@@ -41,14 +41,10 @@ GUARDED = {
 }
 
 
-def _digest(obj: object) -> str:
-    return hashlib.sha1(inspect.getsource(obj).encode()).hexdigest()
-
-
 @pytest.mark.parametrize("name", sorted(GUARDED))
 def test_guarded_moto_code_is_unchanged(name: str) -> None:
     obj, expected = GUARDED[name]
-    assert _digest(obj) == expected, f"{name} changed in the pinned moto: re-check fanout_local.moto_overrides"
+    assert source_digest(obj) == expected, f"{name} changed in the pinned moto: re-check fanout_local.moto_overrides"
 
 
 def test_the_names_replaced_are_what_moto_calls() -> None:

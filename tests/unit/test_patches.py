@@ -9,14 +9,13 @@ holds (tests/unit/test_listing_parse.py exercises it), then update the digest he
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-
 import aioboto3.session
 import aiobotocore.parsers
 import botocore.handlers
 import botocore.parsers
 import pytest
+
+from tests.support.hash_guard import source_digest
 
 # name -> (object, sha1 of its source) for the pinned versions (requirements-dev.txt).
 GUARDED = {
@@ -55,14 +54,10 @@ GUARDED = {
 }
 
 
-def _digest(obj: object) -> str:
-    return hashlib.sha1(inspect.getsource(obj).encode()).hexdigest()
-
-
 @pytest.mark.parametrize("name", sorted(GUARDED))
 def test_guarded_library_code_is_unchanged(name: str) -> None:
     obj, expected = GUARDED[name]
-    assert _digest(obj) == expected, f"{name} changed in the pinned library: re-check s3fanout.s3's override"
+    assert source_digest(obj) == expected, f"{name} changed in the pinned library: re-check s3fanout.s3's override"
 
 
 def test_the_200_error_check_is_still_registered_where_we_replace_it() -> None:

@@ -18,6 +18,7 @@ place - a file under DIR is always complete and checked.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import stat
 import threading
@@ -110,6 +111,9 @@ class Fetcher:
             check_size(written, item.size)
             check_md5(hasher, item.etag)
             partial.commit(target)
+            if item.modified is not None:  # as wget and curl -R do: the object's time, not the download's
+                with contextlib.suppress(OSError):
+                    os.utime(target, (item.modified, item.modified))
         except BaseException as exc:
             self.on_bytes(-reported)
             # Right bytes so far (a network error, an expired link, Ctrl-C): keep them to continue.

@@ -11,6 +11,7 @@ import queue
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -37,6 +38,19 @@ class Item:
     path: PurePosixPath  # relative to DIR (``paths.local_path``)
     folder: bool = False  # a folder marker: an empty object whose key ends in "/"
     etag: str | None = None  # without its quotes; None in older manifests (then no resume, no MD5)
+    modified: float | None = None  # the listing's LastModified (epoch seconds): the file's mtime
+
+
+def last_modified(text: Any) -> float | None:
+    """S3's LastModified text (``2026-11-20T09:14:03.000Z``) as epoch seconds; None if absent or
+    not a timestamp (older manifests, odd servers): the file then keeps its download time."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp.timestamp() if stamp.tzinfo is not None else None
 
 
 class PartReader:
@@ -138,7 +152,7 @@ class PartReader:
         etag = line.get("etag")
         # Only a token fit for an If-Match header; anything else is as good as absent.
         etag = etag if isinstance(etag, str) and _ETAG.fullmatch(etag) else None
-        return Item(key, size, line["url"], part_key, path, folder, etag)
+        return Item(key, size, line["url"], part_key, path, folder, etag, last_modified(line.get("last_modified")))
 
     def _produce_part(self, part: dict[str, Any], work: queue.Queue[Item | None]) -> bool:
         """Queue the part's items; False if some lines could not be read."""

@@ -344,3 +344,12 @@ def test_a_part_that_cannot_be_read_is_named_once_and_retried_only_when_asked(
     WebDriverWait(page.driver, 10).until(lambda d: not d.find_element(By.ID, "retry").is_displayed())
     wait_ready(page)
     assert "Could not load" not in text_of(page, "status")
+
+
+def test_an_empty_share_says_so(s3: Any, bucket: str, page: Browser) -> None:
+    s3.put_object(Bucket=bucket, Key="elsewhere/a.pdf", Body=b"x")
+    result = run_handlers(s3, {"bucket": bucket, "prefix": "shared/", "expires_in": 3600})["index"]
+    open_page(page, result["page_url"])
+    assert rows(page) == []
+    assert "0 files" in text_of(page, "what")
+    assert text_of(page, "status") == "Nothing was shared: the list is empty."

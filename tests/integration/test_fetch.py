@@ -121,6 +121,19 @@ def test_downloads_every_object_byte_for_byte(s3: Any, bucket: str, proxy: S3Pro
     assert sorted(object_gets(proxy, bucket)) == sorted(KEYS)
 
 
+def test_files_carry_the_objects_last_modified_time(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS[:2])
+    dest = tmp_path / "out"
+    time.sleep(1.1)  # a download time that differs from LastModified (whole seconds on moto)
+
+    report = quick_fetch(index["index_url"], dest)
+
+    assert report.succeeded, report.failures
+    for key in KEYS[:2]:
+        modified = s3.head_object(Bucket=bucket, Key=key)["LastModified"].timestamp()
+        assert (dest / key).stat().st_mtime == modified
+
+
 def test_odd_but_legal_keys_land_at_their_own_path(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
     legal = [
         "odd/with space.pdf",

@@ -304,7 +304,8 @@
     $("prev").disabled = state.page === 0;
     $("next").disabled = last >= count && complete;
     const loading = complete ? "" : `Loading the list: ${loadedParts} of ${parts.length} parts\u2026 `;
-    $("status").textContent = failure || (loading + (count === 0 && complete ? "Nothing matches." : ""));
+    const none = total === 0 ? "Nothing was shared: the list is empty." : "Nothing matches.";
+    $("status").textContent = failure || (loading + (count === 0 && complete ? none : ""));
     $("retry").hidden = !failure;
     $("list-scope").textContent = state.query ? `the files matching \u201c${readable(state.query)}\u201d` : "all files";
     if (!document.body.dataset.firstRowsMs && shown.length) {

@@ -36,7 +36,7 @@ from .http import Cancelled, FetchFailed, HttpClient, Mismatch, Restart, Retryab
 from .integrity import check_etag, check_md5, md5_hasher
 from .links import LinkExpired
 from .partials import Partial, remove_unclaimed, remove_unresumable
-from .paths import UnsafeKey, make_parents
+from .paths import PathClaims, UnsafeKey, ignores_case, make_parents
 from .queueing import CHUNK_BYTES, Item, PartReader
 from .reporting import Failure, FetchReport, new_progress
 
@@ -172,6 +172,7 @@ class Fetcher:
             self.dest.mkdir(parents=True, exist_ok=True)
             self.dest = self.report.dest = self.dest.resolve()
             remove_unresumable(self.dest)
+            self.reader.claims = PathClaims(fold=ignores_case(self.dest))
         except OSError as exc:
             self.report.fail(Failure(str(self.dest), f"cannot use it as DIR: {exc.strerror or exc}", objects=0))
             return self._finish(started)

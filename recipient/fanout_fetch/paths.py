@@ -21,8 +21,11 @@ Directories are created one level at a time and a symlink met on the way is refu
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import stat
+import tempfile
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -62,19 +65,26 @@ class PathClaims:
     downloads themselves, even for millions of keys. Not thread-safe: one producer feeds it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, fold: bool = False) -> None:
+        """``fold``: DIR's file system ignores case (and Unicode normalization), as macOS's and
+        Windows' do by default: ``A.pdf`` and ``a.pdf`` would then be one file, so they collide."""
         self._files: dict[str, str] = {}
         self._folders: dict[str, str] = {}
+        self.fold = fold
+
+    def _name(self, text: str) -> str:
+        return unicodedata.normalize("NFC", text).casefold() if self.fold else text
 
     def claim(self, key: str, path: PurePosixPath, *, folder: bool = False) -> None:
         """Record ``key`` at ``path`` (a file, or a folder for a folder marker) or raise UnsafeKey."""
-        text = path.as_posix()
+        shown = path.as_posix()
+        text = self._name(shown)
         if not folder and text in self._files:
-            raise UnsafeKey(f"maps to {text!r}, already the file of key {self._files[text]!r} (listed earlier)")
+            raise UnsafeKey(f"maps to {shown!r}, already the file of key {self._files[text]!r} (listed earlier)")
         if not folder and text in self._folders:
             owner = self._folders[text]
-            raise UnsafeKey(f"{text!r} is already a folder for key {owner!r} (listed earlier), cannot be a file")
-        ancestors = [p.as_posix() for p in reversed(path.parents[:-1])]
+            raise UnsafeKey(f"{shown!r} is already a folder for key {owner!r} (listed earlier), cannot be a file")
+        ancestors = [self._name(p.as_posix()) for p in reversed(path.parents[:-1])]
         if folder:
             ancestors.append(text)
         for ancestor in ancestors:
@@ -85,6 +95,17 @@ class PathClaims:
             self._folders.setdefault(ancestor, key)
         if not folder:
             self._files[text] = key
+
+
+def ignores_case(directory: Path) -> bool:
+    """Whether ``directory``'s file system treats names differing in case as one name."""
+    fd, name = tempfile.mkstemp(prefix=".fanout-case-", dir=directory)
+    os.close(fd)
+    probe = Path(name)
+    try:
+        return probe.with_name(probe.name.swapcase()).exists()
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def make_parents(root: Path, relative: PurePosixPath) -> Path:

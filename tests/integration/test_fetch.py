@@ -838,7 +838,8 @@ def test_ctrl_c_keeps_the_partial_file_and_the_next_run_continues_it(
 
     assert process.returncode == 130, err[-2000:]
     assert "Traceback" not in err
-    [partial] = partial_files(dest)
+    # The big object's partial; a small object in flight at the signal may have kept one too.
+    partial = max(partial_files(dest), key=lambda p: p.stat().st_size)
     kept = partial.stat().st_size
     assert 0 < kept <= 900_000
     proxy.rule = forward_all
@@ -847,7 +848,7 @@ def test_ctrl_c_keeps_the_partial_file_and_the_next_run_continues_it(
     report = quick_fetch(index_url, dest)
 
     assert report.succeeded, report.failures
-    assert report.resumed == 1
+    assert report.resumed >= 1
     assert gets_of(proxy, BIG)[0].headers["Range"] == f"bytes={kept}-"
     assert all((dest / k).read_bytes() == _body(k) for k in KEYS)
     assert no_temp_files(dest)

@@ -4,11 +4,11 @@ and a folder), key by key."""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 
-from fanout_fetch.paths import PathClaims, UnsafeKey, local_path
+from fanout_fetch.paths import PathClaims, UnsafeKey, ignores_case, local_path
 
 # (key, where it goes under DIR)
 MAPPED = [
@@ -162,3 +162,30 @@ def test_claims_hold_one_entry_per_file_and_per_folder() -> None:
     for n in range(1000):
         claims.claim(f"k{n}", PurePosixPath("deep/er/folder", f"{n}.pdf"))
     assert (len(claims._files), len(claims._folders)) == (1000, 3)
+
+
+def test_on_a_file_system_that_ignores_case_names_differing_only_in_case_collide() -> None:
+    claims = PathClaims(fold=True)
+    claims.claim("Report.pdf", PurePosixPath("Report.pdf"))
+    claims.claim("Docs/a.pdf", PurePosixPath("Docs/a.pdf"))
+    refusals = {}
+    for key in ("report.PDF", "cafe\u0301.pdf", "caf\u00e9.pdf", "docs"):
+        try:
+            claims.claim(key, PurePosixPath(key))
+        except UnsafeKey as exc:
+            refusals[key] = str(exc)
+    assert refusals == {
+        "report.PDF": "maps to 'report.PDF', already the file of key 'Report.pdf' (listed earlier)",
+        "caf\u00e9.pdf": "maps to 'caf\u00e9.pdf', already the file of key 'cafe\u0301.pdf' (listed earlier)",
+        "docs": "'docs' is already a folder for key 'Docs/a.pdf' (listed earlier), cannot be a file",
+    }
+    # ... and where case matters, they are different files.
+    exact = PathClaims()
+    exact.claim("Report.pdf", PurePosixPath("Report.pdf"))
+    exact.claim("report.PDF", PurePosixPath("report.PDF"))
+
+
+def test_ignores_case_tells_the_file_system_apart(tmp_path: Path) -> None:
+    (tmp_path / "probe").write_text("x")
+    assert ignores_case(tmp_path) is (tmp_path / "PROBE").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe"]  # its own probe is gone

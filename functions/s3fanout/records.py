@@ -11,9 +11,11 @@ reads documents this code wrote itself.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, cast
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from .splitting import KeyRange
 
 
@@ -23,8 +25,19 @@ def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in names}
 
 
+class JsonRecord:
+    """A dataclass record's JSON shape: its fields, read back leniently (``_known``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(cast("DataclassInstance", self))  # every subclass is a dataclass
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(**_known(cls, data))
+
+
 @dataclass(frozen=True)
-class WorkUnit:
+class WorkUnit(JsonRecord):
     """One Map item (a line of ``plan.json``): a key range of the source bucket.
 
     Keys ``k`` with ``k.startswith(prefix)``, ``k > start_after`` (if set) and ``k <= end_key``
@@ -40,18 +53,9 @@ class WorkUnit:
     delimited: bool = False
     estimate: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    to_dict = to_json
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WorkUnit:
-        return cls(**_known(cls, data))
-
 
 @dataclass(frozen=True)
-class Filters:
+class Filters(JsonRecord):
     """What a run shares beyond the suffix: last modified (S3's LastModified text, compared
     as text: ``YYYY-MM-DDTHH:MM:SS.mmmZ``, exclusive bounds) and size (inclusive, bytes)."""
 
@@ -59,9 +63,6 @@ class Filters:
     modified_before: str | None = None
     min_size: int | None = None
     max_size: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
     @property
     def active(self) -> bool:
@@ -127,7 +128,7 @@ class BuildRequest:
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class RunRecord(JsonRecord):
     """``run.json``: the validated run, written by ListPrefixes (also its result), read by
     MergeIndex and by BuildManifest events that lack the attempt."""
 
@@ -150,22 +151,15 @@ class RunRecord:
     min_size: int | None = None
     max_size: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
     def to_result(self) -> dict[str, Any]:
         """ListPrefixes' result: the record without its timestamp."""
         result = self.to_json()
         del result["created_at"]
         return result
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunRecord:
-        return cls(**_known(cls, data))
-
 
 @dataclass(frozen=True)
-class PartSummary:
+class PartSummary(JsonRecord):
     """What one BuildManifest invocation wrote: its part and where listing stopped.
 
     ``attempt``, ``signed_at`` and ``pieces`` are the run's bookkeeping, stored in the
@@ -199,9 +193,6 @@ class PartSummary:
 
     _BOOKKEEPING = ("attempt", "signed_at", "pieces")
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
     def to_result(self) -> dict[str, Any]:
         """BuildManifest's result fields (before ``next`` and ``spill``)."""
         result = self.to_json()
@@ -209,15 +200,9 @@ class PartSummary:
             del result[name]
         return result
 
-    to_dict = to_result
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PartSummary:
-        return cls(**_known(cls, data))
-
 
 @dataclass(frozen=True)
-class ErrorRecord:
+class ErrorRecord(JsonRecord):
     """``errors/{unit}[-c{child}].json``: why a unit (or piece) failed, for MergeIndex to
     name when the Map swallowed the failure."""
 
@@ -227,9 +212,6 @@ class ErrorRecord:
     attempt: str
     error: str
     message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ErrorRecord:

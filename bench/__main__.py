@@ -105,15 +105,13 @@ def scale_figures(*, quick: bool) -> dict[str, Any]:
 
 def package_section(*, quick: bool) -> dict[str, Any]:
     """Import time from the package sam build makes, without / with bytecode (bench.package)."""
-    import shutil
-
-    from bench.package import package_figures
+    from bench.package import find_python313, package_figures
 
     print("\n== the deployment package: import from a read-only package, without / with bytecode")
-    python313 = shutil.which("python3.13")
+    python313 = find_python313()
     if not python313:  # the layer is built for python3.13, the Lambda runtime
-        print("  not run: no python3.13 on PATH (pyenv: put its 3.13 bin directory first)")
-        return {"status": "not run: no python3.13 on PATH"}
+        print("  not run: no python3.13 here (on PATH or in pyenv's versions)")
+        return {"status": "not run: no python3.13"}
     figures = package_figures(python313, runs=3 if quick else 7)
     print(f"  {json.dumps(figures)}")
     return figures

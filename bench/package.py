@@ -16,6 +16,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ from bench.coldstart import HANDLERS, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "manylinux2014_x86_64"
+
+
+def find_python313() -> str | None:
+    """A real python3.13 (the Lambda runtime): pyenv's versions first, then PATH - pyenv's
+    shim on PATH fails when no 3.13 is selected, so it does not count."""
+    for candidate in sorted((Path.home() / ".pyenv" / "versions").glob("3.13*/bin/python3.13")):
+        return str(candidate)
+    found = shutil.which("python3.13")
+    return found if found and "/shims/" not in found else None
 
 
 def build(python: str, into: Path) -> Path:
@@ -70,10 +80,18 @@ def package_figures(python: str = "python3.13", runs: int = 7) -> dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--python", default=shutil.which("python3.13") or "python3.13")
+    parser.add_argument("--python", default=find_python313() or "python3.13")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    figures = package_figures(args.python, args.runs)
+    if not shutil.which(args.python):
+        parser.error(f"--python: {args.python!r} is not an interpreter here (the layer is built for python3.13)")
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, not {args.runs}")
+    try:
+        figures = package_figures(args.python, args.runs)
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        parser.exit(1, f"bench.package: the build failed: {detail[-1] if detail else exc}\n")
     for handler in HANDLERS:
         print(
             f"  {handler:<15} import without bytecode {figures['without_bytecode_ms'][handler]:>7.1f} ms, "
@@ -83,4 +101,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the browser and servers were stopped on the way out
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +59,10 @@ class ShareServer(ThreadingHTTPServer):
         }
         self.page = render_share_page(index, f"{self.origin}/index.json")
         self.part_bytes = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the browser went away: expected
+            super().handle_error(request, client_address)
 
     def part(self, number: int) -> bytes:
         start = number * PART_LINES
@@ -175,8 +180,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
+    if any(n < 1 for n in args.objects):
+        parser.error(f"--objects: each size must be at least 1, not {min(args.objects)}")
     print(json.dumps(share_page_figures(args.objects)))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the browser and servers were stopped on the way out
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

@@ -8,31 +8,25 @@ build "where python3.13 is present", so without one this test says so and skips.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from bench.package import find_python313
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 FUNCTIONS = ("ListPrefixesFunction", "BuildManifestFunction", "MergeIndexFunction")
 
 
-def python313_bin() -> str | None:
-    """A directory holding a real python3.13 (pyenv's shim fails inside sam's builders)."""
-    for candidate in sorted((Path.home() / ".pyenv" / "versions").glob("3.13*/bin/python3.13")):
-        return str(candidate.parent)
-    found = shutil.which("python3.13")
-    return str(Path(found).parent) if found and ".pyenv/shims" not in found else None
-
-
 def test_sam_build_makes_one_compiled_layer_and_three_small_functions(tmp_path: Path) -> None:
     if not SAM.exists():
         pytest.fail(f"{SAM} is missing: run `make lint` (or `make test`), which builds the aws-sam-cli venv")
-    bin_dir = python313_bin()
-    if bin_dir is None:
+    python313 = find_python313()
+    if python313 is None:
         pytest.skip("no python3.13 here (the Lambda runtime): sam build needs it on PATH")
+    bin_dir = str(Path(python313).parent)
     build = tmp_path / "build"
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
     out = subprocess.run(

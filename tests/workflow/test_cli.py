@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,21 +10,10 @@ from typing import Any
 
 import requests
 
+from tests.support.cli import fanout
 from tests.support.s3_helpers import all_keys, http_get
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def fanout(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fanout_local.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=PROJECT,
-        env=os.environ.copy(),
-    )
 
 
 def test_seed_uploads_a_directory_under_a_prefix(s3: Any, bucket: str, moto_endpoint: str, tmp_path: Path) -> None:

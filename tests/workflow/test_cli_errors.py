@@ -3,7 +3,6 @@ a documented exit code (0 ok, 1 failed, 2 usage, 130 interrupted) and no traceba
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,19 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import fanout
+
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def fanout(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fanout_local.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        cwd=PROJECT,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def one_line(text: str) -> str:

@@ -11,12 +11,12 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
-from .links import is_expired_response, link_expired, new_session, s3_error_fields
+from .links import is_expired_response, link_expired, new_session, s3_error_fields, send_as_given
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -41,15 +41,6 @@ def network_error(exc: Exception, url: str | None = None) -> str:
     where = f" reaching {urlsplit(url).netloc}" if url else ""
     errno = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
     return f"network error{where}: {errno.group(0) if errno else type(exc).__name__}"
-
-
-def path_as_given(url: str, prepared: str) -> str:
-    """``prepared`` (requests' URL) with ``url``'s path: requests removes ``.`` and ``..``
-    segments (``a/x/../c.pdf`` -> ``a/c.pdf``), but in S3 they are part of the key and signed."""
-    path = urlsplit(url).path
-    if "/." not in path:
-        return prepared
-    return urlunsplit(urlsplit(prepared)._replace(path=requests.utils.requote_uri(path)))
 
 
 class Retryable(Exception):
@@ -91,11 +82,8 @@ class HttpClient:
         raise AssertionError(what)  # pragma: no cover - the loop returns or raises
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> requests.Response:
-        """GET ``url`` streaming, its path sent as given (``path_as_given``)."""
-        prepared = self.session.prepare_request(requests.Request("GET", url, headers=headers))
-        prepared.url = path_as_given(url, prepared.url or url)
-        settings = self.session.merge_environment_settings(prepared.url, {}, True, None, None)
-        return self.session.send(prepared, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **settings)
+        """GET ``url`` streaming, its path sent as given (``links.send_as_given``)."""
+        return send_as_given(self.session, url, headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True)
 
     def open(self, url: str, what: str, headers: dict[str, str] | None = None) -> requests.Response:
         """GET ``url`` streaming; raise LinkExpired, FetchFailed (final) or Retryable.

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 
@@ -122,8 +122,27 @@ def new_session(pool: int = 16) -> requests.Session:
     return session
 
 
+def path_as_given(url: str, prepared: str) -> str:
+    """``prepared`` (requests' URL) with ``url``'s path: requests removes ``.`` and ``..``
+    segments (``a/x/../c.pdf`` -> ``a/c.pdf``), but in S3 they are part of the key and signed."""
+    path = urlsplit(url).path
+    if "/." not in path:
+        return prepared
+    return urlunsplit(urlsplit(prepared)._replace(path=requests.utils.requote_uri(path)))
+
+
+def send_as_given(
+    session: requests.Session, url: str, headers: dict[str, str] | None = None, **send: Any
+) -> requests.Response:
+    """A GET of ``url`` with its path exactly as signed (see :func:`path_as_given`)."""
+    prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
+    prepared.url = path_as_given(url, prepared.url or url)
+    settings = session.merge_environment_settings(prepared.url, {}, send.pop("stream", False), None, None)
+    return session.send(prepared, **{**settings, **send})
+
+
 def http_get(session: requests.Session, url: str) -> bytes:
-    response = session.get(url, timeout=60)
+    response = send_as_given(session, url, timeout=60)
     if is_expired_response(response.status_code, response.content):
         raise link_expired(url)
     response.raise_for_status()

@@ -221,6 +221,7 @@ class LambdaRuntime:
             timeout = (timeout_overrides or {}).get(name, spec.timeout)
             self.pools[name] = FunctionPool(spec=spec, env=env, log=log, timeout=timeout, root=self.root)
         self._log_lock = threading.Lock()
+        self.closed = False  # set by close(): nothing more is logged
         # Invocations running now, for the engine's wait: an execution can end only after its
         # last Lambda task returned (or by failing, which is rarer).
         self.in_flight = 0
@@ -247,10 +248,15 @@ class LambdaRuntime:
             self.in_flight += 1
         try:
             with self._log_lock:
-                self.log.write(f"[{pool.spec.name}] START Version: $LATEST\n")
-                self.log.flush()
+                if not self.closed:
+                    self.log.write(f"[{pool.spec.name}] START Version: $LATEST\n")
+                    self.log.flush()
             invocation = pool.invoke(event)
             with self._log_lock:
+                # Once stopping, what is still asked for (a Map's threads do not know) or cut
+                # short is not news: the CLI's last line stays its own.
+                if self.closed:
+                    return invocation
                 if invocation.error:
                     error = invocation.error
                     self.log.write(f"[{pool.spec.name}] ERROR {error['errorType']}: {error['errorMessage']}\n")
@@ -271,6 +277,8 @@ class LambdaRuntime:
     def close(self) -> None:
         # Every template and environment is told to exit first, then the templates are waited
         # for (environments exit at once on end of input, the kernel reaps them).
+        with self._log_lock:
+            self.closed = True
         for pool in self.pools.values():
             pool.begin_close()
         if self.root is not None:

@@ -16,6 +16,7 @@ from typing import Any
 from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_EXPIRES_IN
 from .errors import InvalidInput
 from .records import BuildRequest, Filters, WorkUnit
+from .splitting import MAX_ESTIMATE
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -179,7 +180,7 @@ def parse_build_request(event: Any) -> BuildRequest:
         delimited=delimited,
         estimate=None
         if data.get("estimate") is None
-        else validate_int(data["estimate"], "estimate", minimum=0, maximum=10**12),
+        else validate_int(data["estimate"], "estimate", minimum=0, maximum=MAX_ESTIMATE),
     )
     attempt = data.get("attempt", "")
     if not isinstance(attempt, str):

@@ -19,6 +19,13 @@ well-chosen strings and estimates the rest:
   seen the cut is an exact key and costs no request. Each round's probes run
   concurrently, so planning takes a handful of round trips and a number of requests
   proportional to the number of units, whatever the number of keys.
+* A scale is a model, and keys in folders defeat it: a page's density (one folder's
+  keys, a few scale units apart) extrapolated to the next probe (another folder, far
+  away on the scale) predicts billions of keys where there are a few. A probe answers
+  that: its page starts after an empty stretch where the model predicted many keys.
+  Such a gap is *walked* instead of cut: the next probe is at its page's last key, a
+  listing continuation, exact whatever the scale says; until then it is estimated at
+  what was seen plus one page. No estimate ever exceeds :data:`MAX_ESTIMATE`.
 * Gaps are then joined in key order into units of about the target size.
 
 A range is ``(start_after, end_key]``: keys ``k`` with ``k > start_after`` (or any, if
@@ -53,6 +60,17 @@ SPLIT_ABOVE = 1.5
 MERGE_UP_TO = 1.25
 MAX_CUTS_PER_GAP = 64
 MAX_ROUNDS = 24
+# A probe whose page starts after a stretch where the gap's density predicted more than
+# this many keys proves the scale wrong there (on evenly spread keys an empty stretch
+# this long has odds of e^-50).
+WALK_EVIDENCE = 50.0
+# No gap is estimated at more than this many times the keys seen in all pages so far:
+# a gap claiming more is cut until it does not (and held to it if the rounds run out).
+SEEN_FACTOR = 4
+# The most keys any estimate may claim: BuildManifest refuses more (s3fanout.inputs).
+MAX_ESTIMATE = 10**12
+# A boundary is a StartAfter: no longer than a key (1,024 bytes of UTF-8).
+MAX_BOUNDARY_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -183,6 +201,10 @@ class _Gap:
     end: str | None  # the next probed point (None: the open end of the space)
     estimate: float | None  # None: unbounded (the end of the space is not found yet)
     exact: bool
+    # The scale was proven wrong here: probe at the page's last key (a continuation).
+    walk: bool = False
+    # Extrapolated past SEEN_FACTOR x the keys seen (estimate held there): cut it.
+    suspect: bool = False
 
 
 @dataclass
@@ -210,6 +232,7 @@ class RangePlanner:
     # The most probe pages that waited for the planner at once (the pipeline's stats).
     queue_peak: int = 0
     _unsplittable: set[str | None] = field(default_factory=set)
+    _continuations: set[str | None] = field(default_factory=set)
     _positions: list[set[str]] = field(default_factory=list)
     _scale: KeyScale | None = None
 
@@ -218,8 +241,10 @@ class RangePlanner:
 
     def page_size(self, point: str | None) -> int:
         """Keys to ask for at ``point``: a full page first (a small space is then planned
-        exactly by one request), a smaller one for refinement."""
-        return self.page if point == self.start_after else min(self.page, self.refine_page)
+        exactly by one request) and to walk, a smaller one for refinement."""
+        if point == self.start_after or point in self._continuations:
+            return self.page  # a walk lists: whole pages
+        return min(self.page, self.refine_page)
 
     def record(self, sample: Sample) -> None:
         self.samples[sample.point] = sample
@@ -253,6 +278,16 @@ class RangePlanner:
         return len(keys) / max(self.scale.value(keys[-1]) - self.scale.value(sample.point), 1)
 
     def gaps(self) -> list[_Gap]:
+        gaps = self._extrapolated_gaps()
+        # Pages overlap, their parts inside each gap do not: the distinct keys seen.
+        seen = sum(len(self.samples[g.start].keys) if not g.exact else g.estimate or 0 for g in gaps)
+        cap = SEEN_FACTOR * max(seen, self.page)
+        for gap in gaps:
+            if gap.estimate is not None and gap.estimate > cap:
+                gap.estimate, gap.suspect = float(cap), True
+        return gaps
+
+    def _extrapolated_gaps(self) -> list[_Gap]:
         points = self._points()
         gaps: list[_Gap] = []
         for index, start in enumerate(points):
@@ -260,7 +295,7 @@ class RangePlanner:
             sample = self.samples[start]
             keys = sample.keys
             inside = len(keys) if end is None else bisect.bisect_right(keys, end)
-            if inside < len(keys) or not sample.truncated:
+            if inside < len(keys) or not sample.truncated or (keys and keys[-1] == end):
                 gaps.append(_Gap(start, end, float(inside), exact=True))
                 continue
             if end is None:
@@ -268,12 +303,20 @@ class RangePlanner:
                 continue
             density = self._density(sample)
             following = self.samples.get(end)
-            if following is not None and following.keys:
+            if following is not None:
                 # The denser end: the dense side of a change in density hidden in the gap
                 # may reach anywhere across it, and an overestimate only costs probes.
-                density = max(density, self._density(following))
+                if following.keys:
+                    density = max(density, self._density(following))
+                # Nothing after ``end`` up to its page's first key (or at all).
+                first = self.scale.value(following.keys[0]) if following.keys else self.scale.top
+                if density * (first - self.scale.value(end)) > WALK_EVIDENCE:
+                    # What was seen, and one page more: walking it tells the rest.
+                    gaps.append(_Gap(start, end, float(len(keys) + self.page), exact=False, walk=True))
+                    continue
             width = self.scale.value(end) - self.scale.value(keys[-1])
-            gaps.append(_Gap(start, end, len(keys) + density * max(width, 0), exact=False))
+            estimate = min(len(keys) + density * max(width, 0), float(MAX_ESTIMATE))
+            gaps.append(_Gap(start, end, estimate, exact=False))
         return gaps
 
     def unit_size(self, gaps: list[_Gap]) -> float:
@@ -291,14 +334,23 @@ class RangePlanner:
             target = self.unit_size(gaps)
             wanted: list[str] = []
             for gap in gaps:
-                if gap.estimate is None:
+                if gap.walk:
+                    # Its page continued (exact, and enough for a folder's few keys); a
+                    # walk that did not end there also gets strings spaced out to the
+                    # gap's end (where the keys around its start stop, for many).
+                    last = self.samples[gap.start].keys[-1]
+                    if gap.start in self._continuations:
+                        wanted.extend(self._beyond(gap))
+                    self._continuations.add(last)
+                    wanted.append(last)
+                elif gap.estimate is None:
                     wanted.extend(self._beyond(gap))
-                elif gap.estimate > SPLIT_ABOVE * target and gap.start not in self._unsplittable:
+                elif (gap.suspect or gap.estimate > SPLIT_ABOVE * target) and gap.start not in self._unsplittable:
                     cuts = self._cuts(gap, target)
                     if not cuts:
                         self._unsplittable.add(gap.start)
                     wanted.extend(cuts)
-            to_probe = self._derive_or_probe(wanted)
+            to_probe = self._derive_or_probe([p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES])
             if to_probe:
                 return to_probe[: max(1, self.max_probes - self.probes)]
             if not wanted:
@@ -307,28 +359,31 @@ class RangePlanner:
         return []
 
     def _beyond(self, gap: _Gap) -> list[str]:
-        """Strings past the last known key, spaced geometrically up to the top of the scale."""
+        """Strings past the last known key, spaced geometrically up to the top of the scale
+        (the end of the space is unknown) or up to the gap's end (a walked gap: where the
+        keys around its start stop is unknown)."""
         scale = self.scale
         keys = self.samples[gap.start].keys
         last = keys[-1]
         low = scale.value(last)
+        high = scale.top if gap.end is None else scale.value(gap.end)
         step = max(2 * (low - scale.value(keys[0])), 1)
-        room = scale.top - low
-        values = [scale.top]
+        room = high - low
+        values = [] if gap.end is not None else [scale.top]
         if room > step:
             ratio = (room / step) ** (1 / max(1, GALLOP_POINTS - 1))
             values += [low + int(step * ratio**j) for j in range(GALLOP_POINTS - 1)]
         found = {scale.string(v) for v in values}
-        if scale.top <= low or last >= scale.string(scale.top):
+        if gap.end is None and (scale.top <= low or last >= scale.string(scale.top)):
             # Past the learned scale: a string above any key that continues ``last``.
             found.add(last + "\U0010ffff")
-        return sorted(p for p in found if p > last and p not in self.samples)
+        return sorted(p for p in found if p > last and (gap.end is None or p < gap.end) and p not in self.samples)
 
     def _cuts(self, gap: _Gap, target: float) -> list[str]:
         assert gap.estimate is not None
         sample = self.samples[gap.start]
         keys = sample.keys
-        pieces = min(MAX_CUTS_PER_GAP, math.ceil(gap.estimate / target))
+        pieces = min(MAX_CUTS_PER_GAP, max(math.ceil(gap.estimate / target), 4 if gap.suspect else 1))
         density = max((gap.estimate - len(keys)), 1.0) / max(self.scale.value(gap.end) - self.scale.value(keys[-1]), 1)
         step = gap.estimate / pieces
         base = self.scale.value(keys[-1])
@@ -367,6 +422,8 @@ class RangePlanner:
         total = sum(g.estimate or 0 for g in gaps)
         if total == 0 and all(g.exact for g in gaps):
             return []
+        # Units of MAX_ESTIMATE keys at most: an estimate that BuildManifest accepts.
+        target = min(target, MAX_ESTIMATE / MERGE_UP_TO)
         units: list[KeyRange] = []
         start = self.start_after
         count = 0.0
@@ -374,9 +431,13 @@ class RangePlanner:
         for gap in gaps:
             size = gap.estimate if gap.estimate is not None else float(self.page)
             if count > 0 and count + size > MERGE_UP_TO * target:
-                units.append(KeyRange(start, gap.start, round(count), exact))
+                units.append(KeyRange(start, gap.start, _bounded(count), exact))
                 start, count, exact = gap.start, 0.0, True
             count += size
             exact = exact and gap.exact
-        units.append(KeyRange(start, self.end_key, round(count), exact))
+        units.append(KeyRange(start, self.end_key, _bounded(count), exact))
         return units
+
+
+def _bounded(count: float) -> int:
+    return min(round(count), MAX_ESTIMATE)

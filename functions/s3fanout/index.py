@@ -95,8 +95,14 @@ async def collect_parts(store: RunStore, run: RunRecord, plan: list[WorkUnit]) -
             else:
                 parts.extend(piece)
     if missing:
-        for where, error in (await store.errors(list(missing), run.attempt)).items():
-            missing[where] += f" ({error.error}: {error.message})"
+        recorded = await store.errors(list(missing), run.attempt)
+        for where in missing:
+            error = recorded.get(where)
+            missing[where] += (
+                f" ({error.error}: {error.message})"
+                if error
+                else " (no error recorded: it never ran, or was stopped before it could record one - see its logs)"
+            )
         by_unit: dict[int, str] = {}
         for (unit, _child), why in missing.items():
             by_unit[unit] = f"{by_unit[unit]}; {why}" if unit in by_unit else why

@@ -305,9 +305,27 @@ def test_merge_names_a_unit_that_never_ran(s3: Any, bucket: str, manifest_bucket
 
     assert type(raised.value).__name__ == "PartsMissing"
     assert raised.value.missing.keys() == {0, 2}  # type: ignore[attr-defined]
-    assert "unit 0: prefix '': no complete part" in str(raised.value)
-    assert "unit 2: prefix '': no complete part" in str(raised.value)
+    assert "unit 0: prefix '': no complete part (no error recorded" in str(raised.value)
+    assert "unit 2: prefix '': no complete part (no error recorded" in str(raised.value)
     assert all_keys(s3, manifest_bucket, f"manifests/{RUN_ID}/index.json") == []
+
+
+def test_merge_names_the_input_error_of_a_refused_unit(s3: Any, bucket: str, manifest_bucket: str) -> None:
+    """A unit event BuildManifest refuses (the 5,000-key demo's planner once wrote estimates
+    of 10^14) is named by MergeIndex with the refusal, not as "no complete part"."""
+    put_keys(s3, bucket, ["a/1.pdf", "a/2.pdf", "b/3.pdf", "b/4.pdf"])
+    plan = plan_run(bucket)
+    units = json.loads(s3.get_object(Bucket=manifest_bucket, Key=plan["plan_key"])["Body"].read())
+    build_unit(s3, plan, units[0])
+    refused = {**unit_event(plan, units[1]["unit"], ""), **units[1], "estimate": 653088983492224}
+    refused.pop("attempt")  # as a hand-made event: the run's attempt is read from S3
+    with pytest.raises(FanoutError, match="estimate"):
+        build_manifest.lambda_handler(refused, ctx())
+
+    with pytest.raises(FanoutError) as raised:
+        merge_index.lambda_handler({"run_id": RUN_ID, "bucket": bucket}, ctx())
+    assert raised.value.missing.keys() == {1}  # type: ignore[attr-defined]
+    assert "unit 1: prefix '': no complete part (InvalidInput: estimate=653088983492224" in str(raised.value)
 
 
 def test_an_error_from_an_earlier_attempt_is_not_blamed(s3: Any, bucket: str, manifest_bucket: str) -> None:

@@ -142,7 +142,8 @@ def test_an_environment_that_exits_is_an_exit_error_and_the_next_invocation_gets
 
 
 def test_a_timed_out_environment_is_killed(log: object) -> None:
-    runtime = toy_runtime(log, timeout=0.5)
+    # Long enough for a cold start on a busy machine, far shorter than the 30 s handler.
+    runtime = toy_runtime(log, timeout=5)
     try:
         pid = invoke(runtime, "ToyA").result["pid"]
         timed_out = invoke(runtime, "ToyA", {"sleep": 30})
@@ -172,7 +173,8 @@ def test_close_takes_no_time_kills_an_environment_still_running_and_leaves_no_pr
     closed_in = time.monotonic() - started
     thread.join(timeout=10)
 
-    assert closed_in < 1.5
+    # Not the 60 s handler's time: killed, not waited for (a loose bound: the machine may be busy).
+    assert closed_in < 15
     assert root.poll() is not None  # waited for: it exits after its templates
     assert all(gone(pid) for result in warm for pid in (result["pid"], result["ppid"]))
     assert busy

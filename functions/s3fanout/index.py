@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import PartsMissing, RunNotFound
+from .errors import InvalidInput, PartsMissing, RunNotFound
+from .inputs import parse_build_request
 from .share_page import HTML_CONTENT_TYPE, render_share_page
 from .signing_identity import TEMPORARY_CREDENTIALS_NOTE
 from .store import RunStore
@@ -96,18 +97,31 @@ async def collect_parts(store: RunStore, run: RunRecord, plan: list[WorkUnit]) -
                 parts.extend(piece)
     if missing:
         recorded = await store.errors(list(missing), run.attempt)
+        units = {item.unit: item for item in plan}
         for where in missing:
             error = recorded.get(where)
-            missing[where] += (
-                f" ({error.error}: {error.message})"
-                if error
-                else " (no error recorded: it never ran, or was stopped before it could record one - see its logs)"
-            )
+            refused = _refusal(run, units[where[0]]) if error is None and where[1] == 0 else None
+            if error is not None:
+                missing[where] += f" ({error.error}: {error.message})"
+            elif refused is not None:
+                missing[where] += f" ({refused})"
+            else:
+                missing[where] += " (no error recorded: it never ran, or was stopped before it could record one)"
         by_unit: dict[int, str] = {}
         for (unit, _child), why in missing.items():
             by_unit[unit] = f"{by_unit[unit]}; {why}" if unit in by_unit else why
         raise PartsMissing(run.run_id, by_unit)
     return parts
+
+
+def _refusal(run: RunRecord, item: WorkUnit) -> str | None:
+    """Why BuildManifest refuses the event the workflow makes of this planned unit, if it does
+    (a refused event writes nothing, not even an error record)."""
+    try:
+        parse_build_request({**run.to_json(), **item.to_json(), "segment": 0})
+    except InvalidInput as exc:
+        return f"InvalidInput: {exc} - BuildManifest refused the planned unit"
+    return None
 
 
 async def merge_index(

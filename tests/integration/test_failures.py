@@ -303,16 +303,18 @@ def test_merge_names_a_unit_that_never_ran(s3: Any, bucket: str, manifest_bucket
 
 
 def test_merge_names_the_input_error_of_a_refused_unit(s3: Any, bucket: str, manifest_bucket: str) -> None:
-    """A unit event BuildManifest refuses (the 5,000-key demo's planner once wrote estimates
-    of 10^14) is named by MergeIndex with the refusal, not as "no complete part"."""
+    """A planned unit BuildManifest refuses (the 5,000-key demo's planner once wrote estimates
+    of 10^14) is named by MergeIndex with the refusal, not as "no complete part"; the refused
+    event itself wrote nothing."""
     put_keys(s3, bucket, ["a/1.pdf", "a/2.pdf", "b/3.pdf", "b/4.pdf"])
     plan = plan_run(bucket)
     units = json.loads(s3.get_object(Bucket=manifest_bucket, Key=plan["plan_key"])["Body"].read())
     build_unit(s3, plan, units[0])
-    refused = {**unit_event(plan, units[1]["unit"], ""), **units[1], "estimate": 653088983492224}
-    refused.pop("attempt")  # as a hand-made event: the run's attempt is read from S3
+    units[1]["estimate"] = 653088983492224  # as that planner wrote it
+    s3.put_object(Bucket=manifest_bucket, Key=plan["plan_key"], Body=json.dumps(units).encode())
     with pytest.raises(FanoutError, match="estimate"):
-        build_manifest.lambda_handler(refused, ctx())
+        build_manifest.lambda_handler({**unit_event(plan, 1, ""), **units[1]}, ctx())
+    assert run_keys(s3, manifest_bucket, "errors") == []
 
     with pytest.raises(FanoutError) as raised:
         merge_index.lambda_handler({"run_id": RUN_ID, "bucket": bucket}, ctx())

@@ -10,8 +10,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3fanout.deadline import DeadlineCheck
-from s3fanout.errors import FanoutError, InvalidInput, RunNotFound
-from s3fanout.inputs import parse_build_request, validate_bucket, validate_int, validate_run_id
+from s3fanout.errors import FanoutError, RunNotFound
+from s3fanout.inputs import parse_build_request
 from s3fanout.manifest import build_manifest
 from s3fanout.observability import logger, metrics, tracer
 from s3fanout.planner import plan_pieces
@@ -37,11 +37,7 @@ def oversized_at(request: BuildRequest, min_unit: int) -> int | None:
 
 
 async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
-    try:
-        request = parse_build_request(event)
-    except InvalidInput as exc:
-        await _record_rejected_event(event, exc)
-        raise
+    request = parse_build_request(event)
     logger.append_keys(run_id=request.run_id, unit=request.work.unit, child=request.child, segment=request.segment)
     config = settings()
     manifest_bucket = config.manifest_bucket_for(request.bucket)
@@ -118,31 +114,6 @@ async def _record_error(store: RunStore, record: ErrorRecord) -> None:
         await store.write_error(record)
     except FanoutError:
         logger.warning("could not record the error", extra={"unit": record.unit, "child": record.child})
-
-
-async def _record_rejected_event(event: Any, exc: InvalidInput) -> None:
-    """A unit whose event is refused (a planner bug, a hand-edited plan) still has its error
-    named by MergeIndex: recorded where its part would be, when the event says where."""
-    try:
-        data = event if isinstance(event, dict) else {}
-        run_id = validate_run_id(data.get("run_id"))
-        bucket = validate_bucket(data.get("bucket"))
-        unit = validate_int(data.get("unit"), "unit", minimum=0, maximum=99_999)
-        child = validate_int(data.get("child", 0), "child", minimum=0, maximum=999)
-        segment = validate_int(data.get("segment", 0), "segment", minimum=0, maximum=9_999)
-    except InvalidInput:
-        return  # nowhere to say it: the invocation's own error is all there is
-    attempt = data.get("attempt") if isinstance(data.get("attempt"), str) else ""
-    client = await s3_client()
-    store = RunStore(client, settings().manifest_bucket_for(bucket), run_layout(run_id))
-    try:
-        if not attempt:
-            run = await store.read_run()
-            attempt = run.attempt if run else ""
-    except FanoutError:
-        return
-    record = ErrorRecord(unit, child, segment, attempt, type(exc).__name__, str(exc))
-    await _record_error(store, record)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -89,7 +89,8 @@ def child_setup() -> Callable[[], None]:
 @contextmanager
 def signals_held() -> Iterator[None]:
     """SIGINT and SIGTERM wait until the block ends: one that came while Python forks would
-    be raised in an at-fork callback, where it is printed and lost."""
+    be raised in an at-fork callback, where it is printed and lost. (Per thread: a thread
+    started inside the block keeps them blocked, so they only ever reach the main thread.)"""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield

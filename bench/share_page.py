@@ -134,16 +134,18 @@ def _driver() -> Any:
         with signals_held():  # a Ctrl-C while the driver is forked would be lost
             return webdriver.Chrome(options=options, service=service)
     except BaseException:  # e.g. Ctrl-C while the browser starts: selenium quits it only on an Exception
-        if service.process is not None:
+        process = getattr(service, "process", None)
+        if process is not None:  # not service.stop(): it would ask the driver, perhaps not listening yet
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(service.process.pid, signal.SIGKILL)  # the driver and the browser it started
-        service.stop()
+                os.killpg(process.pid, signal.SIGKILL)  # the driver and the browser it started
+            process.wait()
         raise
 
 
 def measure(objects: int) -> dict[str, Any]:
     server = ShareServer(objects)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with signals_held():  # the thread inherits the mask: SIGINT/SIGTERM reach the main thread only
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     driver = _driver()
     try:
         driver.get(f"{server.origin}/index.html?X-Amz-Signature=1")

@@ -268,29 +268,31 @@ MOMENTS = [
     # planning: its server starting, then a worker planning 1M keys
     ("bench.planning", ["--case", "skewed:100"], "== planning", signal.SIGTERM),
     ("bench.planning", ["--case", "tree36:10", "--case", "skewed:100"], "tree36:10 ", signal.SIGINT),
-    # engine: its S3 server and the first run starting, then the per-item run's engine starting
+    # engine: its S3 server and the first run starting; that run's engine with its Lambda
+    # workers (bench.engine -> --one-run -> fanout_local.worker); the per-item run's starting
     ("bench.engine", ["--smoke"], "== embedded engine", signal.SIGINT),
+    ("bench.engine", ["--smoke"], "process:fanout_local.worker", signal.SIGTERM),
     ("bench.engine", ["--smoke"], "MaxConcurrency   2:", signal.SIGTERM),
     # the browser and its driver up
-    ("bench.share_page", ["--objects", "200000"], "", signal.SIGINT),
+    ("bench.share_page", ["--objects", "200000"], "process:chromedriver", signal.SIGINT),
 ]
 
 
 @pytest.mark.parametrize(
-    ("module", "args", "moment", "signum"), MOMENTS, ids=[f"{m[0]}-{m[2] or 'start'}-{m[3].name}" for m in MOMENTS]
+    ("module", "args", "moment", "signum"), MOMENTS, ids=[f"{m[0]}-{m[2]}-{m[3].name}" for m in MOMENTS]
 )
 def test_a_signal_mid_run_ends_the_tool_within_seconds(
     module: str, args: list[str], moment: str, signum: signal.Signals
 ) -> None:
     tool = Tool(module, *args)
-    if moment:
-        tool.wait_for(moment)
-    else:  # the share page: once chromedriver runs under it
-        deadline = time.monotonic() + 120
-        while not any("chromedriver" in line for line in _leftovers(tool.process.pid, tool.tag)):
+    if moment.startswith("process:"):  # once a process of that name runs under the tool
+        deadline = time.monotonic() + 240
+        while not any(moment.removeprefix("process:") in line for line in _leftovers(tool.process.pid, tool.tag)):
             assert tool.process.poll() is None, tool.stderr[-3000:]
-            assert time.monotonic() < deadline, "no chromedriver in 120 s"
-            time.sleep(0.05)
+            assert time.monotonic() < deadline, f"no {moment} in 240 s"
+            time.sleep(0.02)
+    else:
+        tool.wait_for(moment)
     sent = time.monotonic()
     if signum == signal.SIGINT:
         os.killpg(tool.process.pid, signum)  # a terminal's Ctrl-C: the foreground process group

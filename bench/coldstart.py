@@ -1,6 +1,6 @@
 """Cold start of each handler: import time, then first S3 client (+ signer) creation.
 
-    python -m bench.coldstart [--source DIR] [--runs N]
+    python -m bench.coldstart [--source DIR] [--runs N | --smoke]
 
 Each measurement is a fresh interpreter (like a new Lambda execution environment).
 ``--source`` puts another copy of ``functions/`` first on sys.path (e.g. the code before
@@ -13,8 +13,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
+
+from bench.processes import entry, run_json
 
 HANDLERS = ("list_prefixes", "build_manifest", "merge_index")
 
@@ -64,8 +65,7 @@ def measure(handler: str, source: str | None, *, python: str | None = None, isol
     if isolated:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     command = [python or sys.executable, *(["-S"] if isolated else []), "-c", _PROBE, handler]
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=120)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json(f"importing {handler} ({command[0]})", command, env=env, timeout=120)
 
 
 def coldstart(source: str | None = None, runs: int = 3) -> dict[str, dict[str, float]]:
@@ -80,9 +80,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--source")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="one run: does it run (make test)")
     args = parser.parse_args()
-    print(json.dumps(coldstart(args.source, args.runs), indent=2))
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, not {args.runs}")
+    results = coldstart(args.source, 1 if args.smoke else args.runs)
+    for handler, numbers in results.items():
+        print(f"  {handler:<15} " + "  ".join(f"{k} {v:>7.1f}" for k, v in numbers.items()))
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":
-    main()
+    entry(main, "bench.coldstart")

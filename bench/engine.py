@@ -13,10 +13,11 @@ seeds N objects in P prefixes into a moto server instead (moto answers every LIS
 scanning the whole bucket, so there S3 bounds the run, not the engine). The last line is one
 JSON object of the figures::
 
-    python -m bench.engine [--quick] [--objects N] [--prefixes P] [--list-latency-ms MS]
+    python -m bench.engine [--quick | --smoke] [--objects N] [--prefixes P] [--list-latency-ms MS]
                            [--moto] [--concurrency C ...] [--items K] [--lifecycle]
 
-``engine_figures(quick)`` is what ``python -m bench`` calls.
+A run that does not succeed is shown and named on stderr, and the exit status is 1.
+``--smoke``: the smallest sizes, one run at MaxConcurrency 2 (``make test``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,7 +33,7 @@ from contextlib import ExitStack
 from typing import Any
 from urllib.parse import quote
 
-from bench.processes import PY, background
+from bench.processes import PY, BenchError, background, entry, run_json
 
 LIST_LATENCY_MS = 50
 MANIFESTS = "bench-engine-manifests"
@@ -50,11 +50,13 @@ def engine_figures(
     concurrencies: tuple[int, ...] = (1, 4, 16),
     items: int | None = None,
     list_latency_ms: float = LIST_LATENCY_MS,
+    smoke: bool = False,
 ) -> dict[str, Any]:
-    """Every figure of the scenario; prints a line per run as it goes."""
-    objects = objects or (20_000 if quick else (50_000 if moto else 200_000))
-    prefixes = prefixes or (20 if quick else 200)
-    items = items or (60 if quick else 200)
+    """Every figure of the scenario; prints a line per run as it goes. A BenchError, after
+    the figures, if a run did not succeed."""
+    objects = objects or (2_000 if smoke else 20_000 if quick else (50_000 if moto else 200_000))
+    prefixes = prefixes or (2 if smoke else 20 if quick else 200)
+    items = items or (3 if smoke else 60 if quick else 200)
     # The engine hands the caller's credentials to the endpoint: any will do here.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "bench")
@@ -86,16 +88,31 @@ def engine_figures(
             f"handlers {per_item['handlers_s']:.2f} s)",
             flush=True,
         )
+    failed = [
+        f"MaxConcurrency {c}: {r['status']} {r['error']}: {_message(r['cause'])}"
+        for c, r in figures["runs"].items()
+        if "wall_s" not in r
+    ]
+    if per_item["status"] != "SUCCEEDED":
+        failed.append(f"per-item run: {per_item['status']}")
+    if failed:
+        print(json.dumps(figures))  # the figures there are, still the last line of output
+        raise BenchError("\n".join(failed))
     return figures
+
+
+def _message(cause: str) -> str:
+    """A Lambda error's message, without its stack trace (the cause is its JSON, maybe cut short)."""
+    try:
+        return str(json.loads(cause)["errorMessage"])
+    except (ValueError, KeyError, TypeError):
+        return cause[:300]
 
 
 def _in_a_process(*args: str) -> dict[str, Any]:
     """Run ``python -m bench.engine ARGS`` (a fresh interpreter, as ``fanout run`` is): its
     last line of output, a JSON object."""
-    done = subprocess.run([PY, "-m", "bench.engine", *args], capture_output=True, text=True, timeout=1800, check=False)
-    if done.returncode:
-        raise RuntimeError(f"bench.engine {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json(f"bench.engine {' '.join(args[:1])}", [PY, "-m", "bench.engine", *args], timeout=1800)
 
 
 def one_run(endpoint: str, source: str, objects: int, concurrency: int) -> dict[str, Any]:
@@ -118,7 +135,7 @@ def one_run(endpoint: str, source: str, objects: int, concurrency: int) -> dict[
             stop_s = time.perf_counter() - stopping
     run: dict[str, Any] = {"start_s": round(start_s, 2), "stop_s": round(stop_s, 2)}
     if result.status != "SUCCEEDED":
-        return {**run, "status": result.status, "error": result.error, "cause": (result.cause or "")[:500]}
+        return {**run, "status": result.status, "error": result.error, "cause": (result.cause or "")[:4000]}
     builds = [i for i in result.invocations if i.function == "BuildManifestFunction"]
     handlers_s = sum(i.duration_ms for i in result.invocations) / 1000
     run.update(
@@ -277,6 +294,7 @@ def serve_moto(objects: int, prefixes: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.engine")
     parser.add_argument("--quick", action="store_true", help="20,000 objects in 20 prefixes")
+    parser.add_argument("--smoke", action="store_true", help="2,000 objects, one run, 3 items: does it run")
     parser.add_argument("--objects", type=int, help="default 200,000 (--moto: 50,000)")
     parser.add_argument("--prefixes", type=int, help="default 200")
     parser.add_argument("--moto", action="store_true", help="a seeded moto server as S3 (slow: S3-bound)")
@@ -291,6 +309,9 @@ def main() -> None:
     parser.add_argument("--one-run", nargs=4, metavar=("ENDPOINT", "BUCKET", "OBJECTS", "MC"), help=argparse.SUPPRESS)
     parser.add_argument("--per-item", nargs=2, metavar=("ENDPOINT", "ITEMS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for name in ("objects", "prefixes", "items"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, not {getattr(args, name)}")
     if args.one_run:
         endpoint, bucket, objects, concurrency = args.one_run
         print(json.dumps(one_run(endpoint, bucket, int(objects), int(concurrency))))
@@ -314,12 +335,13 @@ def main() -> None:
         objects=args.objects,
         prefixes=args.prefixes,
         moto=args.moto,
-        concurrencies=tuple(args.concurrency or (1, 4, 16)),
+        concurrencies=tuple(args.concurrency or ((2,) if args.smoke else (1, 4, 16))),
         items=args.items,
         list_latency_ms=args.list_latency_ms,
+        smoke=args.smoke,
     )
     print(json.dumps(figures))
 
 
 if __name__ == "__main__":
-    main()
+    entry(main, "bench.engine")

@@ -9,6 +9,7 @@ import argparse
 import socket
 import time
 
+from bench.processes import entry
 from bench.server import key_at
 
 SOURCE_BUCKET = "realistic"
@@ -39,4 +40,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    entry(main, "bench.motoserver")

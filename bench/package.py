@@ -5,7 +5,7 @@ install into a read-only /var/task gives: every cold start compiles) and once wi
 bytecode compiled at build time. Each handler is imported in fresh interpreters with only
 the package on its path (``-S``, no bytecode written).
 
-    python -m bench.package [--runs 7] [--python python3.13]
+    python -m bench.package [--runs 7 | --smoke] [--python python3.13]
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.coldstart import HANDLERS, measure
+from bench.processes import BenchError, entry, run
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "manylinux2014_x86_64"
@@ -39,16 +38,16 @@ def find_python313() -> str | None:
 def build(python: str, into: Path) -> Path:
     """Layer and function as ``sam build`` makes them (x86_64 wheels); returns the sys.path."""
     env = {**os.environ, "PYTHON": python}
-    subprocess.run(
+    for command in (
         ["make", "-s", "-C", str(ROOT / "dependencies"), "build-DependenciesLayer", f"PLATFORM={PLATFORM}",
          f"ARTIFACTS_DIR={into / 'layer'}", f"PYTHON={python}"],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    subprocess.run(
         ["make", "-s", "-C", str(ROOT / "functions"), "build-BuildManifestFunction",
          f"ARTIFACTS_DIR={into / 'function'}", f"PYTHON={python}"],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    ):  # fmt: skip
+        done = run(command, env=env, timeout=900)
+        if done.returncode:
+            detail = done.stderr.strip().splitlines()
+            raise BenchError(f"the build failed: {detail[-1] if detail else f'exit {done.returncode}'}")
     return into
 
 
@@ -82,16 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--python", default=find_python313() or "python3.13")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="one run: does it run (make test)")
     args = parser.parse_args()
     if not shutil.which(args.python):
         parser.error(f"--python: {args.python!r} is not an interpreter here (the layer is built for python3.13)")
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, not {args.runs}")
-    try:
-        figures = package_figures(args.python, args.runs)
-    except subprocess.CalledProcessError as exc:
-        detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
-        parser.exit(1, f"bench.package: the build failed: {detail[-1] if detail else exc}\n")
+    figures = package_figures(args.python, 1 if args.smoke else args.runs)
     for handler in HANDLERS:
         print(
             f"  {handler:<15} import without bytecode {figures['without_bytecode_ms'][handler]:>7.1f} ms, "
@@ -101,8 +97,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:  # the browser and servers were stopped on the way out
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+    entry(main, "bench.package")

@@ -12,11 +12,13 @@ answers after the injected latency (the whole time to respond). Counters at
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from bench.keyspace import SPACES, space
+from bench.processes import entry
 from bench.server import PAGE_MAX, SyntheticS3, main
 
 
@@ -91,4 +93,4 @@ class KeySpaceS3(SyntheticS3):
 
 
 if __name__ == "__main__":
-    main(KeySpaceS3, default_latency_ms=50.0)
+    entry(functools.partial(main, KeySpaceS3, default_latency_ms=50.0), "bench.plan_server")

@@ -9,7 +9,10 @@ the earliest-free of MaxConcurrency slots, 50 ms per 1,000 keys listed, at least
 LIST per unit). Ideal: keys / 1,000 x 50 ms / MaxConcurrency. Prints a table; the last
 line is one JSON object of every figure but the unit sizes (``--json-out`` has those)::
 
-    python -m bench.planning [--quick] [--case flat1m:100 | --case flat3m ...] [--timeout 400]
+    python -m bench.planning [--quick | --smoke] [--case flat1m:100 | --case flat3m ...] [--timeout 400]
+
+A case that fails or times out is shown in the table and named on stderr, and the exit
+status is 1 (the other cases still run). ``--smoke``: the smallest case only (``make test``).
 
 To measure another checkout's planner (e.g. "before"), put its ``functions/`` first on
 PYTHONPATH: the worker imports whatever ``s3fanout`` it finds (its path is in the figures).
@@ -32,11 +35,12 @@ from typing import Any
 
 import requests
 
-from bench.processes import background
+from bench.processes import BenchError, background, entry, run
 
 LATENCY_S = 0.050
 CASES = ["flat1m:100", "flat3m:100", "flat3m:300", "skewed:100", "tree36:10", "hex1m:100", "flat10m:100", "flat10m:300"]
 QUICK = ["flat100k:100", "skewed:100", "tree36:10"]
+SMOKE = ["tree36:10"]  # 5,460 keys: every step of a case in a second or two
 PREFIX = {"flat100k": "flat/", "flat1m": "flat/", "flat3m": "flat/", "flat10m": "flat/"}
 
 
@@ -74,7 +78,7 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
     runs, sizes, estimates = [], [], []
     for unit in units:
         # Only the fields every planner's WorkUnit has (newer ones add e.g. ``estimate``).
-        u = unit.to_dict()
+        u = _fields(unit)
         runs.append(unit_intervals(keys, u["prefix"], u.get("start_after"), u.get("end_key"), delimited=u["delimited"]))
         sizes.append(sum(stop - start for start, stop in runs[-1]))
         estimates.append(u.get("estimate"))
@@ -92,7 +96,7 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
         "list_requests": stats["list_requests"],
         "listed_keys": stats["listed_keys"],
         "units": len(units),
-        "delimited_units": sum(bool(unit.to_dict()["delimited"]) for unit in units),
+        "delimited_units": sum(bool(_fields(unit)["delimited"]) for unit in units),
         "max_unit": max(sizes, default=0),
         "mean_unit": round(mean),
         "max_over_mean": round(max(sizes, default=0) / mean, 2) if mean else None,
@@ -106,17 +110,32 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
     }
 
 
+def _fields(unit: Any) -> dict[str, Any]:
+    """A WorkUnit's JSON fields: ``to_json`` (records.JsonRecord), or ``to_dict`` for a
+    planner from before it (another checkout's, measured as "before")."""
+    return unit.to_json() if hasattr(unit, "to_json") else unit.to_dict()
+
+
 def run_case(endpoint: str, case: str, timeout: float) -> dict[str, Any]:
     bucket, concurrency = case.split(":")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", BOTO_DISABLE_CRT="true")
     command = [sys.executable, "-m", "bench.planning", "--worker", endpoint, bucket, concurrency]
     try:
-        out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:  # run() has killed the worker
+        out = run(command, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:  # run() has stopped the worker
         return {"case": case, "status": "timeout", "timeout_s": timeout}
     if out.returncode:
         return {"case": case, "status": "error", "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def failures(results: dict[str, Any]) -> list[str]:
+    """One line per case without figures (an error or a timeout)."""
+    return [
+        f"case {case} {r.get('status')}: " + (" ".join(r.get("error") or []) or f"after {r.get('timeout_s')} s")
+        for case, r in results.items()
+        if "plan_wall_s" not in r
+    ]
 
 
 def print_row(r: dict[str, Any]) -> None:
@@ -131,10 +150,10 @@ def print_row(r: dict[str, Any]) -> None:
     )
 
 
-def select(names: list[str] | None, *, quick: bool) -> list[str]:
+def select(names: list[str] | None, *, quick: bool, smoke: bool = False) -> list[str]:
     """``SPACE:MAXCONCURRENCY`` cases; a bare ``SPACE`` means its default cases (else C=100)."""
     if not names:
-        return QUICK if quick else CASES
+        return SMOKE if smoke else QUICK if quick else CASES
     chosen: list[str] = []
     for name in names:
         if ":" in name:
@@ -149,11 +168,14 @@ def compact(results: dict[str, Any]) -> dict[str, Any]:
     return {case: {k: v for k, v in r.items() if k != "unit_sizes"} for case, r in results.items()}
 
 
-def planning_figures(quick: bool = False, *, cases: list[str] | None = None, timeout: float = 400) -> dict[str, Any]:
-    """Every case's figures (with ``unit_sizes``), one worker process per case."""
+def planning_figures(
+    quick: bool = False, *, cases: list[str] | None = None, timeout: float = 400, smoke: bool = False
+) -> dict[str, Any]:
+    """Every case's figures (with ``unit_sizes``), one worker process per case; a case that
+    failed has ``status`` and ``error`` instead (see ``failures``)."""
     results: dict[str, Any] = {}
     with background("bench.plan_server", "--list-latency-ms", str(LATENCY_S * 1000)) as port:
-        for case in select(cases, quick=quick):
+        for case in select(cases, quick=quick, smoke=smoke):
             results[case] = run_case(f"http://127.0.0.1:{port}", case, timeout)
             print_row(results[case])
     return results
@@ -161,19 +183,22 @@ def planning_figures(quick: bool = False, *, cases: list[str] | None = None, tim
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="small spaces, no 10m (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="small spaces, no 10m")
+    parser.add_argument("--smoke", action="store_true", help="the smallest case only: does it run (make test)")
     parser.add_argument("--case", action="append", help="SPACE:MAXCONCURRENCY (flat1m:100) or SPACE (flat3m)")
     parser.add_argument("--timeout", type=float, default=400, help="seconds per case, then 'timeout'")
     parser.add_argument("--json-out", type=Path, help="also write every figure, unit sizes included, here")
     parser.add_argument("--label", default="", help="what is measured (e.g. the planner's commit), for --json-out")
     parser.add_argument("--worker", nargs=3, metavar=("ENDPOINT", "SPACE", "MAXCONCURRENCY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.timeout <= 0:
+        parser.error(f"--timeout must be positive, not {args.timeout}")
     if args.worker:
         endpoint, bucket, concurrency = args.worker
         print(json.dumps(run_worker(endpoint, bucket, int(concurrency))))
         return
     print(f"== planning, {LATENCY_S * 1000:.0f} ms per LIST")
-    results = planning_figures(args.quick, cases=args.case, timeout=args.timeout)
+    results = planning_figures(args.quick, cases=args.case, timeout=args.timeout, smoke=args.smoke)
     if args.json_out:
         meta = {
             "label": args.label,
@@ -186,7 +211,10 @@ def main() -> None:
         text = '{\n "meta": ' + json.dumps(meta) + ',\n "results": {\n' + ",\n".join(lines) + "\n }\n}\n"
         args.json_out.write_text(text)
     print(json.dumps(compact(results)))
+    failed = failures(results)
+    if failed:
+        raise BenchError("\n".join(failed))
 
 
 if __name__ == "__main__":
-    main()
+    entry(main, "bench.planning")

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import bisect
 import json
-import sys
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -289,16 +288,15 @@ async def serve(app: SyntheticS3, port: int) -> None:
 
 
 def main(app_class: type[SyntheticS3] = SyntheticS3, *, default_latency_ms: float = 0.0) -> None:
-    """Run ``app_class`` until interrupted (also ``bench.plan_server``'s entry point)."""
+    """Run ``app_class`` until stopped (also ``bench.plan_server``'s main)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--list-latency-ms", type=float, default=default_latency_ms)
     args = parser.parse_args()
-    try:
-        asyncio.run(serve(app_class(args.list_latency_ms / 1000), args.port))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    asyncio.run(serve(app_class(args.list_latency_ms / 1000), args.port))
 
 
 if __name__ == "__main__":
-    main()
+    from bench.processes import entry
+
+    entry(main, "bench.server")

@@ -6,14 +6,17 @@ A local HTTP server plays the manifest bucket: it serves the page (rendered by
 presigned URLs - so a million objects need no S3 at all. Page and parts share the origin,
 as on S3.
 
-    python -m bench.share_page --objects 100000 1000000
+    python -m bench.share_page --objects 100000 1000000   # --smoke: one part (make test)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -21,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
+from bench.processes import BenchError, child_setup, entry, signals_held
 from s3fanout.presign import new_url_signer
 from s3fanout.share_page import render_share_page
 
@@ -112,16 +116,36 @@ def _driver() -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:  # else selenium would try to download a driver
+        raise BenchError(
+            "headless Chromium not found: install the Debian/Ubuntu packages chromium and chromium-driver "
+            "(`make browser` does)"
+        )
     options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
+    options.binary_location = browser
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(argument)
-    return webdriver.Chrome(options=options, service=Service(executable_path=shutil.which("chromedriver")))
+    # The driver in its own process group (a terminal's Ctrl-C reaches us, and we quit it),
+    # dying with us.
+    service = Service(executable_path=driver, popen_kw={"process_group": 0, "preexec_fn": child_setup()})
+    try:
+        with signals_held():  # a Ctrl-C while the driver is forked would be lost
+            return webdriver.Chrome(options=options, service=service)
+    except BaseException:  # e.g. Ctrl-C while the browser starts: selenium quits it only on an Exception
+        process = getattr(service, "process", None)
+        if process is not None:  # not service.stop(): it would ask the driver, perhaps not listening yet
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # the driver and the browser it started
+            process.wait()
+        raise
 
 
 def measure(objects: int) -> dict[str, Any]:
     server = ShareServer(objects)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with signals_held():  # the thread inherits the mask: SIGINT/SIGTERM reach the main thread only
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     driver = _driver()
     try:
         driver.get(f"{server.origin}/index.html?X-Amz-Signature=1")
@@ -144,7 +168,7 @@ def measure(objects: int) -> dict[str, Any]:
             if done and done.endswith(" of 1 matches"):
                 break
             if time.monotonic() - started > 600:
-                raise TimeoutError(f"search over {objects:,} objects did not finish in 600 s")
+                raise BenchError(f"search over {objects:,} objects did not finish in 600 s")
             time.sleep(0.05)
         search_s = time.monotonic() - started
         heap = driver.execute_script("return performance.memory ? performance.memory.usedJSHeapSize : null")
@@ -179,15 +203,14 @@ def share_page_figures(sizes: list[int]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--smoke", action="store_true", help=f"one part ({PART_LINES:,} objects): does it run")
     args = parser.parse_args()
+    if args.smoke:
+        args.objects = [PART_LINES]
     if any(n < 1 for n in args.objects):
         parser.error(f"--objects: each size must be at least 1, not {min(args.objects)}")
     print(json.dumps(share_page_figures(args.objects)))
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:  # the browser and servers were stopped on the way out
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+    entry(main, "bench.share_page")

@@ -20,6 +20,8 @@ from typing import Any
 
 from botocore.config import Config
 
+from bench.processes import entry
+
 REGION = "us-east-1"
 SUFFIX = ".pdf"
 EXPIRES_IN = 3600
@@ -181,4 +183,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    entry(main, "bench.worker")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -872,3 +875,56 @@ def test_without_an_etag_an_interrupted_download_starts_over(
     assert (report.resumed, report.bytes_downloaded) == (0, len(_body(BIG)))
     assert "Range" not in gets_of(proxy, BIG)[0].headers
     assert (dest / BIG).read_bytes() == _body(BIG)
+
+
+# -- docs/recipient.md's curl + jq recipe -----------------------------------------------------------
+def curl_recipe(index_url: str) -> str:
+    """The recipe as written in docs/recipient.md, its placeholder URL replaced by ``index_url``."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "recipient.md").read_text()
+    [block] = [b for b in re.findall(r"```bash\n(.*?)```", text, re.DOTALL) if "curl -fsS" in b]
+    placeholder = "URL='https://…/index.json?X-Amz-…'"
+    assert placeholder in block
+    return block.replace(placeholder, f"URL={shlex.quote(index_url)}")
+
+
+def run_recipe(index_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    if not (shutil.which("curl") and shutil.which("jq")):
+        pytest.skip("the recipe needs curl and jq (apt-get install curl jq)")
+    return subprocess.run(
+        ["bash", "-c", curl_recipe(index_url)], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_curl_recipe_downloads_everything(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+
+    done = run_recipe(index["index_url"], tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert tree(tmp_path / "downloads") == {
+        **{k: _body(k) for k in KEYS},
+        **dict.fromkeys(("reports", "reports/2024", "scans", "scans/deep", "scans/deep/er")),
+    }
+
+
+def test_the_curl_recipe_fails_when_a_download_cannot_be_written(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    index = build_index(s3, bucket, KEYS)
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "reports").write_text("a file where a folder is needed")  # later keys still work
+
+    done = run_recipe(index["index_url"], tmp_path)
+
+    assert "curl: (23)" in done.stderr
+    assert done.returncode != 0
+
+
+def test_the_curl_recipe_fails_when_a_part_cannot_be_read(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+    proxy.rule = lambda r: EXPIRED if "/parts/" in r.key and r.key.endswith("00000.jsonl") else None
+
+    done = run_recipe(index["index_url"], tmp_path)
+
+    assert "curl: (22)" in done.stderr
+    assert done.returncode != 0

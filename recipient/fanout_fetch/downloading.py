@@ -58,6 +58,10 @@ def continue_or_restart(response: requests.Response, partial: Partial, size: int
         raise Restart(f"unexpected Content-Range {content_range!r} for {partial.offset:,}-; starting over")
 
 
+class ServerSilent(Exception):
+    """Not started: the server stopped answering (``HttpClient.silent``)."""
+
+
 class Fetcher:
     def __init__(
         self,
@@ -84,6 +88,7 @@ class Fetcher:
         self._kept_lock = threading.Lock()
         self.records = Records(dest)
         self.space = Space()
+        self.not_tried = 0  # objects not started once the server stopped answering (``http.silent``)
 
     def _download_once(self, item: Item, target: Path, reservation: Reservation) -> tuple[int, bool]:
         """Download into a partial file, check, rename: (bytes fetched now, resumed?)."""
@@ -109,6 +114,7 @@ class Fetcher:
                         written += len(chunk)
                         if written > item.size:
                             raise Mismatch(f"size mismatch: more than the {item.size:,} bytes the part lists")
+                        self.http.answered()
                         partial.out.write(chunk)
                         reservation.wrote(len(chunk))
                         if hasher is not None:
@@ -146,6 +152,9 @@ class Fetcher:
             self._fetch_file(item, make_parents(self.dest, item.path))
         except NoSpace:
             pass  # named once, at the end of the run
+        except ServerSilent:
+            with self._kept_lock:
+                self.not_tried += 1  # named once, at the end of the run
         except UnsafeKey as exc:
             self.report.fail(Failure(item.key, f"refused: {exc}"))
         except LinkExpired:
@@ -174,6 +183,8 @@ class Fetcher:
                 self.report.count_skipped(item.size)
                 self.on_bytes(item.size)
                 return
+        if self.http.silent is not None:
+            raise ServerSilent
         reservation = self.space.reserve(target.parent, item.key, self._missing_bytes(item, target))
         try:
             written, resumed = self.http.with_retries(
@@ -238,6 +249,10 @@ class Fetcher:
         if self.space.full is not None:
             left = f"; {self.space.left_out:,} objects not downloaded - free some space and run again"
             self.report.fail(Failure(str(self.dest), self.space.full + left, objects=self.space.left_out))
+        if self.http.silent is not None and (self.not_tried or self.reader.unread):
+            unread = self.reader.unread
+            left = f"; {self.not_tried + unread:,} more objects not tried - run again later"
+            self.report.fail(Failure("server", self.http.silent + left, objects=self.not_tried + unread))
         if self.reader.listed_all and not self.http.stop.is_set():
             remove_unclaimed(self.dest, self.kept)
         self.records.compact()

@@ -10,7 +10,9 @@ connection or ``READ_TIMEOUT`` seconds without a byte; each retry is announced
 and no attempt runs past ``WAIT_BOUND`` seconds after the first one began, unless an attempt
 received bytes (a download making progress restarts that clock). So a server that accepts
 connections and never answers costs ``WAIT_BOUND`` seconds (plus at most one back-off), not
-``retries`` x ``READ_TIMEOUT``."""
+``retries`` x ``READ_TIMEOUT``. A wait given up without any answer from anywhere while it
+lasted (no response, no byte, in any thread) marks the client ``silent``: the server has
+stopped answering, and the fetch starts nothing more that would wait the same way."""
 
 from __future__ import annotations
 
@@ -103,14 +105,19 @@ class Wait:
         if exc.progressed:
             self.since = now
         if self.attempts > self.client.retries:
-            raise FetchFailed(f"{exc} (gave up after {self.attempts} attempts)") from None
+            raise self._give_up(exc, f"{exc} (gave up after {self.attempts} attempts)")
         delay = self.client.backoff * 2 ** (self.attempts - 1) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
         waited = now - self.since
         if waited + delay >= self.client.bound:
-            raise FetchFailed(f"{exc} (gave up after {self.attempts} attempts in {waited:.0f} s)") from None
+            raise self._give_up(exc, f"{exc} (gave up after {self.attempts} attempts in {waited:.0f} s)")
         self.client.on_retry(f"{self.what}: {exc}, retry {self.attempts} of {self.client.retries}")
         if self.client.stop.wait(delay):
             raise Cancelled
+
+    def _give_up(self, exc: Retryable, reason: str) -> FetchFailed:
+        if not exc.progressed and self.client.last_answer <= self.since and self.client.silent is None:
+            self.client.silent = f"the server stopped answering ({self.what}: {reason})"
+        return FetchFailed(reason)
 
 
 class HttpClient:
@@ -137,10 +144,16 @@ class HttpClient:
         self.session = session or new_session(pool)
         self.stop = threading.Event()
         self.on_retry: Callable[[str], None] = lambda _message: None
+        self.last_answer = time.monotonic()  # when a response or a byte last arrived, in any thread
+        self.silent: str | None = None  # why the server counts as gone (``Wait._give_up``), once it does
         self._attempt = threading.local()  # this thread's attempt's timeouts (``Wait.timeouts``)
 
     def wait(self, what: str) -> Wait:
         return Wait(self, what)
+
+    def answered(self) -> None:
+        """Something arrived (a response, body bytes): the server is not silent."""
+        self.last_answer = time.monotonic()
 
     @contextmanager
     def bounded(self, wait: Wait) -> Iterator[None]:
@@ -180,6 +193,7 @@ class HttpClient:
             raise FetchFailed(f"not an http(s) URL: {url[:100]!r} (paste the whole link you were sent)") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Retryable(network_error(exc, url)) from exc
+        self.answered()
         if response.status_code == 200 or (response.status_code == 206 and "Range" in headers):
             return response
         with response:

@@ -62,6 +62,7 @@ class PartReader:
         self.on_files = on_files
         self.claims = PathClaims(reserved=STATE_DIR)
         self.listed_all = False  # every part read, every line accounted for
+        self.unread = 0  # objects of the parts not read once the server stopped answering
 
     def _get(self, url: str, what: str, doing: str) -> tuple[bytes, str]:
         """The whole body of ``url`` and its Content-Type, with retries (announced as ``doing``)."""
@@ -132,8 +133,12 @@ class PartReader:
         """Every part's items into ``work``, then one end marker per consumer."""
         try:
             complete = True
-            for part in index["parts"]:
+            for n, part in enumerate(index["parts"]):
                 if self.http.stop.is_set():
+                    return
+                if self.http.silent is not None:  # each part would wait as long, in vain
+                    self.unread = sum(int(p.get("count", 0) or 0) for p in index["parts"][n:])
+                    self.on_files(self.unread)
                     return
                 complete = self._produce_part(part, work) and complete
             self.listed_all = complete

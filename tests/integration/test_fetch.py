@@ -1052,6 +1052,38 @@ def test_the_bound_holds_whatever_the_retries_and_a_download_making_progress_res
     assert attempts == 9
 
 
+def test_a_server_that_stops_answering_mid_run_is_not_waited_for_object_by_object(
+    s3: Any, bucket: str, silent_server: str, tmp_path: Path
+) -> None:
+    """The index and its part answer; every object's link goes to a server that never does."""
+
+    def url(key: str) -> str:
+        return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+
+    keys = [f"k{n:02d}.pdf" for n in range(12)]
+    part = "".join(
+        json.dumps({"key": k, "size": 4, "url": f"{silent_server}/{k}?X-Amz-Signature=x"}) + "\n" for k in keys
+    )
+    s3.put_object(Bucket=bucket, Key="m/parts/00000.jsonl", Body=part.encode())
+    parts = [{"count": len(keys), "key": "m/parts/00000.jsonl", "url": url("m/parts/00000.jsonl")}]
+    index = {"count": len(keys), "object_bytes": 4 * len(keys), "parts": parts}
+    s3.put_object(Bucket=bucket, Key="m/index.json", Body=json.dumps(index).encode())
+    started = time.monotonic()
+
+    report = fetch(url("m/index.json"), tmp_path / "out", concurrency=2, progress=False)  # the real bounds
+
+    # Object by object it would take 6 rounds of 30 s; the two in flight wait 30 s, the rest none.
+    assert time.monotonic() - started < 90
+    reasons = {f.what: f.reason for f in report.failures}
+    assert len(reasons) == 3, reasons
+    timed_out = [what for what, reason in reasons.items() if what in keys]
+    assert len(timed_out) == 2
+    assert all(reasons[k].startswith("timed out after ") for k in timed_out)
+    assert reasons["server"].startswith("the server stopped answering (downloading k0")
+    assert reasons["server"].endswith("; 10 more objects not tried - run again later")
+    assert report.failed == 12
+
+
 # -- disk space: checked before, a full disk stops the run once ----------------------------------
 SMALL_KEYS = [f"small/{n:02d}.pdf" for n in range(13)]  # after BIG in the index: the issue's 13 files
 

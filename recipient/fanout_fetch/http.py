@@ -7,8 +7,9 @@ answered 412 (the object is no longer the ETag asked for: :class:`Mismatch`) or 
 Every wait is bounded. An attempt fails after ``CONNECT_TIMEOUT`` seconds without a
 connection or ``READ_TIMEOUT`` seconds without a byte; each retry is announced
 (``on_retry``: ``reading the index: timed out after 10 s waiting for host, retry 1 of 4``);
-and no attempt runs past ``WAIT_BOUND`` seconds after the first one began, unless an attempt
-received bytes (a download making progress restarts that clock). So a server that accepts
+and no retry starts past ``WAIT_BOUND`` seconds after the first attempt began, each attempt's
+timeouts cut to the time left, unless an attempt received bytes (a download making progress
+restarts that clock). So a server that accepts
 connections and never answers costs ``WAIT_BOUND`` seconds (plus at most one back-off), not
 ``retries`` x ``READ_TIMEOUT``. A wait given up without any answer from anywhere while it
 lasted (no response, no byte, in any thread) marks the client ``silent``: the server has
@@ -84,8 +85,8 @@ class Cancelled(Exception):
 
 class Wait:
     """One bounded wait for ``what`` (``reading the index``, ``downloading <key>``): at most
-    ``retries`` retries, none starting - and no attempt lasting - past ``bound`` seconds after
-    the wait began or after the last attempt that received bytes."""
+    ``retries`` retries, none starting past ``bound`` seconds after the wait began (or after the
+    last attempt that received bytes), each attempt's timeouts cut to the time left."""
 
     def __init__(self, client: HttpClient, what: str) -> None:
         self.client = client

@@ -8,11 +8,16 @@ line by line into a bounded queue while ``concurrency`` threads download objects
 * each object is streamed to a temp file next to its destination, checked (size; ETag and
   MD5 where the line's ``etag`` allows: ``integrity``), then renamed into place - a file
   under DIR is always complete;
-* a file already there with the listed size is skipped (run the command again to finish);
-  a download cut short keeps its partial file and continues it with an HTTP Range when the
-  line carries an ``etag`` (``partials``, ``downloading``);
-* network errors, 5xx and 429 are retried with exponential back-off; an expired link (403
-  ``Request has expired``) is not, and is reported as expired, with the index's ``expires_at``.
+* a file already there with the listed size is skipped only when verified - a record of
+  this tool's that it finished that file, unchanged since (``records``), or its MD5 equal to
+  the line's one-piece ETag; otherwise it is downloaded again and replaced. A download cut
+  short keeps its partial file and continues it with an HTTP Range when the line carries an
+  ``etag`` (``partials``, ``downloading``);
+* network errors, timeouts, 5xx and 429 are retried with exponential back-off, each retry
+  said, every wait bounded (``http``); an expired link (403 ``Request has expired``) is not,
+  and is reported as expired, with the index's ``expires_at``;
+* no download starts that the free disk space cannot hold; a full disk stops new downloads
+  once (``space``).
 
 Where a file goes (``paths``): object ``key`` is written under DIR at the key read as a
 path - ``//`` collapsed, ``.`` dropped, ``..`` resolved inside the key (``a/x/../c.pdf`` ->

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .http import Mismatch
@@ -32,6 +33,21 @@ def check_etag(headers: Mapping[str, str], listed: str | None) -> None:
     got = response_etag(headers)
     if listed and got and got != listed:
         raise Mismatch(f"changed since the index was made: ETag {got}, the part lists {listed}")
+
+
+def is_md5_etag(etag: str | None) -> bool:
+    """Whether ``etag`` can be the MD5 of the bytes: 32 hex digits (one-piece upload). A
+    multipart ETag (``...-3``) never is; an SSE-KMS object's looks like one but is not."""
+    return bool(etag) and _PLAIN_MD5.fullmatch(etag or "") is not None
+
+
+def file_md5(path: Path) -> str:
+    """The MD5 of ``path``'s bytes, read in 1 MiB chunks."""
+    hasher = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as file:
+        while chunk := file.read(1024 * 1024):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def md5_hasher(headers: Mapping[str, str], listed: str | None) -> Any | None:

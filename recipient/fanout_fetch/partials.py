@@ -119,11 +119,15 @@ class Partial:
         self.out.close()
 
     def keep(self) -> None:
-        self.out.close()
+        """Close, keeping what reached the file (a full disk may refuse the buffer's last bytes:
+        the file is then a shorter run of right bytes, which is all a resume needs)."""
+        with contextlib.suppress(OSError):
+            self.out.close()
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
-        self.out.close()
+        with contextlib.suppress(OSError):
+            self.out.close()
 
 
 def _remove_unless_held(path: Path) -> bool:

@@ -65,12 +65,14 @@ class PathClaims:
     downloads themselves, even for millions of keys. Not thread-safe: one producer feeds it.
     """
 
-    def __init__(self, *, fold: bool = False) -> None:
+    def __init__(self, *, fold: bool = False, reserved: str | None = None) -> None:
         """``fold``: DIR's file system ignores case (and Unicode normalization), as macOS's and
-        Windows' do by default: ``A.pdf`` and ``a.pdf`` would then be one file, so they collide."""
+        Windows' do by default: ``A.pdf`` and ``a.pdf`` would then be one file, so they collide.
+        ``reserved``: a name at DIR's top that no key may have (fanout-fetch's own folder)."""
         self._files: dict[str, str] = {}
         self._folders: dict[str, str] = {}
         self.fold = fold
+        self.reserved = reserved
 
     def _name(self, text: str) -> str:
         return unicodedata.normalize("NFC", text).casefold() if self.fold else text
@@ -79,6 +81,8 @@ class PathClaims:
         """Record ``key`` at ``path`` (a file, or a folder for a folder marker) or raise UnsafeKey."""
         shown = path.as_posix()
         text = self._name(shown)
+        if self.reserved is not None and self._name(path.parts[0]) == self._name(self.reserved):
+            raise UnsafeKey(f"{self.reserved!r} at the top of DIR is fanout-fetch's own (its records)")
         if not folder and text in self._files:
             raise UnsafeKey(f"maps to {shown!r}, already the file of key {self._files[text]!r} (listed earlier)")
         if not folder and text in self._folders:

@@ -21,6 +21,7 @@ import urllib3
 from .http import FetchFailed, HttpClient, Retryable, network_error
 from .links import SHARE_DATA_ID, LinkExpired, index_url_from_page, is_html
 from .paths import PathClaims, UnsafeKey, local_path
+from .records import STATE_DIR
 from .reporting import Failure, FetchReport
 
 CHUNK_BYTES = 256 * 1024
@@ -59,25 +60,26 @@ class PartReader:
         self.index_url = index_url
         self.report = report
         self.on_files = on_files
-        self.claims = PathClaims()
+        self.claims = PathClaims(reserved=STATE_DIR)
         self.listed_all = False  # every part read, every line accounted for
+        self.unread = 0  # objects of the parts not read once the server stopped answering
 
-    def _get(self, url: str, what: str) -> tuple[bytes, str]:
-        """The whole body of ``url`` and its Content-Type, with retries."""
+    def _get(self, url: str, what: str, doing: str) -> tuple[bytes, str]:
+        """The whole body of ``url`` and its Content-Type, with retries (announced as ``doing``)."""
 
         def once() -> tuple[bytes, str]:
             with self.http.open(url, what) as response:
                 try:
                     return response.content, response.headers.get("Content-Type", "")
                 except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                    raise Retryable(network_error(exc)) from exc
+                    raise Retryable(network_error(exc, url)) from exc
 
-        result: tuple[bytes, str] = self.http.with_retries(what, once)
+        result: tuple[bytes, str] = self.http.with_retries(doing, once)
         return result
 
     def read_index(self) -> dict[str, Any]:
         """The index, from its URL or from the share page's (``links.index_url_from_page``)."""
-        body, content_type = self._get(self.index_url, "the index link")
+        body, content_type = self._get(self.index_url, "the index link", "reading the index")
         if is_html(content_type, body):
             index_url = index_url_from_page(body.decode("utf-8", "replace"))
             if index_url is None:
@@ -86,7 +88,7 @@ class PartReader:
                     "pass the page or index URL the sender gave you"
                 )
             self.index_url = index_url
-            body, _ = self._get(index_url, "the index link")
+            body, _ = self._get(index_url, "the index link", "reading the index")
         try:
             index = json.loads(body)
         except ValueError as exc:
@@ -102,7 +104,9 @@ class PartReader:
         def once() -> Iterator[dict[str, Any]]:
             nonlocal given
             seen = 0
-            with self.http.open(part["url"], f"part {part.get('key')}") as response:
+            with self.http.bounded(wait):
+                response = self.http.open(part["url"], f"part {part.get('key')}")
+            with response:
                 try:
                     for raw in response.iter_lines(chunk_size=CHUNK_BYTES):
                         if not raw:
@@ -113,15 +117,15 @@ class PartReader:
                         given += 1
                         yield json.loads(raw)
                 except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                    raise Retryable(network_error(exc)) from exc
+                    raise Retryable(network_error(exc, part["url"]), progressed=given > given_before) from exc
 
-        for attempt in range(self.http.retries + 1):
+        wait = self.http.wait(f"reading part {part.get('key')}")
+        while True:
+            given_before = given
             try:
                 yield from once()
             except Retryable as exc:
-                if attempt == self.http.retries:
-                    raise FetchFailed(f"{exc} (gave up after {attempt + 1} attempts)") from None
-                self.http.sleep_before_retry(attempt)
+                wait.failed(exc)
             else:
                 return
 
@@ -129,8 +133,12 @@ class PartReader:
         """Every part's items into ``work``, then one end marker per consumer."""
         try:
             complete = True
-            for part in index["parts"]:
+            for n, part in enumerate(index["parts"]):
                 if self.http.stop.is_set():
+                    return
+                if self.http.silent is not None:  # each part would wait as long, in vain
+                    self.unread = sum(int(p.get("count", 0) or 0) for p in index["parts"][n:])
+                    self.on_files(self.unread)
                     return
                 complete = self._produce_part(part, work) and complete
             self.listed_all = complete

@@ -42,7 +42,9 @@ class FetchReport:
     index: dict[str, Any] | None = None
     ok: int = 0
     resumed: int = 0  # of ``ok``: continued from a partial file
-    skipped: int = 0
+    replaced: int = 0  # of ``ok``: over a file of the right size whose MD5 was not its ETag
+    unverified: int = 0  # of ``ok``: over a file of the right size nothing could verify
+    skipped: int = 0  # verified complete (a record of this tool's, or the MD5), not fetched
     bytes_downloaded: int = 0
     bytes_skipped: int = 0
     seconds: float = 0.0
@@ -65,10 +67,14 @@ class FetchReport:
         with self._lock:
             self.failures.append(failure)
 
-    def count_ok(self, size: int, *, resumed: bool = False) -> None:
+    def count_ok(self, size: int, *, resumed: bool = False, replaced: str | None = None) -> None:
+        """One object downloaded; ``replaced``: over a file there, which ``differed`` or was
+        ``unverified``."""
         with self._lock:
             self.ok += 1
             self.resumed += resumed
+            self.replaced += replaced == "differed"
+            self.unverified += replaced == "unverified"
             self.bytes_downloaded += size
 
     def count_skipped(self, size: int) -> None:
@@ -141,8 +147,8 @@ def human_bytes(n: int) -> str:
 def print_summary(report: FetchReport, console: Console, *, limit: int = 50) -> None:
     console.print(
         f"{'[bold green]fetched[/]' if report.succeeded else '[bold red]fetch incomplete[/]'}: "
-        f"{report.ok:,} downloaded{f' ({report.resumed:,} resumed)' if report.resumed else ''}, "
-        f"{report.skipped:,} skipped (already complete), "
+        f"{report.ok:,} downloaded{_of_them(report)}, "
+        f"{report.skipped:,} skipped (verified complete), "
         f"{report.failed:,} failed{'' if report.failed or not report.failures else ' (see below)'}; "
         f"{human_bytes(report.bytes_downloaded)} in {report.seconds:.1f} s -> {escape(str(report.dest))}",
         soft_wrap=True,
@@ -161,6 +167,16 @@ def print_summary(report: FetchReport, console: Console, *, limit: int = 50) -> 
             past = _is_past(report.expires_at)
             hint += f" (the index says its links expire{'d' if past else ''} at {report.expires_at})"
         console.print(f"[yellow]{hint}: ask the sender for a new link[/]", soft_wrap=True)
+
+
+def _of_them(report: FetchReport) -> str:
+    """`` (1 resumed; replaced: 2 whose content differed, 1 that could not be verified)``."""
+    notes = [f"{report.resumed:,} resumed"] if report.resumed else []
+    replaced = [f"{report.replaced:,} whose content differed"] if report.replaced else []
+    replaced += [f"{report.unverified:,} that could not be verified"] if report.unverified else []
+    if replaced:
+        notes.append("replaced: " + ", ".join(replaced))
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _is_past(timestamp: str) -> bool:

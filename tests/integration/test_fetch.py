@@ -11,7 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shlex
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -28,6 +32,7 @@ import pytest
 from botocore.config import Config
 
 from fanout_fetch import FetchReport, fetch
+from fanout_fetch.http import FetchFailed, HttpClient, Retryable
 from fanout_local.synthetic import synthetic_body
 from s3fanout import runtime
 from tests.support.flow import run_handlers
@@ -77,10 +82,13 @@ def object_gets(proxy: S3Proxy, bucket: str) -> list[str]:
 
 
 def tree(root: Path, *, exclude: Path | None = None) -> dict[str, bytes | None]:
-    """Every path under ``root`` (file bytes, None for a directory), ``exclude`` left out."""
+    """Every path under ``root`` (file bytes, None for a directory), ``exclude`` and
+    fanout-fetch's records (``DIR/.fanout-fetch``) left out."""
     found: dict[str, bytes | None] = {}
     for path in sorted(root.rglob("*")):
         if exclude is not None and (path == exclude or exclude in path.parents):
+            continue
+        if ".fanout-fetch" in path.relative_to(root).parts:
             continue
         found[path.relative_to(root).as_posix()] = None if path.is_dir() else path.read_bytes()
     return found
@@ -101,7 +109,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def no_temp_files(dest: Path) -> bool:
-    return not list(dest.rglob(".fanout-*"))
+    """No temp file or probe left (``.fanout-*``); fanout-fetch's records folder is no temp file."""
+    return not [p for p in dest.rglob(".fanout-*") if ".fanout-fetch" not in p.relative_to(dest).parts]
 
 
 # -- downloads ---------------------------------------------------------------------------------
@@ -471,10 +480,10 @@ def test_cli_downloads_then_skips_with_exit_code_zero(s3: Any, bucket: str, prox
     second = run_cli(index["index_url"], "--to", str(dest))
 
     assert first.returncode == 0, first.stderr
-    assert f"{len(KEYS)} downloaded, 0 skipped (already complete), 0 failed" in first.stderr
+    assert f"{len(KEYS)} downloaded, 0 skipped (verified complete), 0 failed" in first.stderr
     assert all((dest / k).read_bytes() == _body(k) for k in KEYS)
     assert second.returncode == 0, second.stderr
-    assert f"0 downloaded, {len(KEYS)} skipped (already complete), 0 failed" in second.stderr
+    assert f"0 downloaded, {len(KEYS)} skipped (verified complete), 0 failed" in second.stderr
     assert first.stdout == second.stdout == ""
 
 
@@ -636,7 +645,7 @@ def test_an_interrupted_download_is_resumed_with_a_range_and_if_match(
 
     first = quick_fetch(index_url, dest, retries=1)
 
-    assert [(f.what, f.reason.split(":")[0]) for f in first.failures] == [(BIG, "network error")]
+    assert [(f.what, f.reason.split(" reaching ")[0]) for f in first.failures] == [(BIG, "network error")]
     assert "gave up after 2 attempts" in first.failures[0].reason
     [partial] = partial_files(dest)
     kept = partial.read_bytes()
@@ -872,3 +881,382 @@ def test_without_an_etag_an_interrupted_download_starts_over(
     assert (report.resumed, report.bytes_downloaded) == (0, len(_body(BIG)))
     assert "Range" not in gets_of(proxy, BIG)[0].headers
     assert (dest / BIG).read_bytes() == _body(BIG)
+
+
+# -- a file already there: skipped only when verified -------------------------------------------
+def multipart_object(s3: Any, bucket: str, key: str, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """``key`` uploaded in two parts: its ETag (``…-2``) is no MD5 of its bytes."""
+    import moto.s3.models
+
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 256)
+    body = _body(BIG)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    parts = [
+        {"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=c)["ETag"]}
+        for n, c in ((1, body[:1_000_000]), (2, body[1_000_000:]))
+    ]
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
+    assert s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"').endswith("-2")
+    return body
+
+
+def test_a_file_of_the_listed_size_is_skipped_only_when_verified(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    multi = multipart_object(s3, bucket, "multi.pdf", monkeypatch)
+    put_all(s3, bucket, ["scans/a.pdf", "root.pdf"])
+    index_url = listed_index(s3, proxy, bucket, ["multi.pdf", "scans/a.pdf", "root.pdf"])
+    dest = tmp_path / "out"
+    assert quick_fetch(index_url, dest).succeeded
+    # Same sizes, other bytes: the issue's case for a one-piece object, and a multipart one.
+    (dest / "scans/a.pdf").write_bytes(bytes(reversed(_body("scans/a.pdf"))))
+    (dest / "multi.pdf").write_bytes(b"x" * len(multi))
+    proxy.clear()
+
+    replaced = run_cli(index_url, "--to", str(dest))
+
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    summary = "2 downloaded (replaced: 1 whose content differed, 1 that could not be verified), 1 skipped"
+    assert summary in replaced.stderr
+    assert sorted(object_gets(proxy, bucket)) == ["multi.pdf", "scans/a.pdf"]
+    assert (dest / "scans/a.pdf").read_bytes() == _body("scans/a.pdf")
+    assert (dest / "multi.pdf").read_bytes() == multi
+    assert no_temp_files(dest)
+
+    # Without fanout-fetch's records (files another tool wrote, or records lost): the MD5
+    # verifies the one-piece objects without fetching them; the multipart one is fetched again.
+    shutil.rmtree(dest / ".fanout-fetch")
+    proxy.clear()
+    unrecorded = quick_fetch(index_url, dest)
+
+    assert unrecorded.succeeded, unrecorded.failures
+    assert (unrecorded.ok, unrecorded.unverified, unrecorded.replaced, unrecorded.skipped) == (1, 1, 0, 2)
+    assert object_gets(proxy, bucket) == ["multi.pdf"]
+
+    # Now every file is recorded (downloaded, or verified by MD5): nothing is fetched or read.
+    proxy.clear()
+    recorded = quick_fetch(index_url, dest)
+
+    assert recorded.succeeded, recorded.failures
+    assert (recorded.ok, recorded.skipped) == (0, 3)
+    assert object_gets(proxy, bucket) == []
+
+
+def test_a_file_touched_after_its_download_is_not_trusted_by_its_record(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    multi = multipart_object(s3, bucket, "multi.pdf", monkeypatch)
+    index_url = listed_index(s3, proxy, bucket, ["multi.pdf"])
+    dest = tmp_path / "out"
+    assert quick_fetch(index_url, dest).succeeded
+    with (dest / "multi.pdf").open("r+b") as file:  # edited in place: same size, a new mtime
+        file.write(b"EDITED")
+    proxy.clear()
+
+    report = quick_fetch(index_url, dest)
+
+    assert (report.ok, report.unverified, report.skipped) == (1, 1, 0)
+    assert (dest / "multi.pdf").read_bytes() == multi
+
+
+def test_a_key_in_fanout_fetchs_own_folder_is_refused(s3: Any, bucket: str, tmp_path: Path) -> None:
+    url = crafted_index(s3, bucket, [("ok.pdf", "fine"), (".fanout-fetch/done.jsonl", "payload")])
+    dest = tmp_path / "out"
+
+    report = quick_fetch(url, dest)
+
+    assert [(f.what, f.reason) for f in report.failures] == [
+        (".fanout-fetch/done.jsonl", "refused: '.fanout-fetch' at the top of DIR is fanout-fetch's own (its records)")
+    ]
+    assert b"EVIL" not in (dest / ".fanout-fetch" / "done.jsonl").read_bytes()
+    assert (dest / "ok.pdf").read_bytes() == b"fine"
+
+
+# -- a server that never answers: every wait is bounded, every retry said -------------------------
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts every connection and never sends a byte; its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_a_server_that_never_answers_is_a_one_line_error_well_within_a_minute(
+    silent_server: str, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "fanout_fetch.cli", f"{silent_server}/m/index.json?X-Amz-Signature=x", "--to",
+         str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert elapsed < 90, elapsed  # the bound is 30 s (http.WAIT_BOUND); generous for a loaded machine
+    assert "Traceback" not in done.stderr
+    host = silent_server.removeprefix("http://")
+    assert f"reading the index: timed out after 10 s waiting for {host}, retry 1 of 4" in done.stderr
+    assert f"reading the index: timed out after 10 s waiting for {host}, retry 2 of 4" in done.stderr
+    [error] = [line for line in done.stderr.splitlines() if "✗" in line]
+    gave_up = r"\(gave up after [2-5] attempts in \d+ s\)"
+    assert re.fullmatch(rf"  ✗ index: timed out after [0-9.]+ s waiting for {host} {gave_up}", error), error
+
+
+def test_the_bound_holds_whatever_the_retries_and_a_download_making_progress_resets_it(
+    silent_server: str,
+) -> None:
+    client = HttpClient(pool=1, retries=50, backoff=0.05, read_timeout=0.5, bound=2.0)
+    said: list[str] = []
+    client.on_retry = said.append
+    started = time.monotonic()
+
+    with pytest.raises(FetchFailed, match=r"timed out after [0-9.]+ s .* \(gave up after \d+ attempts in 2 s\)"):
+        client.with_retries("reading the index", lambda: client.open(f"{silent_server}/x", "the index link"))
+
+    assert time.monotonic() - started < 2.0 + 0.5 + 5  # the bound, one capped attempt, a loaded machine
+    assert 2 <= len(said) <= 5
+    assert said[0] == f"reading the index: timed out after 0.5 s waiting for {silent_server[7:]}, retry 1 of 50"
+
+    # Each attempt moves forward (bytes received): the clock restarts, so only the retries count.
+    attempts = 0
+
+    def progressing() -> None:
+        nonlocal attempts
+        attempts += 1
+        time.sleep(0.3)
+        raise Retryable("network error: cut mid-body", progressed=True)
+
+    progress_client = HttpClient(pool=1, retries=8, backoff=0.001, bound=1.0)
+    with pytest.raises(FetchFailed, match=r"gave up after 9 attempts\)$"):
+        progress_client.with_retries("downloading k", progressing)
+    assert attempts == 9
+
+
+def test_a_server_that_stops_answering_mid_run_is_not_waited_for_object_by_object(
+    s3: Any, bucket: str, silent_server: str, tmp_path: Path
+) -> None:
+    """The index and its part answer; every object's link goes to a server that never does."""
+
+    def url(key: str) -> str:
+        return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+
+    keys = [f"k{n:02d}.pdf" for n in range(12)]
+    part = "".join(
+        json.dumps({"key": k, "size": 4, "url": f"{silent_server}/{k}?X-Amz-Signature=x"}) + "\n" for k in keys
+    )
+    s3.put_object(Bucket=bucket, Key="m/parts/00000.jsonl", Body=part.encode())
+    parts = [{"count": len(keys), "key": "m/parts/00000.jsonl", "url": url("m/parts/00000.jsonl")}]
+    index = {"count": len(keys), "object_bytes": 4 * len(keys), "parts": parts}
+    s3.put_object(Bucket=bucket, Key="m/index.json", Body=json.dumps(index).encode())
+    started = time.monotonic()
+
+    report = fetch(url("m/index.json"), tmp_path / "out", concurrency=2, progress=False)  # the real bounds
+
+    # Object by object it would take 6 rounds of 30 s; the two in flight wait 30 s, the rest none.
+    assert time.monotonic() - started < 90
+    reasons = {f.what: f.reason for f in report.failures}
+    assert len(reasons) == 3, reasons
+    timed_out = [what for what, reason in reasons.items() if what in keys]
+    assert len(timed_out) == 2
+    assert all(reasons[k].startswith("timed out after ") for k in timed_out)
+    assert reasons["server"].startswith("the server stopped answering (downloading k0")
+    assert reasons["server"].endswith("; 10 more objects not tried - run again later")
+    assert report.failed == 12
+
+
+# -- disk space: checked before, a full disk stops the run once ----------------------------------
+SMALL_KEYS = [f"small/{n:02d}.pdf" for n in range(13)]  # after BIG in the index: the issue's 13 files
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """``mount(size)``: a fresh tmpfs of ``size`` (``4m``) - a real file system that fills up
+    and answers ENOSPC. Needs root (CI and this project's dev containers run as root); where
+    mounting is not allowed the test is skipped, saying why."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        where = tmp_path / f"disk{len(mounts)}"
+        where.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+        mounts.append(where)
+        return where
+
+    yield mount
+    for where in mounts:
+        subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
+
+
+def fill(disk: Path, *, leave: int) -> Path:
+    """Another program's file, filling ``disk`` but for ``leave`` bytes."""
+    filler = disk / "filler.bin"
+    with filler.open("wb") as out:
+        remaining = shutil.disk_usage(disk).free - leave
+        while remaining > 0:
+            remaining -= out.write(b"\0" * min(remaining, 1 << 20))
+    return filler
+
+
+def test_not_enough_space_for_the_index_is_one_error_before_any_download(
+    s3: Any, bucket: str, proxy: S3Proxy, small_disk: Callable[[str], Path]
+) -> None:
+    put_all(s3, bucket, [BIG, *SMALL_KEYS])
+    index_url = listed_index(s3, proxy, bucket, [BIG, *SMALL_KEYS])
+    dest = small_disk("1m") / "out"
+    proxy.clear()
+
+    done = run_cli(index_url, "--to", str(dest))
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    [error] = [line for line in done.stderr.splitlines() if "✗" in line]
+    assert re.fullmatch(
+        rf"  ✗ {re.escape(str(dest))}: not enough space: 3\.0 MB still to download \(the index lists 3\.0 MB\), "
+        r"1\.0 MB free - nothing was downloaded",
+        error,
+    ), error
+    assert object_gets(proxy, bucket) == []  # loses nothing: not one object was fetched
+    assert tree(dest) == {}
+
+
+def test_a_download_that_does_not_fit_is_not_started_and_neither_is_any_after_it(
+    s3: Any, bucket: str, proxy: S3Proxy, small_disk: Callable[[str], Path]
+) -> None:
+    put_all(s3, bucket, [BIG, *SMALL_KEYS])
+    index_url = listed_index(s3, proxy, bucket, [BIG, *SMALL_KEYS])
+    disk = small_disk("4m")
+    dest = disk / "out"
+
+    def others_fill_the_disk(request: ProxyRequest) -> Any:
+        # After the run's own check, before its first download: another program's file.
+        if request.key.endswith("parts/00000.jsonl") and not (disk / "filler.bin").exists():
+            fill(disk, leave=500_000)
+
+    proxy.rule = others_fill_the_disk
+    report = quick_fetch(index_url, dest, concurrency=1)
+
+    [failure] = report.failures
+    assert failure.reason.startswith(f"not enough space: {BIG!r} needs 3.0 MB more, ")
+    assert failure.reason.endswith("; 14 objects not downloaded - free some space and run again")
+    assert (failure.objects, report.failed, report.ok) == (14, 14, 0)
+    assert object_gets(proxy, bucket) == []
+    assert partial_files(dest) == []
+
+
+def test_a_disk_filling_up_mid_download_stops_new_downloads_once_and_the_next_run_resumes(
+    s3: Any, bucket: str, proxy: S3Proxy, small_disk: Callable[[str], Path]
+) -> None:
+    put_all(s3, bucket, [BIG, *SMALL_KEYS])
+    index_url = listed_index(s3, proxy, bucket, [BIG, *SMALL_KEYS])
+    disk = small_disk("4m")
+    dest = disk / "out"
+
+    def others_fill_the_disk(request: ProxyRequest) -> Any:
+        # The big object's download has started (its space was there): then the disk fills.
+        if request.key == BIG and not (disk / "filler.bin").exists():
+            fill(disk, leave=400_000)
+
+    proxy.rule = others_fill_the_disk
+    first = quick_fetch(index_url, dest, concurrency=1)
+
+    # One failure for the whole condition - not the big object's plus 13 small ones' ENOSPC.
+    [failure] = first.failures
+    assert failure.reason.startswith(f"disk full while writing {BIG!r}: No space left on device; ")
+    assert failure.reason.endswith("; 14 objects not downloaded - free some space and run again")
+    assert (first.failed, first.ok) == (14, 0)
+    assert object_gets(proxy, bucket) == [BIG]  # no small file was started after the disk filled
+    [partial] = partial_files(dest)  # the big object's right bytes so far, kept to continue
+    kept = partial.stat().st_size
+    assert 0 < kept < len(_body(BIG))
+    assert partial.read_bytes() == _body(BIG)[:kept]
+
+    (disk / "filler.bin").unlink()  # the user frees space
+    proxy.rule = forward_all
+    proxy.clear()
+    second = quick_fetch(index_url, dest, concurrency=1)
+
+    assert second.succeeded, second.failures
+    assert (second.ok, second.resumed) == (14, 1)
+    assert gets_of(proxy, BIG)[0].headers["Range"] == f"bytes={kept}-"
+    assert all((dest / k).read_bytes() == _body(k) for k in [BIG, *SMALL_KEYS])
+    assert no_temp_files(dest)
+
+
+# -- docs/recipient.md's curl + jq recipe -----------------------------------------------------------
+def curl_recipe(index_url: str) -> str:
+    """The recipe as written in docs/recipient.md, its placeholder URL replaced by ``index_url``."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "recipient.md").read_text()
+    [block] = [b for b in re.findall(r"```bash\n(.*?)```", text, re.DOTALL) if "curl -fsS" in b]
+    placeholder = "URL='https://…/index.json?X-Amz-…'"
+    assert placeholder in block
+    return block.replace(placeholder, f"URL={shlex.quote(index_url)}")
+
+
+def run_recipe(index_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    if not (shutil.which("curl") and shutil.which("jq")):
+        pytest.skip("the recipe needs curl and jq (apt-get install curl jq)")
+    return subprocess.run(
+        ["bash", "-c", curl_recipe(index_url)], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_curl_recipe_downloads_everything(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+
+    done = run_recipe(index["index_url"], tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert tree(tmp_path / "downloads") == {
+        **{k: _body(k) for k in KEYS},
+        **dict.fromkeys(("reports", "reports/2024", "scans", "scans/deep", "scans/deep/er")),
+    }
+
+
+def test_the_curl_recipe_fails_when_a_download_cannot_be_written(
+    s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    index = build_index(s3, bucket, KEYS)
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "reports").write_text("a file where a folder is needed")  # later keys still work
+
+    done = run_recipe(index["index_url"], tmp_path)
+
+    assert "curl: (23)" in done.stderr
+    assert done.returncode != 0
+
+
+def test_the_curl_recipe_fails_when_a_part_cannot_be_read(s3: Any, bucket: str, proxy: S3Proxy, tmp_path: Path) -> None:
+    index = build_index(s3, bucket, KEYS)
+    proxy.rule = lambda r: EXPIRED if "/parts/" in r.key and r.key.endswith("00000.jsonl") else None
+
+    done = run_recipe(index["index_url"], tmp_path)
+
+    assert "curl: (22)" in done.stderr
+    assert done.returncode != 0

@@ -28,3 +28,30 @@ def test_the_function_build_is_our_package_with_bytecode_and_its_assets(tmp_path
         # unchecked-hash pycs: flags field (bytes 4-8) = 0b01 (hash-based, not checked)
         assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01, source
     assert {p.name for p in (out / "s3fanout" / "share").iterdir()} == {"page.html", "page.css", "page.js"}
+
+
+def _checkout_files(root: Path) -> set[str]:
+    """Every path under ``root``, bytecode caches aside (a test run writes those)."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if "__pycache__" not in p.parts}
+
+
+def test_pip_install_of_the_recipient_leaves_the_checkout_as_it_was(tmp_path: Path) -> None:
+    """`pip install ./recipient` (docs/recipient.md) builds out of tree: no recipient/build/,
+    no *.egg-info left in the recipient's clone (setuptools' in-tree build left both)."""
+    recipient = ROOT / "recipient"
+    before = _checkout_files(recipient)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(tmp_path / "site"),
+         "./recipient"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _checkout_files(recipient) == before
+    installed = tmp_path / "site"
+    assert (installed / "fanout_fetch" / "cli.py").is_file()
+    assert (installed / "bin" / "fanout-fetch").is_file()
+    assert {p.name for p in (installed / "fanout_fetch").glob("*.py")} == {
+        p.name for p in (recipient / "fanout_fetch").glob("*.py")
+    }

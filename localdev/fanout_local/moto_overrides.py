@@ -14,7 +14,8 @@ runs and for every ItemReader and ResultWriter
   returns, where botocore retries nothing - is read again, bounded, if cut off
   (:class:`_RereadBodies`). Lambda clients keep moto's single attempt: Invoke errors go to
   the definition's own ``Retry`` (``Lambda.TooManyRequestsException``, ...), as on AWS;
-  botocore retrying them first would hide that path, and could run a handler twice;
+  botocore retrying them first would hide that path and its backoff. (A connection error
+  to the local endpoint is ``States.Runtime``, not retried: in practice only while it closes.)
 - keeps one client per service, region, endpoint and credentials. A new client per Lambda task
   cost ≈ 2.3 ms to build and ≈ 3.4 ms more for its first request on a new connection: a third
   of a Map item's time outside its handler, spent in the engine's process, whose one GIL the

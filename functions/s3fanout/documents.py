@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
 
 from .errors import S3_CALL_ERRORS, error_code, translate_client_error
 
@@ -24,13 +29,38 @@ async def put_json(client: S3Client, bucket: str, key: str, document: Any) -> No
     await put_document(client, bucket, key, body, "application/json")
 
 
+# Whole GetObjects when the body breaks mid-transfer: the client retries a call until its
+# response headers arrive (CLIENT_CONFIG), not the body read afterwards.
+BODY_ATTEMPTS = 5
+BODY_RETRY_MAX_DELAY = 2.0  # seconds; full jitter from 0.1 s, doubling
+# A body cut short, reset or stalled: aiohttp's errors (aiobotocore's HTTP client), or botocore's
+# where it wraps them.
+BODY_ERRORS: tuple[type[Exception], ...] = (
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientConnectionError,
+    asyncio.TimeoutError,
+    ResponseStreamingError,
+    IncompleteReadError,
+    ReadTimeoutError,
+)
+
+
 async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:
     """A JSON document, or None if the key does not exist."""
-    try:
-        response = await client.get_object(Bucket=bucket, Key=key)
-    except S3_CALL_ERRORS as exc:
-        if error_code(exc) in {"NoSuchKey", "404"}:
-            return None
-        raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
-    async with response["Body"] as body:
-        return json.loads(await body.read())
+    for attempt in range(1, BODY_ATTEMPTS + 1):
+        try:
+            response = await client.get_object(Bucket=bucket, Key=key)
+        except S3_CALL_ERRORS as exc:
+            if error_code(exc) in {"NoSuchKey", "404"}:
+                return None
+            raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
+        try:
+            async with response["Body"] as body:
+                data = await body.read()
+        except BODY_ERRORS as exc:
+            if attempt == BODY_ATTEMPTS:
+                raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
+            await asyncio.sleep(random.uniform(0, min(0.1 * 2**attempt, BODY_RETRY_MAX_DELAY)))  # noqa: S311
+            continue
+        return json.loads(data)
+    raise AssertionError  # unreachable: the last attempt returns or raises

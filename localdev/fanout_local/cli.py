@@ -22,7 +22,14 @@ from fanout_fetch.cli import DefaultsHelpFormatter, positive_int
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
 from fanout_fetch.reporting import waiting
 
-from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
+from .engine import (
+    PROJECT_ROOT,
+    S3_CLIENT_CONFIG_OPTIONS,
+    EmbeddedEngine,
+    EngineConfig,
+    ExecutionResult,
+    new_execution_name,
+)
 from .errors import EXIT_INTERRUPTED, UserError, explain
 from .progress import ExecutionProgress, new_progress
 
@@ -112,21 +119,35 @@ def _aws_endpoint() -> str:
     return f"https://s3.{region}.amazonaws.com"
 
 
+CHECK_ATTEMPTS = 5  # HeadBucket tries when S3 answers 5xx or drops the connection
+
+
 def _check_bucket(endpoint: str, bucket: str) -> None:
     """One quick HeadBucket before the engine starts: an unreachable endpoint or a missing
-    bucket is named in a second, not after the planner's retries (tens of seconds)."""
+    bucket is named in a second, not after the planner's retries (tens of seconds). A
+    flaky S3 (5xx, a dropped connection) is retried a few times - it is not the user's error -
+    but a refused connection (nothing listening) is not."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
     config = Config(signature_version="s3v4", connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 1})
     s3 = boto3.client("s3", endpoint_url=endpoint, config=config)
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket"}:
-            raise UserError(f"no bucket {bucket!r} at {endpoint}: check --bucket and --s3-endpoint", 1) from None
-        raise
+    for attempt in range(1, CHECK_ATTEMPTS + 1):
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket"}:
+                raise UserError(f"no bucket {bucket!r} at {endpoint}: check --bucket and --s3-endpoint", 1) from None
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status < 500 or attempt == CHECK_ATTEMPTS:
+                raise
+        except (ConnectionClosedError, ReadTimeoutError):
+            if attempt == CHECK_ATTEMPTS:
+                raise
+        else:
+            return
+        time.sleep(0.2 * attempt)
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -196,7 +217,7 @@ def command_seed(args: argparse.Namespace) -> int:
     files = sorted(p for p in source.rglob("*") if p.is_file())
     prefix = args.prefix
     keys = {f"{prefix}{p.relative_to(source).as_posix()}": p for p in files}
-    s3 = boto3.client("s3", endpoint_url=args.s3_endpoint, config=Config(signature_version="s3v4"))
+    s3 = boto3.client("s3", endpoint_url=args.s3_endpoint, config=Config(**S3_CLIENT_CONFIG_OPTIONS))
     with new_progress(console) as progress:
         task = progress.add_task("seeding", total=len(keys), detail=f"s3://{args.bucket}/{prefix}")
         upload_keys(

@@ -30,6 +30,15 @@ _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 POLL_FIRST = 0.01  # after the Lambda endpoint goes idle: a Map starts its next item within this
 POLL_MAX = 0.1  # backing off while nothing runs here (an external endpoint, a long ItemReader)
 POLL_BUSY = 0.25  # while a handler runs: the execution can still end, by failing or being stopped
+# The caller's own S3 calls (seeding, tests): what the handlers and the interpreter use
+# (s3fanout.s3.CLIENT_CONFIG, moto_overrides.S3_CONFIG) - bounded retries of 5xx, throttling
+# and dropped connections, timeouts instead of waiting on a stalled connection.
+S3_CLIENT_CONFIG_OPTIONS: dict[str, Any] = {
+    "signature_version": "s3v4",
+    "retries": {"mode": "standard", "total_max_attempts": 8},
+    "connect_timeout": 5,
+    "read_timeout": 30,
+}
 
 
 def free_port() -> int:
@@ -269,7 +278,7 @@ class EmbeddedEngine:
             "s3",
             endpoint_url=self.s3_endpoint,
             region_name=REGION,
-            config=Config(signature_version="s3v4", retries={"mode": "standard"}),
+            config=Config(**S3_CLIENT_CONFIG_OPTIONS),
         )
 
     def add_observer(self, observer: Callable[[Invocation], None]) -> None:

@@ -6,6 +6,16 @@ runs and for every ItemReader and ResultWriter
 ``boto3`` name that function calls for :class:`InterpreterClients`, which
 
 - gives S3 calls the caller's credentials when S3 is a real endpoint (MinIO rejects dummy keys);
+- retries the interpreter's own S3 calls (ItemReader's GetObject, ResultWriter's PutObject).
+  moto makes every call with one attempt (``retries={"total_max_attempts": 1}``) and no
+  timeouts (99999999 s): one 503 SlowDown, 500 or dropped connection failed a whole run with
+  ``States.Runtime``. S3 clients get :data:`S3_CONFIG` instead, the handlers' policy
+  (``s3fanout.s3.CLIENT_CONFIG``), and GetObject's body - read by moto after the call
+  returns, where botocore retries nothing - is read again, bounded, if cut off
+  (:class:`_RereadBodies`). Lambda clients keep moto's single attempt: Invoke errors go to
+  the definition's own ``Retry`` (``Lambda.TooManyRequestsException``, ...), as on AWS;
+  botocore retrying them first would hide that path and its backoff. (A connection error
+  to the local endpoint is ``States.Runtime``, not retried: in practice only while it closes.)
 - keeps one client per service, region, endpoint and credentials. A new client per Lambda task
   cost ≈ 2.3 ms to build and ≈ 3.4 ms more for its first request on a new connection: a third
   of a Map item's time outside its handler, spent in the engine's process, whose one GIL the
@@ -24,17 +34,59 @@ changes it, that test fails; re-read the code, check this still holds, then upda
 from __future__ import annotations
 
 import functools
+import io
 import os
+import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore.config import Config
+from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+from botocore.response import StreamingBody
 
 # Connections per cached client: one per concurrent Map iteration, without urllib3 warning
 # that its pool is full (the default is 10; MaxConcurrency is often more).
 MAX_POOL_CONNECTIONS = 128
 JSON_PATHS_CACHED = 4096  # distinct paths: a definition's, a few dozen here
+
+# The interpreter's S3 calls: as s3fanout.s3.CLIENT_CONFIG (standard mode retries 500/502/
+# 503/504, SlowDown and other throttles, dropped and timed-out connections, with jittered
+# backoff). Timeouts so a stalled connection is retried, not waited on for moto's 99999999 s.
+S3_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 8}, connect_timeout=5, read_timeout=30)
+# Whole GetObjects (each with S3_CONFIG's attempts) when the body is cut off mid-transfer.
+BODY_ATTEMPTS = 5
+BODY_RETRY_MAX_DELAY = 2.0  # seconds; full jitter from 0.1 s, doubling
+# What botocore's StreamingBody raises for a body cut short, reset or stalled.
+BODY_ERRORS = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError)
+
+
+class _RereadBodies:
+    """An S3 client whose ``get_object`` returns its body already read, fetching it again when
+    the transfer breaks: botocore retries a call until its response headers arrive, not the
+    body read afterwards (moto's ItemReader: ``get_object(...)["Body"].read()``). The plan is
+    a small JSON document: holding it in memory is what moto does with it anyway."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        for attempt in range(1, BODY_ATTEMPTS + 1):
+            response = self._client.get_object(**kwargs)
+            try:
+                data = response["Body"].read()
+            except BODY_ERRORS:
+                if attempt == BODY_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, min(0.1 * 2**attempt, BODY_RETRY_MAX_DELAY)))  # noqa: S311 - jitter
+                continue
+            response["Body"] = StreamingBody(io.BytesIO(data), len(data))
+            return response
+        raise AssertionError  # unreachable: the last attempt returns or raises
 
 
 class InterpreterClients:
@@ -47,7 +99,8 @@ class InterpreterClients:
         self._lock = threading.Lock()
 
     def client(self, **kwargs: Any) -> Any:
-        if kwargs.get("service_name") == "s3" and self._s3_credentials:
+        s3 = kwargs.get("service_name") == "s3"
+        if s3 and self._s3_credentials:
             kwargs.update(self._s3_credentials)
         # moto passes the same Config on every call (pinned by the test): not part of the key.
         # The endpoint comes from AWS_ENDPOINT_URL_*, read when a client is made: part of it
@@ -59,7 +112,11 @@ class InterpreterClients:
             client = self._clients.get(key)
             if client is None:
                 config = config.merge(Config(max_pool_connections=MAX_POOL_CONNECTIONS))
-                client = self._clients[key] = self._real.client(config=config, **kwargs)
+                if s3:
+                    # Replaces moto's retries and timeouts (merge takes S3_CONFIG's whole).
+                    config = config.merge(S3_CONFIG)
+                client = self._real.client(config=config, **kwargs)
+                self._clients[key] = client = _RereadBodies(client) if s3 else client
         return client
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from s3fanout import runtime
+from s3fanout import documents, runtime
+from s3fanout.errors import S3RequestFailed
+from s3fanout.s3 import client_kwargs, new_session
 from tests.integration.test_manifest_keys import manifest_keys
 from tests.support.flow import run_handlers
 from tests.support.s3_helpers import put_keys
-from tests.support.s3_proxy import DROP, EveryNth, Respond, S3Proxy
+from tests.support.s3_proxy import DROP, CutAfter, EveryNth, ProxyRequest, Respond, S3Proxy
 
 
 class _Faults:
@@ -54,3 +59,38 @@ def test_one_in_five_requests_failing_still_gives_exact_manifests(
     assert all(count > 0 for count in faults.injected.values()), faults.injected
     assert any(r.method == "PUT" and "partNumber" in r.query for r in seen), "no multipart upload happened"
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_document_cut_off_mid_body_is_read_again(s3: Any, bucket: str, moto_endpoint: str) -> None:
+    """The client retries a GetObject until its headers arrive, not the body read after: a
+    plan or summary cut off mid-transfer is fetched again, a bounded number of times."""
+    document = {"units": [{"unit": i, "prefix": f"p{i}/"} for i in range(50)]}
+    s3.put_object(Bucket=bucket, Key="plan.json", Body=json.dumps(document).encode())
+    cuts = documents.BODY_ATTEMPTS - 1
+
+    async def read(endpoint: str) -> Any:
+        async with new_session().client("s3", **{**client_kwargs(runtime.settings()), "endpoint_url": endpoint}) as c:
+            return await documents.get_json(c, bucket, "plan.json")
+
+    with S3Proxy(moto_endpoint, rule=EveryNth(1, lambda _r: CutAfter(size=20), when=_first(cuts))) as proxy:
+        assert asyncio.run(read(proxy.url)) == document
+        assert [r.action for r in proxy.seen] == ["cut"] * cuts + ["forward"]
+
+    with (
+        S3Proxy(moto_endpoint, rule=lambda _r: CutAfter(size=20)) as proxy,
+        pytest.raises(S3RequestFailed, match="GetObject"),
+    ):
+        asyncio.run(read(proxy.url))
+    assert len(proxy.seen) == documents.BODY_ATTEMPTS  # bounded
+
+
+def _first(n: int) -> Callable[[ProxyRequest], bool]:
+    left = [n]
+    lock = threading.Lock()
+
+    def when(_request: ProxyRequest) -> bool:
+        with lock:
+            left[0] -= 1
+            return left[0] >= 0
+
+    return when

@@ -14,7 +14,7 @@ from s3fanout.config import Settings
 from s3fanout.errors import FanoutError
 from s3fanout.s3 import client_kwargs, new_session
 from s3fanout.writer import StreamingUpload
-from tests.support.s3_proxy import ProxyRequest, Respond, S3Proxy, fast_retries
+from tests.support.s3_proxy import Action, CutAfter, ProxyRequest, Respond, Rewrite, S3Proxy, fast_retries
 
 MIB = 1024 * 1024
 PART = 5 * MIB  # S3's minimum part size
@@ -157,3 +157,38 @@ def test_a_part_that_keeps_failing_raises_a_named_error_and_abort_cleans_up(
     assert during == ["failing.jsonl"]
     assert uploads_of(s3, bucket) == []
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fault", ["cut", "500"])
+def test_a_completion_whose_answer_is_lost_is_not_a_failure(
+    s3: Any, bucket: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """S3 completed the upload but the answer never arrived: the client's retry then meets
+    NoSuchUpload. The object is there, whole: that is success, not an error."""
+    fast_retries(monkeypatch)
+    lost: list[str] = []
+
+    def rule(request: ProxyRequest) -> Action:
+        if request.method == "POST" and "uploadId" in request.query and not lost:
+            lost.append(fault)
+            # Forwarded (S3 completes it), then the answer is cut short or replaced by a 500.
+            error = Respond.s3_error(500, "InternalError")
+            return CutAfter(size=0) if fault == "cut" else Rewrite(lambda *_: (500, [], error.body))
+        return None
+
+    pieces = chunks(PART + 1, seed=7)
+    with S3Proxy(moto_endpoint, rule) as proxy:
+        monkeypatch.setenv("S3_ENDPOINT_URL", proxy.url)
+        size = run_with_client(
+            lambda client: stream(
+                StreamingUpload(client, bucket, "done.jsonl", content_type=CONTENT_TYPE, part_size=PART), pieces
+            )
+        )
+        completions = [r for r in proxy.seen if r.method == "POST" and "uploadId" in r.query]
+
+    assert lost == [fault]
+    assert len(completions) == 2, "the client did not retry the completion"
+    assert size == PART + 1
+    assert s3.get_object(Bucket=bucket, Key="done.jsonl")["Body"].read() == b"".join(pieces)
+    assert uploads_of(s3, bucket) == []

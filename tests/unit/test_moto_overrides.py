@@ -14,7 +14,14 @@ from collections.abc import Iterator
 import jsonpath_ng
 import jsonpath_ng.ext
 import pytest
+from botocore.exceptions import ResponseStreamingError
 from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+    resource_eval_s3 as item_reader_s3,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+    resource_eval_s3 as result_writer_s3,
+)
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
 from fanout_local import moto_overrides
@@ -27,6 +34,17 @@ GUARDED = {
     "moto...asl.utils.boto_client.boto_client_for": (
         boto_client.boto_client_for,
         "fd55017c1d8b885769ac2f82e488824fd588b30e",
+    ),
+    # the ItemReader: get_object(...) through boto_client_for, then reads ["Body"] itself (the
+    # read _RereadBodies retries, since botocore does not)
+    "moto...item_reader.eval.resource_eval_s3.ResourceEvalS3._handle_get_object": (
+        item_reader_s3.ResourceEvalS3._handle_get_object,
+        "5d92adf366ed694dfc9490965419e82e556b7d8b",
+    ),
+    # the ResultWriter: one put_object through boto_client_for (retried by S3_CONFIG)
+    "moto...result_writer.resource_eval.resource_eval_s3.ResourceEvalS3._handle_put_object": (
+        result_writer_s3.ResourceEvalS3._handle_put_object,
+        "1a4bc3b73dd8c6e790a9afa2d25ec35e1b227ed6",
     ),
     # parses its path with json_path.parse on every call: the name the JSONPath cache replaces
     "moto...asl.utils.json_path.extract_json": (
@@ -68,7 +86,8 @@ def test_the_interpreter_gets_one_client_per_service_and_endpoint(monkeypatch: p
     first = boto_client.boto_client_for(region="us-east-1", service="lambda")
     assert boto_client.boto_client_for(region="us-east-1", service="lambda") is first
     assert first.meta.config.max_pool_connections == moto_overrides.MAX_POOL_CONNECTIONS
-    assert first.meta.config.retries["total_max_attempts"] == 1  # moto's own Config, kept
+    # moto's own Config for Lambda: one attempt, errors go to the definition's Retry
+    assert first.meta.config.retries["total_max_attempts"] == 1
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:10")
     other = boto_client.boto_client_for(region="us-east-1", service="lambda")
@@ -82,6 +101,59 @@ def test_s3_calls_are_signed_with_the_callers_credentials() -> None:
 
     assert s3._request_signer._credentials.access_key == "caller"
     assert lambda_._request_signer._credentials.access_key == "ak"  # moto's dummy key elsewhere
+
+
+@pytest.mark.usefixtures("installed")
+def test_s3_calls_are_retried_bounded_with_timeouts() -> None:
+    s3 = boto_client.boto_client_for(region="us-east-1", service="s3")
+    config = s3.meta.config
+
+    assert config.retries == {"mode": "standard", "total_max_attempts": 8}  # not moto's single attempt
+    assert (config.connect_timeout, config.read_timeout) == (5, 30)  # not moto's 99999999 s
+    assert config.max_pool_connections == moto_overrides.MAX_POOL_CONNECTIONS
+    assert s3.meta.events is not None  # the rest of the client shows through the wrapper
+
+
+class _Body:
+    def __init__(self, outcome: bytes | Exception) -> None:
+        self.outcome = outcome
+
+    def read(self) -> bytes:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+class _FlakyS3:
+    """get_object whose bodies break mid-transfer ``breaks`` times, then arrive."""
+
+    def __init__(self, breaks: int) -> None:
+        self.breaks = breaks
+        self.calls = 0
+
+    def get_object(self, **_kwargs: object) -> dict[str, object]:
+        self.calls += 1
+        cut = ResponseStreamingError(error="Connection broken: IncompleteRead")
+        return {"Body": _Body(cut if self.calls <= self.breaks else b'[{"unit": 0}]')}
+
+
+def test_a_body_cut_mid_transfer_is_fetched_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_overrides.time, "sleep", lambda _seconds: None)
+    flaky = _FlakyS3(breaks=moto_overrides.BODY_ATTEMPTS - 1)
+
+    response = moto_overrides._RereadBodies(flaky).get_object(Bucket="b", Key="plan.json")
+
+    assert response["Body"].read() == b'[{"unit": 0}]'
+    assert flaky.calls == moto_overrides.BODY_ATTEMPTS
+
+
+def test_a_body_that_never_arrives_fails_after_bounded_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_overrides.time, "sleep", lambda _seconds: None)
+    flaky = _FlakyS3(breaks=moto_overrides.BODY_ATTEMPTS)
+
+    with pytest.raises(ResponseStreamingError):
+        moto_overrides._RereadBodies(flaky).get_object(Bucket="b", Key="plan.json")
+    assert flaky.calls == moto_overrides.BODY_ATTEMPTS
 
 
 @pytest.mark.usefixtures("installed")

@@ -103,7 +103,7 @@ def endpoint(text: str) -> str:
             f"{shown(text)}: an endpoint is scheme://host[:port][/path], no query, fragment or user"
         )
     if not (is_valid_endpoint_url(text) or is_valid_ipv6_endpoint_url(text)):
-        raise argparse.ArgumentTypeError(f"{shown(text)} is not a valid endpoint URL")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a valid endpoint URL (botocore refuses its host)")
     return text
 
 
@@ -133,6 +133,8 @@ def source_dir(text: str) -> str:
 
 def event_file(text: str) -> Any:
     """The event in a file: UTF-8 JSON, read and decoded here (the value is the event)."""
+    if not text:
+        raise argparse.ArgumentTypeError("the file name is empty: give a JSON file")
     try:
         data = Path(text).read_bytes()
     except FileNotFoundError:

@@ -39,6 +39,9 @@ class OneLineParser(argparse.ArgumentParser):
     the whole usage first, which buries the problem)."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):
+            # argparse reads a value that starts with "-" as the next option.
+            message += " (a value that starts with '-' is given as --option=VALUE)"
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
@@ -64,8 +67,6 @@ def http_url(text: str, *, what: str = "URL") -> SplitResult:
     """``text`` split, if it is an absolute http(s) URL with a valid host and port."""
     if not text:
         raise argparse.ArgumentTypeError(f"the {what} is empty")
-    if re.search(r"\s", text) or not text.isprintable():
-        raise argparse.ArgumentTypeError(f"{shown(text)} has a space or control character: not a {what}")
     try:
         parts = urlsplit(text)
         port = parts.port  # raises on a port that is no number or out of range
@@ -73,6 +74,8 @@ def http_url(text: str, *, what: str = "URL") -> SplitResult:
         raise argparse.ArgumentTypeError(f"{shown(text)} is not a valid {what}: {exc}") from None
     if parts.scheme.lower() not in {"http", "https"}:
         raise argparse.ArgumentTypeError(f"{shown(text)} is not an http(s) {what}: it must start with http(s)://")
+    if re.search(r"\s", text) or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"{shown(text)} has a space or control character: not a {what}")
     host = parts.hostname or ""
     if not host or not _valid_host(host):
         raise argparse.ArgumentTypeError(f"{shown(text)} has no valid host name after {parts.scheme}://")

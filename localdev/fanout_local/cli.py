@@ -185,6 +185,11 @@ def command_seed(args: argparse.Namespace) -> int:
     files = sorted(p for p in source.rglob("*") if p.is_file())
     prefix = args.prefix
     keys = {f"{prefix}{p.relative_to(source).as_posix()}": p for p in files}
+    for key, path in keys.items():  # a key S3 would refuse fails the seed before any upload
+        try:
+            arguments.key_prefix(key)
+        except argparse.ArgumentTypeError as exc:
+            raise UserError(f"{path} cannot be uploaded: its key {exc}") from None
     with waiting(console, f"checking s3://{args.bucket} at {args.s3_endpoint or 'AWS'}"):
         _check_bucket(args.s3_endpoint, args.bucket)
     s3 = _s3_client(args.s3_endpoint, attempts=3)  # uploads: a throttled or dropped PUT is retried

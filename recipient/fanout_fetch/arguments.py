@@ -97,7 +97,8 @@ def _valid_host(host: str) -> bool:
     except UnicodeError:
         return False
     labels = ascii_host.removesuffix(".").split(".")
-    return len(ascii_host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+    # An all-digit last label is a mistyped IPv4 address (999.1.1.1), not a name.
+    return len(ascii_host) <= 253 and all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
 
 
 def link_url(text: str) -> str:

@@ -81,6 +81,7 @@ def test_endpoints_that_botocore_takes_pass_unchanged(url: str) -> None:
         "http://a b",
         "http://h/?x=1",
         "http://minio_1:9000",  # botocore refuses an underscore in a host name
+        "http://999.1.1.1:9000",  # a mistyped IPv4 address is no host name
     ],
 )
 def test_anything_else_is_refused_showing_the_text(url: str) -> None:

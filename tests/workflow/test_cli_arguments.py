@@ -334,3 +334,20 @@ def test_an_endpoint_that_never_answers_is_one_line_within_seconds(
     assert lines[1].startswith(f"fanout {command}: no answer from S3 at {silent_endpoint}"), lines[1]
     assert "within 10 s" in lines[1]
     assert "starting the engine" not in done.stderr
+
+
+def test_seed_refuses_a_key_s3_would_refuse_before_uploading_anything(world: World, s3: Any, tmp_path: Path) -> None:
+    """Each --prefix is a valid key prefix, but prefix + file name must be a valid key too."""
+    (tmp_path / "ok.pdf").write_bytes(b"%PDF")
+    (tmp_path / ("f" * 200 + ".pdf")).write_bytes(b"%PDF")
+    prefix = "p/" * 420  # 840 bytes: ok alone, too long with the second name
+    before = s3_state(s3, world.values["bucket"])
+
+    argv = ["--bucket", world.values["bucket"], "--source-dir", str(tmp_path), "--prefix", prefix]
+    done, _ = run_cli("fanout seed", [*argv, "--s3-endpoint", world.values["endpoint"]], world.tmp)
+
+    assert done.returncode == 2, done.stderr[-3000:]
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"fanout seed: {tmp_path / ('f' * 200 + '.pdf')} cannot be uploaded"), line
+    assert "is longer than 1024 bytes" in line
+    assert s3_state(s3, world.values["bucket"]) == before  # not even ok.pdf

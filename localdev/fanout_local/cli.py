@@ -121,11 +121,33 @@ def _check_bucket(endpoint: str | None, bucket: str) -> None:
         raise
 
 
+def _check_lambda_endpoint(endpoint: str) -> None:
+    """Any HTTP answer will do (even 404): an endpoint that is down or never answers is named
+    now, not as a hung execution."""
+    import requests
+
+    try:
+        requests.get(endpoint, timeout=(S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT)).close()
+    except requests.ReadTimeout:
+        raise UserError(
+            f"no answer from the Lambda endpoint at {endpoint} within {S3_READ_TIMEOUT} s: "
+            "is it sam local start-lambda or fanout serve-lambda? (--lambda-endpoint)",
+            1,
+        ) from None
+    except requests.ConnectionError:
+        raise UserError(
+            f"cannot reach the Lambda endpoint at {endpoint}: is it running? (--lambda-endpoint)", 1
+        ) from None
+
+
 def command_run(args: argparse.Namespace) -> int:
     name = args.name or new_execution_name()
     s3_endpoint = args.s3_endpoint or _aws_endpoint()
     with waiting(console, f"checking s3://{args.bucket} at {s3_endpoint}"):
         _check_bucket(s3_endpoint, args.bucket)
+    if args.lambda_endpoint:
+        with waiting(console, f"checking the Lambda endpoint at {args.lambda_endpoint}"):
+            _check_lambda_endpoint(args.lambda_endpoint)
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
         engine = stack.enter_context(

@@ -351,3 +351,18 @@ def test_seed_refuses_a_key_s3_would_refuse_before_uploading_anything(world: Wor
     assert line.startswith(f"fanout seed: {tmp_path / ('f' * 200 + '.pdf')} cannot be uploaded"), line
     assert "is longer than 1024 bytes" in line
     assert s3_state(s3, world.values["bucket"]) == before  # not even ok.pdf
+
+
+def test_a_lambda_endpoint_that_never_answers_is_named_before_the_engine_starts(
+    world: World, silent_endpoint: str
+) -> None:
+    argv = ["--bucket", world.values["bucket"], "--s3-endpoint", world.values["endpoint"]]
+
+    done, seconds = run_cli("fanout run", [*argv, "--lambda-endpoint", silent_endpoint], world.tmp)
+
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert seconds < 30
+    lines = done.stderr.splitlines()
+    assert lines[-2] == f"checking the Lambda endpoint at {silent_endpoint} ..."
+    assert lines[-1].startswith(f"fanout run: no answer from the Lambda endpoint at {silent_endpoint} within 10 s")
+    assert "starting the engine" not in done.stderr

@@ -131,7 +131,10 @@ def source_dir(text: str) -> str:
     return text
 
 
-def event_file(text: str) -> Any:
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+def event_file(text: str) -> dict[str, Any]:
     """The event in a file: UTF-8 JSON, read and decoded here (the value is the event)."""
     if not text:
         raise argparse.ArgumentTypeError("the file name is empty: give a JSON file")
@@ -144,7 +147,7 @@ def event_file(text: str) -> Any:
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"{shown(text)}: {exc.strerror or exc}") from None
     try:
-        return json.loads(data.decode("utf-8"))
+        event = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise argparse.ArgumentTypeError(
             f"{shown(text)} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
@@ -153,6 +156,11 @@ def event_file(text: str) -> Any:
         raise argparse.ArgumentTypeError(
             f"{shown(text)} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from None
+    if not isinstance(event, dict):  # every handler takes an object (s3fanout.inputs)
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)} holds a JSON {_JSON_KINDS.get(type(event), 'value')}, not an event (a JSON object)"
+        )
+    return event
 
 
 @functools.cache

@@ -112,7 +112,7 @@ CASES: list[Case] = [
     *[case("fanout invoke", "function", f, "--event", "{event}", positional=True) for f in ["NoSuch", "[/oops]", ""]],
     *[
         case("fanout invoke", "--event", e, "ListPrefixes")
-        for e in ["{tmp}/absent.json", "{tmp}/latin1.json", "{tmp}/broken.json", "{tmp}", ""]
+        for e in ["{tmp}/absent.json", "{tmp}/latin1.json", "{tmp}/broken.json", "{tmp}/list.json", "{tmp}", ""]
     ],
     *[case("fanout invoke", "--s3-endpoint", e, *INVOKE) for e in ["notaurl", "http://[::1"]],
     case("fanout invoke", "--manifest-bucket", "Bad_Bucket!", *INVOKE),
@@ -160,6 +160,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> World
     (tmp_path / "a.pdf").write_bytes(b"%PDF a")  # a file where a directory would have to be
     (tmp_path / "event.json").write_text('{"bucket": "x"}', encoding="utf-8")
     (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "list.json").write_text('[{"bucket": "x"}]', encoding="utf-8")
     (tmp_path / "latin1.json").write_bytes('{"bucket": "caf\xe9"}'.encode("latin-1"))
     values = {
         "tmp": str(tmp_path),

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 MAX_EXPIRES_IN = 604_800  # SigV4 presigned URLs live at most 7 days.
 DEFAULT_EXPIRES_IN = 900
 DEFAULT_SUFFIX = ".pdf"
+MAX_CONCURRENCY_LIMIT = 10_000  # Distributed Map's own ceiling.
+LAMBDA_MIN_TIMEOUT_SECONDS = 1  # what Lambda accepts as a function's Timeout
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# (minimum, maximum) of MIN_UNIT_KEYS; the local CLI's --unit-keys takes the same range.
+MIN_UNIT_KEYS_RANGE = (1, 10_000_000)
 
 
 def _int_env(name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -65,11 +70,13 @@ class Settings:
             # botocore's own AWS_ENDPOINT_URL_<SERVICE> is not honoured by aiobotocore: read it here.
             secrets_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SECRETSMANAGER") or None,
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-            default_max_concurrency=_int_env("DEFAULT_MAX_CONCURRENCY", 10, minimum=1, maximum=10_000),
+            default_max_concurrency=_int_env("DEFAULT_MAX_CONCURRENCY", 10, minimum=1, maximum=MAX_CONCURRENCY_LIMIT),
             # S3 multipart parts must be >= 5 MiB (except the last).
             part_size=_int_env("PART_SIZE_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024, maximum=512 * 1024 * 1024),
-            min_unit_keys=_int_env("MIN_UNIT_KEYS", 5_000, minimum=1, maximum=10_000_000),
-            time_safety_ms=_optional_int_env("TIME_SAFETY_MS", minimum=0, maximum=900_000),
+            min_unit_keys=_int_env(
+                "MIN_UNIT_KEYS", 5_000, minimum=MIN_UNIT_KEYS_RANGE[0], maximum=MIN_UNIT_KEYS_RANGE[1]
+            ),
+            time_safety_ms=_optional_int_env("TIME_SAFETY_MS", minimum=0, maximum=LAMBDA_MAX_TIMEOUT_SECONDS * 1000),
             inline_plan=os.environ.get("INLINE_PLAN", "").strip().lower() == "true",
         )
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_EXPIRES_IN
+from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_CONCURRENCY_LIMIT, MAX_EXPIRES_IN
 from .errors import InvalidInput
 from .records import BuildRequest, Filters, WorkUnit
 from .splitting import MAX_ESTIMATE
@@ -23,7 +23,6 @@ _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 MAX_PREFIX_BYTES = 1024  # S3 keys are at most 1024 bytes of UTF-8.
 MAX_SUFFIX_BYTES = 255
-MAX_CONCURRENCY_LIMIT = 10_000  # Distributed Map's own ceiling.
 
 # run_id: optional, to re-run a run under the same keys (execution names cannot be reused on AWS).
 FILTER_FIELDS = frozenset({"modified_after", "modified_before", "min_size", "max_size"})

@@ -6,7 +6,6 @@ import argparse
 import functools
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,19 +17,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fanout_fetch.cli import DefaultsHelpFormatter, positive_int
+from fanout_fetch.arguments import OneLineParser, output_dir, output_file
+from fanout_fetch.cli import DefaultsHelpFormatter
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
 from fanout_fetch.reporting import waiting
 
-from .engine import (
-    PROJECT_ROOT,
-    S3_CLIENT_CONFIG_OPTIONS,
-    EmbeddedEngine,
-    EngineConfig,
-    ExecutionResult,
-    new_execution_name,
-)
-from .errors import EXIT_INTERRUPTED, UserError, explain
+from . import arguments
+from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
+from .errors import EXIT_INTERRUPTED, S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, UserError, explain
 from .progress import ExecutionProgress, new_progress
 
 console = Console(stderr=True)
@@ -80,38 +74,17 @@ def _run_with_progress(engine: EmbeddedEngine, execution_input: dict[str, Any], 
 
 
 def _print_failure(result: ExecutionResult) -> None:
-    console.print(f"[bold red]execution {result.name} {result.status}[/]: {result.error}")
+    console.print(f"[bold red]execution {escape(result.name)} {result.status}[/]: {escape(str(result.error))}")
     cause = result.cause or ""
     try:
         parsed = json.loads(cause)
         cause = f"{parsed.get('errorType', '')}: {parsed.get('errorMessage', cause)}"
     except (ValueError, AttributeError):
         pass
-    console.print(f"cause: {cause}")
+    console.print(f"cause: {cause}", markup=False, highlight=False)  # a cause holds keys, URLs: data
 
 
 # -- run ---------------------------------------------------------------------------------------
-def execution_name(text: str) -> str:
-    """An execution name is also the run_id and the log file's name: checked before either."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", text):
-        raise argparse.ArgumentTypeError(f"{text!r}: use 1-80 of A-Z a-z 0-9 _ -")
-    return text
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
-    return value
-
-
-def port_number(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
-    return value
-
-
 def _aws_endpoint() -> str:
     import boto3
 
@@ -122,27 +95,40 @@ def _aws_endpoint() -> str:
 CHECK_ATTEMPTS = 5  # HeadBucket tries when S3 answers 5xx or drops the connection
 
 
-def _check_bucket(endpoint: str, bucket: str) -> None:
-    """One quick HeadBucket before the engine starts: an unreachable endpoint or a missing
-    bucket is named in a second, not after the planner's retries (tens of seconds). A
-    flaky S3 (5xx, a dropped connection) is retried a few times - it is not the user's error -
-    but a refused connection (nothing listening) is not."""
+def _s3_client(endpoint: str | None, attempts: int) -> Any:
+    """The CLI's own S3 client: bounded waits (errors.S3_*), so an endpoint that never answers
+    is a one-line error in seconds (botocore's defaults: 60 s per read, retried)."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-    config = Config(signature_version="s3v4", connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 1})
-    s3 = boto3.client("s3", endpoint_url=endpoint, config=config)
+    config = Config(
+        signature_version="s3v4",
+        connect_timeout=S3_CONNECT_TIMEOUT,
+        read_timeout=S3_READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": attempts},
+    )
+    return boto3.client("s3", endpoint_url=endpoint, config=config)
+
+
+def _check_bucket(endpoint: str | None, bucket: str) -> None:
+    """One quick HeadBucket before the engine starts: an unreachable endpoint or a missing
+    bucket is named in a second, not after the planner's retries (tens of seconds). A flaky
+    S3 (5xx, a dropped connection) is retried a few times - it is not the user's error - but
+    a refused connection (nothing listening) or no answer at all (a read timeout) is not."""
+    from botocore.exceptions import ClientError, ConnectionClosedError
+
+    s3 = _s3_client(endpoint, attempts=1)
     for attempt in range(1, CHECK_ATTEMPTS + 1):
         try:
             s3.head_bucket(Bucket=bucket)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket"}:
-                raise UserError(f"no bucket {bucket!r} at {endpoint}: check --bucket and --s3-endpoint", 1) from None
+                where = endpoint or "AWS"
+                raise UserError(f"no bucket '{bucket}' at {where}: check --bucket and --s3-endpoint", 1) from None
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if status < 500 or attempt == CHECK_ATTEMPTS:
                 raise
-        except (ConnectionClosedError, ReadTimeoutError):
+        except ConnectionClosedError:
             if attempt == CHECK_ATTEMPTS:
                 raise
         else:
@@ -150,11 +136,33 @@ def _check_bucket(endpoint: str, bucket: str) -> None:
         time.sleep(0.2 * attempt)
 
 
+def _check_lambda_endpoint(endpoint: str) -> None:
+    """Any HTTP answer will do (even 404): an endpoint that is down or never answers is named
+    now, not as a hung execution."""
+    import requests
+
+    try:
+        requests.get(endpoint, timeout=(S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT)).close()
+    except requests.ReadTimeout:
+        raise UserError(
+            f"no answer from the Lambda endpoint at {endpoint} within {S3_READ_TIMEOUT} s: "
+            "is it sam local start-lambda or fanout serve-lambda? (--lambda-endpoint)",
+            1,
+        ) from None
+    except requests.ConnectionError:
+        raise UserError(
+            f"cannot reach the Lambda endpoint at {endpoint}: is it running? (--lambda-endpoint)", 1
+        ) from None
+
+
 def command_run(args: argparse.Namespace) -> int:
     name = args.name or new_execution_name()
     s3_endpoint = args.s3_endpoint or _aws_endpoint()
     with waiting(console, f"checking s3://{args.bucket} at {s3_endpoint}"):
         _check_bucket(s3_endpoint, args.bucket)
+    if args.lambda_endpoint:
+        with waiting(console, f"checking the Lambda endpoint at {args.lambda_endpoint}"):
+            _check_lambda_endpoint(args.lambda_endpoint)
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
         engine = stack.enter_context(
@@ -173,7 +181,7 @@ def command_run(args: argparse.Namespace) -> int:
         else:
             result = _run_with_progress(engine, _execution_input(args), name)
     if log_path and not args.json:
-        console.print(f"handler logs: {log_path}", soft_wrap=True, highlight=False)
+        console.print(f"handler logs: {log_path}", soft_wrap=True, highlight=False, markup=False)
     if not result.succeeded:
         _print_failure(result)
         return 1
@@ -183,21 +191,24 @@ def command_run(args: argparse.Namespace) -> int:
         output = result.output or {}
         console.print(
             f"[bold green]SUCCEEDED[/] in {result.seconds:.1f} s: {output.get('count')} objects, "
-            f"{output.get('parts')} parts, expires {output.get('expires_at')}"
+            f"{output.get('parts')} parts, expires {escape(str(output.get('expires_at')))}"
         )
         if skipped := output.get("skipped"):
             reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
-            console.print(f"[yellow]left out (no link would work): {reasons}[/]")
+            console.print(f"[yellow]left out (no link would work): {escape(reasons)}[/]")
         # The page is the link for a person; the index is for programs (fanout fetch takes either).
         # soft_wrap: a URL broken over lines cannot be copied (rich wraps at the width otherwise).
-        console.print(f"index (for programs): {output.get('index_url')}", soft_wrap=True, highlight=False)
+        console.print(f"index (for programs): {output.get('index_url')}", soft_wrap=True, highlight=False, markup=False)
         console.print("[bold]share this link[/] (opens in a browser; fanout fetch accepts it too):")
         sys.stdout.write(f"{output.get('page_url')}\n")
     if not (result.output or {}).get("count") and not args.allow_empty:
         # The index exists but lists nothing: almost always a wrong bucket, prefix or suffix.
+        where, suffix = escape(f"s3://{args.bucket}/{args.prefix}"), escape(f"'{args.suffix}'")
         console.print(
-            f"[bold yellow]nothing matched[/]: s3://{args.bucket}/{args.prefix} has no object ending in "
-            f"{args.suffix!r} - check --prefix and --suffix (--suffix '' for every object), or pass --allow-empty"
+            f"[bold yellow]nothing matched[/]: {where} has no object ending in "
+            f"{suffix} - check --prefix and --suffix (--suffix '' for every object), "
+            "or pass --allow-empty",
+            soft_wrap=True,
         )
         return 1
     return 0
@@ -205,25 +216,27 @@ def command_run(args: argparse.Namespace) -> int:
 
 # -- seed --------------------------------------------------------------------------------------
 def command_seed(args: argparse.Namespace) -> int:
-    import boto3
-    from botocore.config import Config
-
     from .synthetic import upload_keys
 
-    source = Path(args.source_dir)
-    if not source.is_dir():
-        console.print(f"[red]--source-dir {source} is not a directory[/]")
-        return 2
+    source = Path(args.source_dir)  # a readable directory (arguments.source_dir)
     files = sorted(p for p in source.rglob("*") if p.is_file())
     prefix = args.prefix
     keys = {f"{prefix}{p.relative_to(source).as_posix()}": p for p in files}
-    s3 = boto3.client("s3", endpoint_url=args.s3_endpoint, config=Config(**S3_CLIENT_CONFIG_OPTIONS))
+    for key, path in keys.items():  # a key S3 would refuse fails the seed before any upload
+        try:
+            arguments.key_prefix(key)
+        except argparse.ArgumentTypeError as exc:
+            raise UserError(f"{path} cannot be uploaded: its key {exc}") from None
+    with waiting(console, f"checking s3://{args.bucket} at {args.s3_endpoint or 'AWS'}"):
+        _check_bucket(args.s3_endpoint, args.bucket)
+    # Uploads retry like the engine's own calls: a throttled, failed or dropped PUT.
+    s3 = _s3_client(args.s3_endpoint, attempts=8)
     with new_progress(console) as progress:
         task = progress.add_task("seeding", total=len(keys), detail=f"s3://{args.bucket}/{prefix}")
         upload_keys(
             s3, args.bucket, list(keys), lambda key: keys[key].read_bytes(), on_done=lambda: progress.advance(task)
         )
-    console.print(f"uploaded {len(keys)} file(s) to s3://{args.bucket}/{prefix}")
+    console.print(f"uploaded {len(keys)} file(s) to s3://{args.bucket}/{prefix}", markup=False, highlight=False)
     return 0
 
 
@@ -233,20 +246,15 @@ def command_invoke(args: argparse.Namespace) -> int:
     from .template import load_project
 
     project = load_project(PROJECT_ROOT, {"ManifestBucketName": args.manifest_bucket or "", "SourceBucketNames": "x"})
-    names = {n.lower(): n for n in project.functions}
-    aliases = {n.lower().removesuffix("function").replace("-", "").replace("_", ""): n for n in project.functions}
-    wanted = args.function.lower().replace("-", "").replace("_", "")
-    function = names.get(args.function.lower()) or aliases.get(wanted.removesuffix("function"))
-    if function is None:
-        console.print(f"[red]unknown function {args.function!r}; one of: {', '.join(project.functions)}[/]")
-        return 2
-    event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    function, event = args.function, args.event  # a template function, the file's JSON (arguments)
     extra = {"MANIFEST_BUCKET": args.manifest_bucket or "", "POWERTOOLS_TRACE_DISABLED": "true"}
     if args.s3_endpoint:
         extra.update({"S3_ENDPOINT_URL": args.s3_endpoint, "AWS_ENDPOINT_URL_S3": args.s3_endpoint})
     runtime = LambdaRuntime({function: project.functions[function]}, base_env=worker_base_env(extra), log=sys.stderr)
     # A plain line, not a spinner: the worker's own logs stream to this terminal meanwhile.
-    console.print(f"invoking {function}: a cold start (the worker imports the handler), then the handler ...")
+    console.print(
+        f"invoking {function}: a cold start (the worker imports the handler), then the handler ...", markup=False
+    )
     try:
         invocation = runtime.invoke(runtime.pools[function], event)
     finally:
@@ -314,7 +322,7 @@ def command_demo(args: argparse.Namespace) -> int:
         verification.failures.append(
             f"index lists {len(verification.keys)} keys, {len(dataset.matching)} PDFs were seeded"
         )
-    table = Table(title=f"fanout demo - execution {name}")
+    table = Table(title=f"fanout demo - execution {escape(name)}")
     table.add_column("what")
     table.add_column("value", justify="right")
     planned = [i.result for i in result.invocations if i.function == "ListPrefixesFunction" and i.result]
@@ -329,13 +337,15 @@ def command_demo(args: argparse.Namespace) -> int:
     scope = "all" if sample is None else f"sample of {sample}"
     table.add_row("verified object URLs", f"{verification.checked:,} ({scope}) in {verify_seconds:.1f} s")
     if fetched is not None:
-        table.add_row(f"fetched to {args.fetch_to}", fetched)
+        table.add_row(f"fetched to {escape(args.fetch_to)}", escape(fetched))
     table.add_row("failures", str(len(verification.failures)))
     console.print(table)
     if log_path:
-        console.print(f"handler logs (REPORT lines, JSON logs): {log_path}", soft_wrap=True, highlight=False)
+        console.print(
+            f"handler logs (REPORT lines, JSON logs): {log_path}", soft_wrap=True, highlight=False, markup=False
+        )
     for failure in verification.failures[:20]:
-        console.print(f"[red]{failure}[/]")
+        console.print(f"[red]{escape(failure)}[/]")
     return 1 if verification.failures else 0
 
 
@@ -370,13 +380,15 @@ def command_render(args: argparse.Namespace) -> int:
             legacy_map_fields=args.legacy_map_fields,
         )
     except RenderError as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         return 1
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-        console.print(f"wrote {out} ({args.target}: INLINE Map, items from ListPrefixes with INLINE_PLAN=true)")
+        console.print(
+            f"wrote {out} ({args.target}: INLINE Map, items from ListPrefixes with INLINE_PLAN=true)", markup=False
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -427,7 +439,7 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
             server = LambdaInvokeServer(runtime, host=args.host, port=args.port).start()
         except OSError as exc:
             runtime.close()
-            console.print(f"[red]cannot listen on {args.host}:{args.port}: {exc}[/]")
+            console.print(f"[red]{escape(f'cannot listen on {args.host}:{args.port}: {exc}')}[/]")
             return 1
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -435,7 +447,8 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
         console.print(
             f"S3: {args.s3_endpoint or 'AWS (default endpoint)'}; INLINE_PLAN={extra['INLINE_PLAN']}; "
             f"handler logs: {log_path or 'stderr'}. Step Functions Local in Docker reaches it at "
-            f"http://host.docker.internal:{args.port} (on Linux, serve with --host 0.0.0.0). Ctrl-C stops."
+            f"http://host.docker.internal:{args.port} (on Linux, serve with --host 0.0.0.0). Ctrl-C stops.",
+            markup=False,
         )
         try:
             while not stop.wait(0.5):
@@ -457,9 +470,11 @@ def _add_step_functions_local_commands(sub: Any) -> None:
     render.add_argument(
         "--target", choices=["stepfunctions-local"], default="stepfunctions-local", help="the engine to render for"
     )
-    render.add_argument("--output", "-o", help="file to write; default: stdout")
+    render.add_argument("--output", "-o", type=output_file, help="file to write; default: stdout")
     render.add_argument(
-        "--max-concurrency", type=positive_int, help="the Map's fixed MaxConcurrency; default: the template's"
+        "--max-concurrency",
+        type=arguments.max_concurrency,
+        help="the Map's fixed MaxConcurrency; default: the template's",
     )
     render.add_argument(
         "--legacy-map-fields", action="store_true", help="Iterator/Parameters instead of ItemProcessor/ItemSelector"
@@ -467,11 +482,20 @@ def _add_step_functions_local_commands(sub: Any) -> None:
     render.set_defaults(handler=command_render)
 
     serve = sub.add_parser("serve-lambda", help="the Lambda Invoke API alone, for Step Functions Local (Ctrl-C stops)")
-    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so containers can reach it (Linux Docker)")
-    serve.add_argument("--port", type=port_number, default=3001, help="TCP port to listen on")
-    serve.add_argument("--s3-endpoint", help="e.g. http://localhost:9000 (MinIO); default: AWS")
-    serve.add_argument("--manifest-bucket", help="default: the source bucket of each run")
-    serve.add_argument("--lambda-timeout", type=positive_float, help="seconds; overrides BuildManifest's Timeout")
+    serve.add_argument(
+        "--host",
+        type=arguments.host_name,
+        default="127.0.0.1",
+        help="0.0.0.0 so containers can reach it (Linux Docker)",
+    )
+    serve.add_argument("--port", type=arguments.port_number, default=3001, help="TCP port to listen on")
+    serve.add_argument(
+        "--s3-endpoint", type=arguments.s3_endpoint, help="e.g. http://localhost:9000 (MinIO); default: AWS"
+    )
+    serve.add_argument("--manifest-bucket", type=arguments.bucket_name, help="default: the source bucket of each run")
+    serve.add_argument(
+        "--lambda-timeout", type=arguments.lambda_timeout, help="seconds; overrides BuildManifest's Timeout"
+    )
     serve.add_argument(
         "--no-inline-plan", action="store_true", help="ListPrefixes without the inline plan (Distributed variant)"
     )
@@ -480,7 +504,9 @@ def _add_step_functions_local_commands(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Every value is checked by its type (fanout_local.arguments) while parsing: a bad one is
+    # one line and exit 2 (OneLineParser) before any command starts.
+    parser = OneLineParser(
         prog="fanout",
         description=__doc__,
         epilog="exit codes: 0 ok, 1 failed, 2 usage error, 130 interrupted",
@@ -491,59 +517,99 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command",
         required=True,
-        parser_class=functools.partial(argparse.ArgumentParser, formatter_class=DefaultsHelpFormatter),
+        parser_class=functools.partial(OneLineParser, formatter_class=DefaultsHelpFormatter),
     )
 
     demo = sub.add_parser("demo", help="seed synthetic PDFs, run the workflow locally, verify every link")
-    demo.add_argument("--objects", type=int, default=1000, help="synthetic objects to seed (most are .pdf)")
-    demo.add_argument("--prefixes", type=int, default=6, help="top-level folders they are spread over")
-    demo.add_argument("--max-concurrency", type=int, default=4, help="the Map's MaxConcurrency")
+    demo.add_argument(
+        "--objects", type=arguments.demo_objects, default=1000, help="synthetic objects to seed (most are .pdf)"
+    )
+    demo.add_argument(
+        "--prefixes", type=arguments.demo_prefixes, default=6, help="top-level folders they are spread over"
+    )
+    demo.add_argument("--max-concurrency", type=arguments.max_concurrency, default=4, help="the Map's MaxConcurrency")
     demo.add_argument(
         "--unit-keys",
-        type=positive_int,
+        type=arguments.unit_keys,
         default=100,
         help="smallest work unit in keys (MIN_UNIT_KEYS; deployed: 5000)",
     )
-    demo.add_argument("--verify-sample", type=int, default=5000, help="verify at most this many object URLs")
+    demo.add_argument(
+        "--verify-sample",
+        type=arguments.verify_sample,
+        default=5000,
+        help="verify at most this many object URLs",
+    )
     demo.add_argument("--verify-all", action="store_true", help="verify every object URL, not a sample")
     demo.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
-    demo.add_argument("--fetch-to", metavar="DIR", help="after verifying, download everything into DIR (fanout fetch)")
+    demo.add_argument(
+        "--fetch-to",
+        metavar="DIR",
+        type=output_dir,
+        help="after verifying, download everything into DIR (fanout fetch)",
+    )
     demo.set_defaults(handler=command_demo)
 
     run = sub.add_parser("run", help="one execution of the state machine on the embedded engine")
-    run.add_argument("--bucket", required=True)
-    run.add_argument("--prefix", default="", help="share the keys under this prefix ('': the whole bucket)")
-    run.add_argument("--suffix", default=".pdf", help="keep keys ending with this, case-insensitive ('': every key)")
-    run.add_argument("--expires-in", type=int, help="seconds the links work; default: the template's")
-    run.add_argument("--max-concurrency", type=int, help="the Map's MaxConcurrency; default: the template's")
-    run.add_argument("--manifest-bucket", help="default: the source bucket")
+    run.add_argument("--bucket", required=True, type=arguments.bucket_name)
+    run.add_argument(
+        "--prefix",
+        type=arguments.key_prefix,
+        default="",
+        help="share the keys under this prefix ('': the whole bucket)",
+    )
+    run.add_argument(
+        "--suffix",
+        type=arguments.key_suffix,
+        default=".pdf",
+        help="keep keys ending with this, case-insensitive ('': every key)",
+    )
+    run.add_argument("--expires-in", type=arguments.expires_in, help="seconds the links work; default: the template's")
+    run.add_argument(
+        "--max-concurrency", type=arguments.max_concurrency, help="the Map's MaxConcurrency; default: the template's"
+    )
+    run.add_argument("--manifest-bucket", type=arguments.bucket_name, help="default: the source bucket")
     where = run.add_mutually_exclusive_group(required=True)
-    where.add_argument("--s3-endpoint", help="the S3 holding --bucket, e.g. http://localhost:9000 (MinIO)")
+    where.add_argument(
+        "--s3-endpoint",
+        type=arguments.s3_endpoint,
+        help="the S3 holding --bucket, e.g. http://localhost:9000 (MinIO)",
+    )
     where.add_argument("--aws", action="store_true", help="the bucket is on AWS (credentials from the usual chain)")
-    run.add_argument("--lambda-endpoint", help="e.g. http://127.0.0.1:3001 (sam local start-lambda)")
+    run.add_argument(
+        "--lambda-endpoint",
+        type=arguments.lambda_endpoint,
+        help="e.g. http://127.0.0.1:3001 (sam local start-lambda)",
+    )
     run.add_argument(
         "--lambda-timeout",
-        type=positive_float,
+        type=arguments.lambda_timeout,
         help="seconds; overrides BuildManifest's Timeout (forces continuations)",
     )
-    run.add_argument("--name", type=execution_name, help="execution name (= run_id); default: generated")
+    run.add_argument("--name", type=arguments.execution_name, help="execution name (= run_id); default: generated")
     run.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
     run.add_argument("--allow-empty", action="store_true", help="exit 0 even when nothing matched")
     run.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
     run.set_defaults(handler=command_run)
 
     seed = sub.add_parser("seed", help="upload a local directory to a bucket")
-    seed.add_argument("--bucket", required=True)
-    seed.add_argument("--source-dir", required=True)
-    seed.add_argument("--prefix", default="", help="key prefix for the uploaded files, e.g. docs/")
-    seed.add_argument("--s3-endpoint")
+    seed.add_argument("--bucket", required=True, type=arguments.bucket_name)
+    seed.add_argument("--source-dir", required=True, type=arguments.source_dir)
+    seed.add_argument(
+        "--prefix", type=arguments.key_prefix, default="", help="key prefix for the uploaded files, e.g. docs/"
+    )
+    seed.add_argument("--s3-endpoint", type=arguments.s3_endpoint, help="e.g. http://localhost:9000; default: AWS")
     seed.set_defaults(handler=command_seed)
 
     invoke = sub.add_parser("invoke", help="one handler, one event file, no Docker (twin of sam local invoke)")
-    invoke.add_argument("function", help="ListPrefixesFunction | BuildManifestFunction | MergeIndexFunction")
-    invoke.add_argument("--event", required=True)
-    invoke.add_argument("--s3-endpoint")
-    invoke.add_argument("--manifest-bucket")
+    invoke.add_argument(
+        "function",
+        type=arguments.lambda_function,
+        help="ListPrefixesFunction | BuildManifestFunction | MergeIndexFunction",
+    )
+    invoke.add_argument("--event", required=True, type=arguments.event_file, help="a JSON file (UTF-8)")
+    invoke.add_argument("--s3-endpoint", type=arguments.s3_endpoint, help="e.g. http://localhost:9000; default: AWS")
+    invoke.add_argument("--manifest-bucket", type=arguments.bucket_name, help="MANIFEST_BUCKET of the function")
     invoke.set_defaults(handler=command_invoke)
 
     fetch = sub.add_parser("fetch", help="download everything a share page or index URL lists (no AWS credentials)")

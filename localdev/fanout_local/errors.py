@@ -8,8 +8,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# The CLI's own S3 calls (the bucket check, seed): an endpoint that accepts a connection and
+# never answers is named within seconds, not after botocore's 60 s x 5 attempts.
+S3_CONNECT_TIMEOUT = 5
+S3_READ_TIMEOUT = 10
+# Messages of ValueErrors that only URL parsing raises (urllib.parse, botocore's endpoint check).
+_URL_VALUE_ERRORS = ("Invalid endpoint", "Invalid IPv6 URL", "Port out of range", "Port could not be cast")
 
 
 class UserError(Exception):
@@ -24,29 +32,80 @@ def explain(exc: BaseException) -> UserError | None:
     """A one-line UserError for the errors a user causes (None: a bug)."""
     if isinstance(exc, UserError):
         return exc
+    for explain_kind in (_decoding, _file_system, _url, _botocore):
+        if (user_error := explain_kind(exc)) is not None:
+            return user_error
+    return None
+
+
+def _decoding(exc: BaseException) -> UserError | None:
     if isinstance(exc, json.JSONDecodeError):
         return UserError(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}")
-    if isinstance(exc, IsADirectoryError):
-        return UserError(f"{exc.filename} is a directory: give a file path")
-    if isinstance(exc, FileNotFoundError):
-        return UserError(f"{exc.filename}: no such file or directory")
-    if isinstance(exc, PermissionError):
-        return UserError(f"{exc.filename}: permission denied")
-    return _botocore(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return UserError(f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}")
+    return None
+
+
+# (OSError subclass, message after the file name); the first that matches.
+_FILE_SYSTEM: tuple[tuple[type[OSError], str], ...] = (
+    (IsADirectoryError, " is a directory: give a file path"),
+    (NotADirectoryError, ": a part of this path is a file, not a directory"),
+    (FileExistsError, " is in the way: it exists and is not a directory"),
+    (FileNotFoundError, ": no such file or directory"),
+    (PermissionError, ": permission denied"),
+)
+
+
+def _file_system(exc: BaseException) -> UserError | None:
+    for kind, says in _FILE_SYSTEM:
+        if isinstance(exc, kind):
+            return UserError(f"{exc.filename}{says}")
+    return None
+
+
+def _url(exc: BaseException) -> UserError | None:
+    if type(exc) is ValueError and str(exc).startswith(_URL_VALUE_ERRORS):
+        return UserError(f"not a valid URL: {exc} - give an http(s) URL such as http://localhost:9000")
+    return None
 
 
 def _botocore(exc: BaseException) -> UserError | None:
     try:
-        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+        from botocore.exceptions import (
+            ClientError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            ParamValidationError,
+            ReadTimeoutError,
+        )
     except ImportError:  # pragma: no cover - botocore ships with the CLI
         return None
-    if isinstance(exc, NoCredentialsError):
-        return UserError(
+    endpoint = getattr(exc, "kwargs", {}).get("endpoint_url")
+    explained: dict[type[Exception], Callable[[], UserError]] = {
+        # botocore's report spans lines ("Parameter validation failed:\nInvalid bucket name ...").
+        ParamValidationError: lambda: UserError(f"S3 would refuse this request: {' '.join(str(exc).split())}"),
+        ReadTimeoutError: lambda: UserError(
+            f"no answer from S3 at {endpoint} within {S3_READ_TIMEOUT} s (it accepted the connection): "
+            "is it an S3 endpoint, and up? (--s3-endpoint)",
+            EXIT_FAILED,
+        ),
+        ConnectTimeoutError: lambda: UserError(
+            f"cannot connect to S3 at {endpoint} within {S3_CONNECT_TIMEOUT} s: "
+            "is the host right and reachable? (--s3-endpoint)",
+            EXIT_FAILED,
+        ),
+        NoCredentialsError: lambda: UserError(
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (MinIO: minioadmin) or AWS_PROFILE",
             EXIT_FAILED,
-        )
-    if isinstance(exc, EndpointConnectionError):
-        return UserError(f"cannot reach S3 at {exc.kwargs.get('endpoint_url')}: is it running? (--s3-endpoint)", 1)
+        ),
+        EndpointConnectionError: lambda: UserError(
+            f"cannot reach S3 at {endpoint}: is it running? (--s3-endpoint)", EXIT_FAILED
+        ),
+    }
+    for kind, user_error in explained.items():
+        if isinstance(exc, kind):
+            return user_error()
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "?"), error.get("Message", "")

@@ -8,6 +8,7 @@ import sys
 
 from rich.console import Console
 
+from .arguments import MAX_CONCURRENCY, OneLineParser, concurrency, link_url, output_dir
 from .downloading import fetch
 from .reporting import print_summary
 
@@ -32,19 +33,22 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {shown})".strip()
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "index_url", metavar="URL", help="the page or index URL you were sent (quote it: it contains &)"
+        "index_url",
+        metavar="URL",
+        type=link_url,
+        help="the page or index URL you were sent (quote it: it contains &)",
     )
-    parser.add_argument("--to", required=True, metavar="DIR", help="where the files go (created if missing)")
-    parser.add_argument("--concurrency", type=positive_int, default=8, help="parallel downloads (default: %(default)s)")
+    parser.add_argument(
+        "--to", required=True, metavar="DIR", type=output_dir, help="where the files go (created if missing)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=concurrency,
+        default=8,
+        help=f"parallel downloads, 1-{MAX_CONCURRENCY} (default: %(default)s)",
+    )
 
 
 def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -> int:
@@ -55,7 +59,7 @@ def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="fanout-fetch",
         description="Download everything an s3-fanout share page or index lists.",
         formatter_class=DefaultsHelpFormatter,

@@ -101,7 +101,7 @@ class _AmountColumn(ProgressColumn):
 def new_progress(console: Console) -> Progress:
     return Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # it names the link's host: data, not markup
         BarColumn(),
         TaskProgressColumn(),
         _AmountColumn(),
@@ -166,7 +166,7 @@ def print_summary(report: FetchReport, console: Console, *, limit: int = 50) -> 
         if report.expires_at:
             past = _is_past(report.expires_at)
             hint += f" (the index says its links expire{'d' if past else ''} at {report.expires_at})"
-        console.print(f"[yellow]{hint}: ask the sender for a new link[/]", soft_wrap=True)
+        console.print(f"[yellow]{escape(hint)}: ask the sender for a new link[/]", soft_wrap=True)
 
 
 def _of_them(report: FetchReport) -> str:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from .downloading import fetch
-from .reporting import print_summary
+from . import interrupts
+from .downloading import Fetcher, _where
+from .reporting import FetchReport, new_progress, print_summary
+
+STOP_GRACE_SECONDS = 3.0  # after a signal: downloads stop within a chunk, keeping resumable partials
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -49,9 +54,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -> int:
     """Download everything the index lists into ``to``: 0 if every object is there, 1 otherwise."""
-    report = fetch(index_url, to, concurrency=concurrency, console=console)
+    report = fetch_interruptibly(index_url, to, concurrency=concurrency, console=console)
     print_summary(report, console)
     return 0 if report.succeeded else 1
+
+
+def fetch_interruptibly(index_url: str, dest: Path | str, *, concurrency: int, console: Console) -> FetchReport:
+    """``downloading.fetch`` with its progress bars, run in a thread while this one waits for
+    a signal (``interrupts``): then the downloads are told to stop - each keeps its resumable
+    partial file - and Interrupted is raised once they have (or after a few seconds)."""
+    fetcher = Fetcher(index_url, Path(dest), concurrency=concurrency)
+    if not console.is_terminal:  # a log has no live bar: say what the first seconds wait for
+        console.print(f"reading the index at {_where(index_url)} ...", markup=False, highlight=False, soft_wrap=True)
+    with new_progress(console) as bars:
+        files = bars.add_task(f"reading the index at {_where(index_url)}", total=None, unit="files")
+        size = bars.add_task("bytes", total=None, unit="bytes", visible=False)
+        fetcher.on_files = lambda n: bars.advance(files, n)
+        fetcher.on_bytes = lambda n: bars.advance(size, n)
+
+        def size_bars(index: dict[str, Any]) -> None:
+            bars.update(files, description="files", total=index.get("count"))
+            bars.update(size, total=index.get("object_bytes"), visible=True)
+
+        fetcher.on_index = size_bars
+        # The stop flag is waited on by the download threads only: setting it takes no lock of this thread's.
+        return interrupts.call(fetcher.run, stop=fetcher.http.stop.set, grace=STOP_GRACE_SECONDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,13 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 ok, 1 incomplete, 2 usage, 130 interrupted (SIGINT), 143 terminated (SIGTERM)."""
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
+    interrupts.install()
     try:
-        return command_fetch(args.index_url, args.to, args.concurrency, console)
+        code = command_fetch(args.index_url, args.to, args.concurrency, console)
+        interrupts.check()  # a signal after the last wait still means "stop": say so
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
-        return 130
+        return interrupts.exit_code()
+    return code
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Every `fanout` command meets a user error with one line naming the problem and the fix,
-a documented exit code (0 ok, 1 failed, 2 usage, 130 interrupted) and no traceback."""
+a documented exit code (0 ok, 1 failed, 2 usage, 130 interrupted, 143 terminated) and no traceback."""
 
 from __future__ import annotations
 

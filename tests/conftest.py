@@ -1,4 +1,4 @@
-"""Shared fixtures: a moto S3 server over HTTP, environment, Lambda context."""
+"""Shared fixtures: a moto S3 server over HTTP, environment, Lambda context; the process-leak guard."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from tests.support.lambda_context import FakeLambdaContext
+
+# The process-leak guard: the session fails if a process it started outlives it.
+from tests.support.leak_guard import pytest_configure, pytest_runtest_logstart, pytest_sessionfinish
+
+__all__ = ["pytest_configure", "pytest_runtest_logstart", "pytest_sessionfinish"]
 
 
 def free_port() -> int:

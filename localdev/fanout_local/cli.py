@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fanout_fetch import interrupts
 from fanout_fetch.arguments import OneLineParser, output_dir, output_file
 from fanout_fetch.cli import DefaultsHelpFormatter
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
@@ -24,8 +26,8 @@ from fanout_fetch.reporting import waiting
 
 from . import arguments
 from .engine import PROJECT_ROOT, EmbeddedEngine, EngineConfig, ExecutionResult, new_execution_name
-from .errors import EXIT_INTERRUPTED, S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, UserError, explain
-from .progress import ExecutionProgress, new_progress
+from .errors import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, UserError, explain
+from .progress import ExecutionProgress, add_phase, new_progress
 
 console = Console(stderr=True)
 
@@ -41,9 +43,11 @@ def _log_sink(stack: ExitStack, verbose: bool, name: str) -> tuple[IO[str], Path
 
 @contextmanager
 def _running_engine(config: EngineConfig) -> Iterator[EmbeddedEngine]:
-    """The engine, with a status line naming each step of its start and of its stop."""
+    """The engine, with a status line naming each step of its start and of its stop; a signal
+    abandons its start or a wait for an execution at the next step (``interrupts``)."""
     steps: list[Callable[[str], None]] = []
     config.on_stage = lambda text: steps[-1](text) if steps else None
+    config.checkpoint = interrupts.check
     engine = EmbeddedEngine(config)
     with waiting(console, "starting the engine") as update:
         steps.append(lambda text: update(f"starting the engine: {text}"))
@@ -159,10 +163,11 @@ def command_run(args: argparse.Namespace) -> int:
     name = args.name or new_execution_name()
     s3_endpoint = args.s3_endpoint or _aws_endpoint()
     with waiting(console, f"checking s3://{args.bucket} at {s3_endpoint}"):
-        _check_bucket(s3_endpoint, args.bucket)
+        # In a thread: its timeouts add up to seconds, which a signal does not wait for.
+        interrupts.call(lambda: _check_bucket(s3_endpoint, args.bucket))
     if args.lambda_endpoint:
         with waiting(console, f"checking the Lambda endpoint at {args.lambda_endpoint}"):
-            _check_lambda_endpoint(args.lambda_endpoint)
+            interrupts.call(lambda: _check_lambda_endpoint(args.lambda_endpoint))
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, name)
         engine = stack.enter_context(
@@ -232,7 +237,7 @@ def command_seed(args: argparse.Namespace) -> int:
     # Uploads retry like the engine's own calls: a throttled, failed or dropped PUT.
     s3 = _s3_client(args.s3_endpoint, attempts=8)
     with new_progress(console) as progress:
-        task = progress.add_task("seeding", total=len(keys), detail=f"s3://{args.bucket}/{prefix}")
+        task = add_phase(progress, "seeding", total=len(keys), detail=f"s3://{args.bucket}/{prefix}")
         upload_keys(
             s3, args.bucket, list(keys), lambda key: keys[key].read_bytes(), on_done=lambda: progress.advance(task)
         )
@@ -256,7 +261,9 @@ def command_invoke(args: argparse.Namespace) -> int:
         f"invoking {function}: a cold start (the worker imports the handler), then the handler ...", markup=False
     )
     try:
-        invocation = runtime.invoke(runtime.pools[function], event)
+        # Waited for in a thread: a handler may run for its whole Timeout; a signal does not wait
+        # (close() kills the busy environment).
+        invocation = interrupts.call(lambda: runtime.invoke(runtime.pools[function], event))
     finally:
         runtime.close()
     if invocation.error:
@@ -292,7 +299,7 @@ def command_demo(args: argparse.Namespace) -> int:
         s3 = engine.s3_client()
         s3.create_bucket(Bucket=bucket)
         with new_progress(console) as progress:
-            task = progress.add_task("seeding", total=len(dataset.keys), detail=f"s3://{bucket}/")
+            task = add_phase(progress, "seeding", total=len(dataset.keys), detail=f"s3://{bucket}/")
             upload_keys(s3, bucket, dataset.keys, synthetic_body, on_done=lambda: progress.advance(task))
         execution_input = {
             "bucket": bucket,
@@ -308,7 +315,7 @@ def command_demo(args: argparse.Namespace) -> int:
         sample = None if args.verify_all or len(dataset.matching) <= args.verify_sample else args.verify_sample
         started = time.monotonic()
         with new_progress(console) as progress:
-            task = progress.add_task("verifying URLs", total=None, detail="as a recipient: plain HTTP GET")
+            task = add_phase(progress, "verifying URLs", total=None, detail="as a recipient: plain HTTP GET")
             verification = verify_chain(
                 output["index_url"],
                 synthetic_body,
@@ -351,12 +358,12 @@ def command_demo(args: argparse.Namespace) -> int:
 
 def _demo_fetch(index_url: str, dest: Path, verification: Any) -> str:
     """``fanout fetch`` into ``dest``, then every file checked byte for byte: a summary row."""
-    from fanout_fetch import fetch as fetch_index
     from fanout_fetch import human_bytes
+    from fanout_fetch.cli import fetch_interruptibly
 
     from .synthetic import synthetic_body
 
-    report = fetch_index(index_url, dest, console=console)
+    report = fetch_interruptibly(index_url, dest, concurrency=8, console=console)
     verification.failures += [f"fetch {f.what}: {f.reason}" for f in report.failures]
     for key in verification.keys:
         path = report.dest / key
@@ -398,7 +405,6 @@ def command_render(args: argparse.Namespace) -> int:
 def command_serve_lambda(args: argparse.Namespace) -> int:
     """The embedded engine's Lambda endpoint alone, for Step Functions Local (twin of
     ``sam local start-lambda``)."""
-    import signal
     import threading
 
     from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, report_line, worker_base_env
@@ -441,8 +447,6 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
             runtime.close()
             console.print(f"[red]{escape(f'cannot listen on {args.host}:{args.port}: {exc}')}[/]")
             return 1
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         print(f"Lambda Invoke API on {server.url} - functions: {', '.join(project.functions)}", flush=True)
         console.print(
             f"S3: {args.s3_endpoint or 'AWS (default endpoint)'}; INLINE_PLAN={extra['INLINE_PLAN']}; "
@@ -451,15 +455,11 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
             markup=False,
         )
         try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+            interrupts.wait(lambda timeout: time.sleep(timeout) or False)  # serves until a signal
         finally:
             with waiting(console, "stopping the Lambda server: its workers finish and exit"):
                 server.stop()
-        console.print("stopped")
-    return 0
+    return 0  # never reached: only a signal ends it (exit 130 or 143)
 
 
 def _add_step_functions_local_commands(sub: Any) -> None:
@@ -509,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="fanout",
         description=__doc__,
-        epilog="exit codes: 0 ok, 1 failed, 2 usage error, 130 interrupted",
+        epilog="exit codes: 0 ok, 1 failed, 2 usage error, 130 interrupted (SIGINT), 143 terminated (SIGTERM)",
         formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
@@ -621,19 +621,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted (fanout_local.errors)."""
+    """Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted (SIGINT), 143 terminated (SIGTERM)
+    (fanout_local.errors)."""
+    # First: SIGINT and SIGTERM only set a flag from here on; each wait unwinds on it (interrupts).
+    interrupts.install()
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        interrupts.check()  # a signal after the last wait still asked to stop: say so
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]")
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except Exception as exc:
+        if interrupts.received() is not None:
+            return _interrupted()  # what broke after a signal broke because of the stop
         user_error = explain(exc)
         if user_error is None or args.debug:
             raise  # a bug (or --debug): the traceback is the report
         console.print(f"fanout {args.command}: {escape(str(user_error))}", soft_wrap=True, highlight=False)
         return user_error.exit_code
+    return code
+
+
+def _interrupted() -> int:
+    console.print("[yellow]interrupted[/]")
+    # Everything started is stopped: the interpreter's final collection of moto's objects took
+    # seconds of CPU on a busy machine, which a signal should not wait for.
+    gc.freeze()
+    return interrupts.exit_code()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Lambda tasks reach, via ``AWS_ENDPOINT_URL_LAMBDA``, the built-in Invoke API end
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from . import moto_overrides
+from . import lifeline, moto_overrides
 from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, worker_base_env
 from .template import ACCOUNT_ID, PROJECT_ROOT, REGION, Project, load_project
 
@@ -51,9 +52,12 @@ def new_execution_name() -> str:
     return time.strftime("run-%Y%m%dT%H%M%SZ-", time.gmtime()) + uuid.uuid4().hex[:6]
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_for_port(
+    port: int, process: subprocess.Popen[bytes], checkpoint: Callable[[], None], timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        checkpoint()
         if process.poll() is not None:
             msg = f"moto server exited with code {process.returncode}"
             raise RuntimeError(msg)
@@ -98,6 +102,9 @@ class EngineConfig:
     definition: str | None = None
     # Told each step of starting and stopping as it begins (the CLI's status line names it).
     on_stage: Callable[[str], None] | None = None
+    # Called wherever the engine waits (each step of its start, the execution's polls): what it
+    # raises abandons the wait - the CLI's signal handling (fanout_fetch.interrupts.check).
+    checkpoint: Callable[[], None] = lambda: None
 
 
 class EmbeddedEngine:
@@ -147,8 +154,13 @@ class EmbeddedEngine:
         if self.config.on_stage is not None:
             self.config.on_stage(text)
 
+    def _start_stage(self, text: str) -> None:
+        """A step of the start: a signal that came meanwhile abandons it (close() runs them all)."""
+        self.config.checkpoint()
+        self._stage(text)
+
     def _start(self) -> None:
-        self._stage("loading moto's Step Functions interpreter")
+        self._start_stage("loading moto's Step Functions interpreter")
         from moto import mock_aws
 
         if self.s3_endpoint is None:
@@ -167,10 +179,10 @@ class EmbeddedEngine:
         s3_credentials = self._interpreter_s3_credentials(function_env)
         moto_port = None
         if self.s3_endpoint is None:
-            self._stage("starting the S3 server (moto, in its own process)")
+            self._start_stage("starting the S3 server (moto, in its own process)")
             moto_port, self.s3_endpoint = self._start_moto_server()
         if self.lambda_endpoint is None:
-            self._stage(f"starting Lambda workers for {len(self.project.functions)} functions (their imports)")
+            self._start_stage(f"starting Lambda workers for {len(self.project.functions)} functions (their imports)")
             self.runtime = LambdaRuntime(
                 self.project.functions,
                 base_env={
@@ -200,7 +212,7 @@ class EmbeddedEngine:
         import boto3
 
         self._sfn = boto3.client("stepfunctions", region_name=REGION)
-        self._stage("loading the state machine into moto's interpreter")
+        self._start_stage("loading the state machine into moto's interpreter")
         self.state_machine_arn = self._sfn.create_state_machine(
             name=self.project.state_machine,
             definition=self.config.definition or self.project.definition(),
@@ -208,8 +220,8 @@ class EmbeddedEngine:
         )["stateMachineArn"]
         # Only now: moto parsing the definition (≈ 2 s) overlapped the S3 server's start.
         if moto_port is not None and self._moto_process is not None:
-            self._stage(f"waiting for the S3 server to listen on {self.s3_endpoint}")
-            _wait_for_port(moto_port, self._moto_process)
+            self._start_stage(f"waiting for the S3 server to listen on {self.s3_endpoint}")
+            _wait_for_port(moto_port, self._moto_process, self.config.checkpoint)
 
     def _interpreter_s3_credentials(self, env: dict[str, str]) -> dict[str, str | None] | None:
         """A real endpoint (MinIO) rejects the dummy keys moto's interpreter signs its own S3
@@ -234,13 +246,19 @@ class EmbeddedEngine:
             self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             self._moto_server.start()
         else:
+            lifeline_fd = lifeline.read_end()
             self._moto_process = subprocess.Popen(  # noqa: S603 - moto's own server module
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                [
+                    *(sys.executable, "-m", "fanout_local.lifeline", "--fd", str(lifeline_fd), *lifeline.parent_args()),
+                    *("moto.server", "-H", "127.0.0.1", "-p", str(port)),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 # Its own process group: a terminal's Ctrl-C must not kill S3 under requests in
-                # flight (botocore would retry them for seconds); close() stops it.
+                # flight (botocore would retry them for seconds); close() stops it, and it dies
+                # with this process however that ends (the lifeline).
                 process_group=0,
+                pass_fds=(lifeline_fd,),
             )
         return port, f"http://127.0.0.1:{port}"
 
@@ -301,16 +319,23 @@ class EmbeddedEngine:
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
         delay = POLL_FIRST
-        while True:
-            described = self._sfn.describe_execution(executionArn=arn)
-            if described["status"] in _TERMINAL:
-                break
-            if time.monotonic() - started > timeout:
-                self._sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"over {timeout} s")
-                continue
-            if on_poll is not None:
-                on_poll()
-            delay = self._pause(delay)
+        try:
+            while True:
+                self.config.checkpoint()
+                described = self._sfn.describe_execution(executionArn=arn)
+                if described["status"] in _TERMINAL:
+                    break
+                if time.monotonic() - started > timeout:
+                    self._sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"over {timeout} s")
+                    continue
+                if on_poll is not None:
+                    on_poll()
+                delay = self._pause(delay)
+        except BaseException:
+            # Abandoned (a signal, via checkpoint): its Map starts nothing more while the engine stops.
+            with contextlib.suppress(Exception):
+                self._sfn.stop_execution(executionArn=arn, error="Interrupted", cause="the caller stopped waiting")
+            raise
         output = described.get("output")
         return ExecutionResult(
             name=name,

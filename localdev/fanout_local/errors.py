@@ -1,8 +1,11 @@
 """How the CLI fails: one line naming the problem and the fix, and a documented exit code.
 
 0 ok · 1 failed (the run, a download, an S3 call) · 2 usage (a bad argument or file) ·
-130 interrupted. A user error never shows a traceback; anything else is a bug and does
-(``--debug`` shows the full one for user errors too).
+130 interrupted (SIGINT, Ctrl-C) · 143 terminated (SIGTERM: ``kill``, ``timeout``, ``docker
+stop``, a supervisor). Either signal stops what runs and exits within seconds, leaving no
+process behind (``fanout_fetch.interrupts``, ``fanout_local.lifeline``); a second one exits at
+once. A user error never shows a traceback; anything else is a bug and does (``--debug``
+shows the full one for user errors too).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 # The CLI's own S3 calls (the bucket check, seed): an endpoint that accepts a connection and
 # never answers is named within seconds, not after botocore's 60 s x 5 attempts.

@@ -5,7 +5,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,12 +35,21 @@ def new_progress(console: Console) -> Progress:
     )
 
 
+def add_phase(progress: Progress, description: str, *, total: float | None, detail: str) -> TaskID:
+    """A bar for a step. Without a terminal (a log, CI) a bar prints only once it is done:
+    one plain line now says which step is under way (a hang, or a signal, shows where)."""
+    if not progress.console.is_terminal:
+        line = f"{description} {detail}".strip()
+        progress.console.print(f"{line} ...", markup=False, highlight=False, soft_wrap=True)
+    return progress.add_task(description, total=total, detail=detail)
+
+
 class ExecutionProgress:
     """Observer of the local Lambda endpoint: turns invocations into a progress bar."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.task = progress.add_task("planning", total=None, detail="")
+        self.task = add_phase(progress, "planning", total=None, detail="")
         self.objects = 0
         self.segments = 0
         self._lock = threading.Lock()
@@ -41,7 +58,10 @@ class ExecutionProgress:
         with self._lock:
             result = invocation.result if isinstance(invocation.result, dict) else {}
             if invocation.function.startswith("ListPrefixes") and result:
-                self.progress.update(self.task, description="building parts", total=result.get("units", 0))
+                units = result.get("units", 0)
+                if not self.progress.console.is_terminal:
+                    self.progress.console.print(f"building parts: {units} units ...", highlight=False)
+                self.progress.update(self.task, description="building parts", total=units)
             elif invocation.function.startswith("BuildManifest") and result:
                 self.objects += int(result.get("count", 0))
                 self.segments += 1

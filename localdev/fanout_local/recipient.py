@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
+from fanout_fetch import interrupts
 from fanout_fetch.links import (  # re-exported: the demo verifies links the way a recipient follows them
     LinkExpired,
     http_get,
@@ -42,6 +42,7 @@ def verify_chain(
     index = read_index(session, index_url)
     lines: list[dict[str, Any]] = []
     for part in index["parts"]:
+        interrupts.check()
         part_lines = list(iter_part_lines(session, part["url"]))
         if len(part_lines) != part["count"]:
             result.failures.append(f"part {part['key']}: {len(part_lines)} lines, index says {part['count']}")
@@ -67,9 +68,9 @@ def verify_chain(
             return f"{line['key']}: content or size differs"
         return None
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for problem in pool.map(check, chosen):
-            result.checked += 1
-            if problem:
-                result.failures.append(problem)
+    # Interruptible (a signal raises Interrupted between checks, never inside a pool's lock).
+    for problem in interrupts.parallel(check, chosen, threads=threads):
+        result.checked += 1
+        if problem:
+            result.failures.append(problem)
     return result

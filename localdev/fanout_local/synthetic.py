@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from fanout_fetch import interrupts
 
 
 def synthetic_body(key: str) -> bytes:
@@ -51,19 +52,13 @@ def upload_keys(
     threads: int = 16,
     on_done: Callable[[], None] | None = None,
 ) -> None:
-    """PutObject each key, in parallel threads (boto3 clients are thread-safe)."""
+    """PutObject each key, in parallel threads (boto3 clients are thread-safe). A signal
+    (``fanout_fetch.interrupts``) raises Interrupted here, between uploads: the puts in
+    flight are left to end with the process."""
 
     def put(key: str) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=body_for(key))
         if on_done is not None:
             on_done()
 
-    pool = ThreadPoolExecutor(max_workers=threads)
-    try:
-        for future in [pool.submit(put, key) for key in keys]:
-            future.result()
-    except BaseException:
-        # Ctrl-C or a failed upload: drop what has not started; wait only for the few in flight.
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    interrupts.parallel(put, keys, threads=threads)

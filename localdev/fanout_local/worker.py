@@ -2,9 +2,9 @@
 
 Started by ``fanout_local.workers`` in one of three ways::
 
-    python -m fanout_local.worker --channel FD HANDLER     # one environment
-    python -m fanout_local.worker --template FD HANDLER    # a function's template
-    python -m fanout_local.worker --root FD [--preload M]  # the templates' common parent
+    python -m fanout_local.worker --lifeline FD --channel FD HANDLER     # one environment
+    python -m fanout_local.worker --lifeline FD --template FD HANDLER    # a function's template
+    python -m fanout_local.worker --lifeline FD --root FD [--preload M]  # the templates' common parent
 
 A template imports the handler, then for every socket the engine passes over FD (SCM_RIGHTS)
 forks a ready environment: a new concurrent environment costs a fork (milliseconds) instead
@@ -21,6 +21,13 @@ spend importing: the root's preload plus the template's import. The handler's ow
 (logs, EMF metrics) goes to stderr, never into the protocol. At end of input an environment
 exits at once (``os._exit``): nothing is pending between invocations, and Python's orderly
 teardown cost ≈ 0.2 s of CPU per environment at every engine stop (Lambda skips it too).
+
+None outlives the engine's process (``fanout_local.lifeline``): each watches its lifeline
+(the root and the templates in their loops, an environment in a thread) and every fork is
+killed by the kernel when its parent dies (PR_SET_PDEATHSIG), so a busy environment dies
+too, not only an idle one reading end of input. SIGINT and SIGTERM are ignored: a terminal's
+Ctrl-C or ``timeout``'s SIGTERM reaches the whole process group, and the engine stops its
+environments itself (a handler still running is killed).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import importlib
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import struct
@@ -41,6 +49,8 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from . import lifeline
 
 Handler = Callable[[Any, Any], Any]
 
@@ -105,8 +115,12 @@ def _invoke(handler: Handler | None, init_error: BaseException | None, request: 
     return reply
 
 
-def serve(channel: socket.socket, handler: Handler | None, init_error: BaseException | None, init_ms: float) -> None:
-    """One environment's life: hello, then a reply per request line; exits at end of input."""
+def serve(
+    channel: socket.socket, handler: Handler | None, init_error: BaseException | None, init_ms: float, lifeline_fd: int
+) -> None:
+    """One environment's life: hello, then a reply per request line; exits at end of input,
+    or at once, even mid-handler, when the engine's process is gone."""
+    lifeline.watch(lifeline_fd)
     lines = channel.makefile("rb")
     try:
         channel.sendall(json.dumps({"ready": True, "pid": os.getpid(), "init_ms": init_ms}).encode() + b"\n")
@@ -124,17 +138,30 @@ def _exit_now(code: int = 0) -> None:
     os._exit(code)
 
 
-def _exit_after_children(code: int = 0) -> None:
+def _exit_after_children(lifeline_fd: int, code: int = 0) -> None:
     """A template or the root: exit once every process forked here has exited. Orphans
-    would be reparented to PID 1, which in a container may never reap them."""
-    while True:
+    would be reparented to PID 1, which in a container may never reap them. If the engine's
+    process is gone meanwhile, exit now: the children die with this process (PDEATHSIG) or
+    watch the same lifeline."""
+    while not lifeline.cut(lifeline_fd):
         try:
-            os.wait()  # with SIGCHLD ignored: returns (ECHILD) once no child is left
+            # SIGCHLD is ignored: the kernel reaps; ECHILD once no child is left.
+            os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             break
-        except InterruptedError:
-            continue
+        select.select([lifeline_fd], [], [], 0.05)
     _exit_now(code)
+
+
+def _readable(control: socket.socket, lifeline_fd: int) -> bool:
+    """Wait for the engine's next message (or the end of it) on ``control``; False once the
+    engine's process is gone, which a busy environment would otherwise outlive."""
+    while True:
+        ready, _, _ = select.select([control, lifeline_fd], [], [])
+        if lifeline_fd in ready and lifeline.cut(lifeline_fd):
+            return False
+        if control in ready:
+            return True
 
 
 def _forkable() -> bool:
@@ -143,7 +170,7 @@ def _forkable() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def template(control: socket.socket, handler_path: str, preload_ms: float = 0.0) -> None:
+def template(control: socket.socket, handler_path: str, lifeline_fd: int, preload_ms: float = 0.0) -> None:
     """Import once, then give every channel the engine sends its own environment."""
     handler, init_error, init_ms = _load(handler_path)
     init_ms += preload_ms
@@ -151,6 +178,8 @@ def template(control: socket.socket, handler_path: str, preload_ms: float = 0.0)
     # Environments exit on their own (end of input) or are killed: the kernel reaps them.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     while True:
+        if not _readable(control, lifeline_fd):
+            _exit_now(1)
         try:
             _, fds, _, _ = socket.recv_fds(control, 1, 1)
         except OSError:
@@ -158,13 +187,14 @@ def template(control: socket.socket, handler_path: str, preload_ms: float = 0.0)
         if not fds:
             break  # the engine closed the control socket: it is stopping
         if not fork:
-            _spawn(["--channel", str(fds[0]), handler_path], fds[0])
+            _spawn(["--channel", str(fds[0]), handler_path], fds[0], lifeline_fd)
             continue
+        parent = os.getpid()
         if os.fork() == 0:
-            _environment(control, fds[0], handler, init_error, init_ms)
+            _environment(control, fds[0], handler, init_error, init_ms, lifeline_fd=lifeline_fd, parent=parent)
         os.close(fds[0])
     control.close()
-    _exit_after_children()
+    _exit_after_children(lifeline_fd)
 
 
 def send_template_request(control: socket.socket, fd: int, handler: str, env: dict[str, str]) -> None:
@@ -191,7 +221,7 @@ def _receive_template_request(control: socket.socket) -> tuple[dict[str, Any], i
     return json.loads(payload), fds[0]
 
 
-def root(control: socket.socket, preload: list[str]) -> None:
+def root(control: socket.socket, preload: list[str], lifeline_fd: int) -> None:
     """Import the functions' dependencies once, then fork a template per request."""
     started = time.perf_counter()
     for name in preload:
@@ -201,6 +231,8 @@ def root(control: socket.socket, preload: list[str]) -> None:
     fork = _forkable()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     while True:
+        if not _readable(control, lifeline_fd):
+            _exit_now(1)  # the templates die with it (PDEATHSIG) or see the lifeline cut too
         try:
             request = _receive_template_request(control)
         except OSError:
@@ -209,45 +241,63 @@ def root(control: socket.socket, preload: list[str]) -> None:
             break
         spec, fd = request
         if not fork:
-            _spawn(["--template", str(fd), spec["handler"]], fd, env=spec["env"])
+            _spawn(["--template", str(fd), spec["handler"]], fd, lifeline_fd, env=spec["env"])
             continue
+        parent = os.getpid()
         if os.fork() == 0:
-            _function_template(control, fd, spec, preload_ms)
+            _function_template(control, fd, spec, preload_ms, lifeline_fd=lifeline_fd, parent=parent)
         os.close(fd)
     control.close()
-    _exit_after_children()
+    _exit_after_children(lifeline_fd)
 
 
-def _function_template(control: socket.socket, fd: int, spec: dict[str, Any], preload_ms: float) -> None:
+def _function_template(
+    control: socket.socket, fd: int, spec: dict[str, Any], preload_ms: float, *, lifeline_fd: int, parent: int
+) -> None:
     """A template forked from the root: never returns into the root's loop."""
     try:
+        lifeline.die_with_parent(parent)  # the root's only thread forked it: tied to the root
         control.close()
         # The function's own environment, before its handler is imported.
         os.environ.clear()
         os.environ.update(spec["env"])
-        template(socket.socket(fileno=fd), spec["handler"], preload_ms)
+        template(socket.socket(fileno=fd), spec["handler"], lifeline_fd, preload_ms)
     except BaseException:  # noqa: BLE001 - say why, then exit
         traceback.print_exc()
     _exit_now(1)  # template() exits by itself at end of input
 
 
 def _environment(
-    control: socket.socket, fd: int, handler: Handler | None, init_error: BaseException | None, init_ms: float
+    control: socket.socket,
+    fd: int,
+    handler: Handler | None,
+    init_error: BaseException | None,
+    init_ms: float,
+    *,
+    lifeline_fd: int,
+    parent: int,
 ) -> None:
     """A forked environment: never returns into the template's loop."""
     try:
+        lifeline.die_with_parent(parent)  # the template's only thread forked it
         control.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the handler's own subprocesses need it
-        serve(socket.socket(fileno=fd), handler, init_error, init_ms)
+        serve(socket.socket(fileno=fd), handler, init_error, init_ms, lifeline_fd)
     except BaseException:  # noqa: BLE001 - e.g. the engine went away mid-reply: say why, then exit
         traceback.print_exc()
     _exit_now(1)  # serve() exits by itself at end of input
 
 
-def _spawn(args: list[str], fd: int, env: dict[str, str] | None = None) -> None:
-    """A fresh process instead of a fork; the kernel reaps it (SIGCHLD is ignored here)."""
+def _spawn(args: list[str], fd: int, lifeline_fd: int, env: dict[str, str] | None = None) -> None:
+    """A fresh process instead of a fork; the kernel reaps it (SIGCHLD is ignored here). Its
+    parent is this process's main thread: PDEATHSIG ties it to this process."""
     subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "fanout_local.worker", *args], pass_fds=(fd,), env=env
+        [
+            *(sys.executable, "-m", "fanout_local.worker", "--lifeline", str(lifeline_fd)),
+            *("--parent", str(os.getpid()), *args),
+        ],
+        pass_fds=(fd, lifeline_fd),
+        env=env,
     )
     os.close(fd)
 
@@ -259,22 +309,27 @@ def main() -> None:
     mode.add_argument("--template", type=int, metavar="FD", help="fork an environment per socket received on FD")
     mode.add_argument("--root", type=int, metavar="FD", help="fork a function's template per request on FD")
     parser.add_argument("--preload", action="append", default=[], help="module the root imports first")
+    parser.add_argument("--lifeline", type=int, required=True, metavar="FD", help="end of file: the engine is gone")
+    parser.add_argument("--parent", type=int, metavar="PID", help="die with this process (PR_SET_PDEATHSIG)")
     parser.add_argument("handler", nargs="?", help="module.function, as template.yaml's Handler")
     args = parser.parse_args()
     if args.root is None and not args.handler:
         parser.error("a handler is required with --channel and --template")
+    if args.parent is not None:
+        lifeline.die_with_parent(args.parent)
     os.dup2(2, 1)  # the handler's prints go to stderr (the log), never into the protocol
     sys.stdout = os.fdopen(1, "w", encoding="utf-8", buffering=1, closefd=False)
-    # Ctrl-C in a terminal reaches the whole process group: the engine stops its environments
-    # (a handler still running is killed), they need no KeyboardInterrupt traceback of their own.
+    # Ctrl-C in a terminal (SIGINT) and `timeout` (SIGTERM) reach the whole process group: the
+    # engine stops its environments (a handler still running is killed) - no traceback here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.root is not None:
-        root(socket.socket(fileno=args.root), args.preload)
+        root(socket.socket(fileno=args.root), args.preload, args.lifeline)
     elif args.template is not None:
-        template(socket.socket(fileno=args.template), args.handler)
+        template(socket.socket(fileno=args.template), args.handler, args.lifeline)
     else:
         handler, init_error, init_ms = _load(args.handler)
-        serve(socket.socket(fileno=args.channel), handler, init_error, init_ms)
+        serve(socket.socket(fileno=args.channel), handler, init_error, init_ms, args.lifeline)
 
 
 if __name__ == "__main__":

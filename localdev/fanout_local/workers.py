@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from . import lifeline
 from .worker import send_template_request
 
 INIT_TIMEOUT_SECONDS = 30.0  # AWS allows 10 s; a loaded 2-core machine needs more
@@ -164,13 +165,19 @@ def declared_modules(requirements: Path) -> tuple[str, ...]:
 
 
 def _spawn(args: list[str], fd: int, env: dict[str, str], log: IO[str]) -> subprocess.Popen[bytes]:
+    """A worker that dies with this process, however it ends (``fanout_local.lifeline``)."""
+    lifeline_fd = lifeline.read_end()
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "fanout_local.worker", *args],
+        [
+            *(sys.executable, "-m", "fanout_local.worker", "--lifeline", str(lifeline_fd)),
+            *lifeline.parent_args(),
+            *args,
+        ],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
         env=env,
-        pass_fds=(fd,),
+        pass_fds=(fd, lifeline_fd),
     )
 
 

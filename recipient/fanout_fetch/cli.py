@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
+from . import interrupts
 from .arguments import MAX_CONCURRENCY, OneLineParser, concurrency, link_url, output_dir
-from .downloading import fetch
-from .reporting import print_summary
+from .downloading import Fetcher, fetch
+from .reporting import FetchReport, print_summary
+
+STOP_GRACE_SECONDS = 3.0  # after a signal: downloads stop within a chunk, keeping resumable partials
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -53,9 +57,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command_fetch(index_url: str, to: str, concurrency: int, console: Console) -> int:
     """Download everything the index lists into ``to``: 0 if every object is there, 1 otherwise."""
-    report = fetch(index_url, to, concurrency=concurrency, console=console)
+    report = fetch_interruptibly(index_url, to, concurrency=concurrency, console=console)
     print_summary(report, console)
     return 0 if report.succeeded else 1
+
+
+def fetch_interruptibly(index_url: str, dest: Path | str, *, concurrency: int, console: Console) -> FetchReport:
+    """``downloading.fetch``, its fetcher run in a thread while this one waits for a signal
+    (``interrupts``): then the downloads are told to stop - each keeps its resumable partial
+    file - and Interrupted is raised once they have (or after a few seconds)."""
+
+    def run(fetcher: Fetcher) -> FetchReport:
+        # The stop flag is waited on by the download threads only: setting it takes no lock of this thread's.
+        return interrupts.call(fetcher.run, stop=fetcher.http.stop.set, grace=STOP_GRACE_SECONDS)
+
+    return fetch(index_url, dest, concurrency=concurrency, console=console, run=run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,13 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 ok, 1 incomplete, 2 usage, 130 interrupted (SIGINT), 143 terminated (SIGTERM)."""
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
+    interrupts.install()
     try:
-        return command_fetch(args.index_url, args.to, args.concurrency, console)
+        code = command_fetch(args.index_url, args.to, args.concurrency, console)
+        interrupts.check()  # a signal after the last wait still means "stop": say so
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
-        return 130
+        return interrupts.exit_code()
+    return code
 
 
 if __name__ == "__main__":

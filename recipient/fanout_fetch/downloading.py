@@ -318,11 +318,14 @@ def fetch(
     backoff: float = 0.5,
     console: Console | None = None,
     progress: bool = True,
+    run: Callable[[Fetcher], FetchReport] = Fetcher.run,
 ) -> FetchReport:
-    """Download everything ``index_url`` lists into ``dest`` (see the module docstring)."""
+    """Download everything ``index_url`` lists into ``dest`` (see the module docstring).
+    ``run`` runs the fetcher once its progress is wired (the CLI: in a thread, so that a
+    signal only tells the downloads to stop)."""
     fetcher = Fetcher(index_url, Path(dest), concurrency=concurrency, retries=retries, backoff=backoff)
     if not progress:
-        return fetcher.run()
+        return run(fetcher)
     console = console or Console(stderr=True)
     if not console.is_terminal:  # a log has no live bar: say what the first seconds wait for
         console.print(f"reading the index at {_where(index_url)} ...", markup=False, highlight=False, soft_wrap=True)
@@ -352,7 +355,7 @@ def fetch(
             bars.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
         fetcher.http.on_retry = retrying
-        return fetcher.run()
+        return run(fetcher)
 
 
 def _where(url: str) -> str:

@@ -1,10 +1,8 @@
 """Every `fanout` command meets a user error with one line naming the problem and the fix,
-a documented exit code (0 ok, 1 failed, 2 usage, 130 interrupted) and no traceback."""
+a documented exit code (0 ok, 1 failed, 2 usage, 130 interrupted, 143 terminated) and no traceback."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,25 +69,6 @@ def test_an_empty_match_can_be_allowed(bucket: str, moto_endpoint: str) -> None:
     done = fanout("run", "--bucket", bucket, "--s3-endpoint", moto_endpoint, "--allow-empty")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("http://")
-
-
-def test_ctrl_c_stops_seed_within_seconds(bucket: str, moto_endpoint: str, tmp_path: Path) -> None:
-    import signal
-    import time
-
-    for i in range(3000):
-        (tmp_path / f"f{i}.txt").write_text("x", encoding="utf-8")
-    command = [sys.executable, "-m", "fanout_local.cli", "seed", "--bucket", bucket, "--source-dir", str(tmp_path)]
-    process = subprocess.Popen(
-        [*command, "--s3-endpoint", moto_endpoint], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    time.sleep(3)  # imports, then uploads under way
-    interrupted = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err[-2000:]
-    assert time.monotonic() - interrupted < 5
-    assert "Traceback" not in err
 
 
 def test_user_text_is_printed_as_typed_not_read_as_markup(

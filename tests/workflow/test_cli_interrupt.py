@@ -1,145 +1,334 @@
-"""Ctrl-C during `fanout demo` - while seeding, while the execution runs - and during `fanout
-run`: exit 130 within
-about 2 s, one line, no traceback, and no process of the demo left behind (Lambda workers,
-the moto S3 server).
+"""SIGINT and SIGTERM at each stage of `fanout demo`, `run`, `seed`, `fetch` and `serve-lambda`:
+the CLI ends within seconds with its documented exit code (130 after SIGINT, 143 after
+SIGTERM), one `interrupted` line and no traceback, and no process it started is left. SIGKILL,
+which it cannot handle, leaves no process either: its children notice its death.
 
-A terminal's Ctrl-C signals the whole foreground process group (the CLI and its workers);
-`kill -INT` signals the CLI alone. Both are tested. Each demo runs in its own session, so
-everything it started can be found afterwards, even once reparented."""
+Each stage is reached by watching the CLI's stderr for the line that starts it - never by
+sleeping - so a busy machine changes when the signal comes, not where. Signals go to the
+CLI's pid alone (`kill`, `timeout`, a supervisor, `docker stop`); Ctrl-C in a terminal,
+which signals the whole foreground process group, is tested too. Every CLI here carries a
+tag of its own in its environment, which its children inherit: whatever carries it after
+the CLI ended is a leftover, however it was reparented."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.flow import run_handlers
+from tests.support.processes import Found, kill, survivors, tagged
 from tests.support.s3_helpers import put_keys
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
-
-def in_session(session: int) -> list[str]:
-    """Live processes of a session (zombies are gone already, only not yet reaped)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if int(fields[3]) == session and fields[0] != "Z":
-            found.append(f"{entry.name}: {cmdline[:120]}")
-    return found
+RUN_TAG = "FANOUT_TEST_RUN"
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+STOP_SECONDS = 20.0  # generous: a 2-core machine under load; it takes about a second here
+REACH_SECONDS = 240.0  # to reach a stage (seeding thousands of objects on a loaded machine)
+GRACE_SECONDS = 5.0  # for a process to be gone once the CLI is (a killed child being reaped)
 
 
-class Demo:
-    """`fanout demo` in its own session, stderr read line by line as it comes."""
+class Cli:
+    """A `fanout` command in a session of its own, stderr collected line by line as it comes."""
 
-    def __init__(self, *args: str, command: str = "demo") -> None:
+    def __init__(self, *args: str, cwd: Path = PROJECT) -> None:
+        self.tag = uuid.uuid4().hex
+        self.args = args
         self.process = subprocess.Popen(
-            # --verbose: the workers' stderr is this stderr, so a worker's traceback would show.
-            [sys.executable, "-m", "fanout_local.cli", command, "--verbose", *args],
+            [sys.executable, "-m", "fanout_local.cli", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            cwd=PROJECT,
+            cwd=cwd,
+            env={**os.environ, RUN_TAG: self.tag},
             start_new_session=True,
         )
         self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.out: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.process.stderr, self.lines), daemon=True),
+            threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            assert self.process.poll() is None, f"demo ended before {text!r}:\n{self.stderr}"
-            assert time.monotonic() < deadline, f"no {text!r} in {timeout} s:\n{self.stderr}"
-            time.sleep(0.05)
-
-    def interrupt(self, *, whole_group: bool) -> float:
-        """Ctrl-C; the seconds until the demo exited."""
-        sent = time.monotonic()
-        if whole_group:
-            os.killpg(self.process.pid, signal.SIGINT)
-        else:
-            self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=30)
-        took = time.monotonic() - sent
-        self._reader.join(5)
-        return took
+    @staticmethod
+    def _read(stream: Any, into: list[str]) -> None:
+        into.extend(stream)  # line by line, as they come
 
     @property
     def stderr(self) -> str:
         return "".join(self.lines)
 
-    def leftovers(self) -> list[str]:
-        deadline = time.monotonic() + 2  # a killed child may take a moment to be reaped
-        while (left := in_session(self.process.pid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for line in left:  # never leave them to the next test
-            os.kill(int(line.split(":")[0]), signal.SIGKILL)
-        return left
+    def wait_until(self, reached: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + REACH_SECONDS
+        while not reached():
+            assert self.process.poll() is None, f"{self.args[0]} ended before {what}:\n{self.stderr[-3000:]}"
+            assert time.monotonic() < deadline, f"no {what} in {REACH_SECONDS} s:\n{self.stderr[-3000:]}"
+            time.sleep(0.02)
+
+    def wait_for(self, text: str) -> None:
+        self.wait_until(lambda: any(text in line for line in self.lines + self.out), repr(text))
+
+    def send(self, signum: int, *, whole_group: bool = False) -> float:
+        """The signal; the seconds until the CLI exited."""
+        sent = time.monotonic()
+        if whole_group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout=STOP_SECONDS * 3)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{self.args[0]} still running {STOP_SECONDS * 3} s after {signum!r}:\n{self.stderr[-3000:]}")
+        took = time.monotonic() - sent
+        for reader in self._readers:
+            reader.join(5)
+        return took
+
+    def leftovers(self) -> list[Found]:
+        return survivors(RUN_TAG, self.tag, GRACE_SECONDS)
+
+    def close(self) -> None:
+        """Whatever happened in the test: nothing of this CLI keeps running."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        kill(tagged(RUN_TAG, self.tag))
 
 
-def assert_stopped_cleanly(demo: Demo, took: float) -> None:
-    assert demo.process.returncode == 130, demo.stderr[-3000:]
-    assert took < 2.0, f"{took:.1f} s to stop:\n{demo.stderr[-3000:]}"
+@pytest.fixture
+def start() -> Iterator[Callable[..., Cli]]:
+    started: list[Cli] = []
+
+    def starter(*args: str, cwd: Path = PROJECT) -> Cli:
+        started.append(Cli(*args, cwd=cwd))
+        return started[-1]
+
+    yield starter
+    for cli in started:
+        cli.close()
+
+
+def assert_stopped(cli: Cli, signum: int, took: float) -> None:
+    assert cli.process.returncode == EXIT_CODES[signum], cli.stderr[-3000:]
+    assert took < STOP_SECONDS, f"{took:.1f} s to stop:\n{cli.stderr[-3000:]}"
+    assert "Traceback" not in cli.stderr, cli.stderr[-3000:]
+    assert cli.stderr.rstrip().endswith("\ninterrupted"), cli.stderr[-3000:]
+    assert cli.leftovers() == []
+
+
+SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
+
+# The line each stage starts with (--verbose: the handlers' START lines are on stderr too).
+DEMO_STAGES = {
+    "engine: interpreter": "starting the engine: loading moto's Step Functions interpreter",
+    "engine: S3 server": "starting the engine: starting the S3 server",
+    "engine: workers": "starting the engine: starting Lambda workers",
+    "engine: state machine": "starting the engine: loading the state machine",
+    "engine: S3 listening": "starting the engine: waiting for the S3 server to listen",
+    "seeding": "seeding s3://demo-bucket/ ...",
+    "planning": "[ListPrefixesFunction] START",
+    "the Map": "[BuildManifestFunction] START",
+    "merging": "[MergeIndexFunction] START",
+    "verifying": "verifying URLs",
+    "fetching": "reading the index at",
+}
+
+
+def demo_args(tmp_path: Path) -> list[str]:
+    # Every stage lasts long enough that the demo is still in it, or the next, at the signal:
+    # seconds of seeding, several units one at a time, then verifying and fetching 600 objects.
+    return [
+        *("demo", "--verbose", "--objects", "600", "--max-concurrency", "1", "--unit-keys", "100"),
+        *("--verify-all", "--fetch-to", str(tmp_path / "fetched")),
+    ]
+
+
+@pytest.mark.parametrize("signum", SIGNALS)
+@pytest.mark.parametrize("stage", list(DEMO_STAGES))
+def test_demo_stops_at_every_stage(stage: str, signum: int, start: Callable[..., Cli], tmp_path: Path) -> None:
+    demo = start(*demo_args(tmp_path))
+    demo.wait_for(DEMO_STAGES[stage])
+
+    took = demo.send(signum)
+
+    assert_stopped(demo, signum, took)
+
+
+@pytest.mark.parametrize("stage", ["seeding", "the Map"])
+def test_terminal_ctrl_c_reaches_the_whole_group(stage: str, start: Callable[..., Cli], tmp_path: Path) -> None:
+    demo = start(*demo_args(tmp_path))
+    demo.wait_for(DEMO_STAGES[stage])
+
+    took = demo.send(signal.SIGINT, whole_group=True)
+
+    assert_stopped(demo, signal.SIGINT, took)
+
+
+def test_a_second_signal_ends_the_cli_at_once(start: Callable[..., Cli], tmp_path: Path) -> None:
+    demo = start(*demo_args(tmp_path))
+    demo.wait_for(DEMO_STAGES["the Map"])
+    demo.process.send_signal(signal.SIGTERM)
+    demo.wait_for("stopping the engine")  # the first one is being handled
+
+    took = demo.send(signal.SIGINT)
+
+    assert demo.process.returncode == 143  # the first signal's code
+    assert took < STOP_SECONDS
     assert "Traceback" not in demo.stderr
-    assert demo.stderr.rstrip().endswith("\ninterrupted"), demo.stderr[-3000:]
-    assert demo.leftovers() == []
+    assert demo.leftovers() == []  # the children noticed its end: no cleanup was needed
 
 
-@pytest.mark.parametrize("whole_group", [True, False], ids=["terminal Ctrl-C", "kill -INT"])
-def test_ctrl_c_while_seeding(whole_group: bool) -> None:
-    demo = Demo("--objects", "20000")  # minutes of seeding: it is surely under way
-    demo.wait_for("starting the engine: waiting for the S3 server to listen")
-    time.sleep(1.5)  # the bucket made, uploads under way
+@pytest.mark.parametrize("stage", ["engine: S3 listening", "seeding", "the Map"])
+def test_sigkill_leaves_no_process(stage: str, start: Callable[..., Cli], tmp_path: Path) -> None:
+    demo = start(*demo_args(tmp_path))
+    demo.wait_for(DEMO_STAGES[stage])
+    started = tagged(RUN_TAG, demo.tag)
+    assert len(started) > 1, "the S3 server and the workers run"
 
-    took = demo.interrupt(whole_group=whole_group)
+    demo.send(signal.SIGKILL)
 
-    assert_stopped_cleanly(demo, took)
-    assert "seeding" in demo.stderr  # the bar's last state: it was interrupted there
-    assert "index merged" not in demo.stderr
-
-
-@pytest.mark.parametrize("whole_group", [True, False], ids=["terminal Ctrl-C", "kill -INT"])
-def test_ctrl_c_while_the_execution_runs(whole_group: bool) -> None:
-    # One at a time through small units: the execution lasts seconds.
-    demo = Demo("--objects", "1000", "--max-concurrency", "1", "--unit-keys", "20")
-    demo.wait_for("seeding")  # without a terminal the seeding bar prints once, when done
-    time.sleep(0.5)
-
-    took = demo.interrupt(whole_group=whole_group)
-
-    assert_stopped_cleanly(demo, took)
-    assert "verifying URLs" not in demo.stderr  # the run had not finished
+    assert demo.leftovers() == [], f"of {len(started)} processes"
 
 
-@pytest.mark.parametrize("whole_group", [True, False], ids=["terminal Ctrl-C", "kill -INT"])
-def test_ctrl_c_during_fanout_run(whole_group: bool, s3: Any, bucket: str, moto_endpoint: str) -> None:
+@pytest.fixture
+def big_bucket(s3: Any, bucket: str) -> str:
     put_keys(s3, bucket, [f"k/{n:05d}.pdf" for n in range(20_000)])  # moto lists it for seconds
-    run = Demo(
-        "--bucket", bucket, "--s3-endpoint", moto_endpoint, "--max-concurrency", "1", "--name", "interrupted",
-        command="run",
-    )  # fmt: skip
-    run.wait_for("[BuildManifestFunction] START", timeout=60)  # the Map is listing
-    time.sleep(0.5)
+    return bucket
 
-    took = run.interrupt(whole_group=whole_group)
 
-    assert_stopped_cleanly(run, took)
+RUN_STAGES = {
+    "checking the bucket": "checking s3://",
+    "engine start": "starting the engine: loading the state machine",
+    "planning": "[ListPrefixesFunction] START",
+    "the Map": "[BuildManifestFunction] START",
+}
+
+
+@pytest.mark.parametrize("signum", SIGNALS)
+@pytest.mark.parametrize("stage", list(RUN_STAGES))
+def test_run_stops_at_every_stage(
+    stage: str, signum: int, start: Callable[..., Cli], big_bucket: str, moto_endpoint: str
+) -> None:
+    run = start("run", "--verbose", "--bucket", big_bucket, "--s3-endpoint", moto_endpoint, "--max-concurrency", "1")
+    run.wait_for(RUN_STAGES[stage])
+
+    took = run.send(signum)
+
+    assert_stopped(run, signum, took)
+
+
+def test_run_killed_in_the_map_leaves_no_process(
+    start: Callable[..., Cli], big_bucket: str, moto_endpoint: str
+) -> None:
+    run = start("run", "--verbose", "--bucket", big_bucket, "--s3-endpoint", moto_endpoint, "--max-concurrency", "1")
+    run.wait_for(RUN_STAGES["the Map"])
+
+    run.send(signal.SIGKILL)
+
+    assert run.leftovers() == []
+
+
+@pytest.mark.parametrize("signum", SIGNALS)
+def test_seed_stops_while_uploading(
+    signum: int, start: Callable[..., Cli], bucket: str, moto_endpoint: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "files"
+    source.mkdir()
+    for n in range(3000):
+        (source / f"{n:05d}.pdf").write_bytes(b"%PDF-1.4\n")
+    seed = start("seed", "--bucket", bucket, "--source-dir", str(source), "--s3-endpoint", moto_endpoint)
+    seed.wait_for("seeding s3://")
+
+    took = seed.send(signum)
+
+    assert_stopped(seed, signum, took)
+    assert "uploaded" not in seed.stderr
+
+
+@pytest.fixture
+def index_url(s3: Any, bucket: str) -> str:
+    put_keys(s3, bucket, [f"docs/{n:05d}.pdf" for n in range(2000)])
+    return str(run_handlers(s3, {"bucket": bucket, "suffix": ""})["index"]["index_url"])
+
+
+@pytest.mark.parametrize("signum", SIGNALS)
+@pytest.mark.parametrize("stage", ["reading the index", "downloading"])
+def test_fetch_stops_at_every_stage(
+    stage: str, signum: int, start: Callable[..., Cli], index_url: str, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    fetch = start("fetch", index_url, "--to", str(dest))
+    fetch.wait_for("reading the index at")
+    if stage == "downloading":
+        fetch.wait_until(lambda: dest.is_dir() and any(dest.rglob("*.pdf")), "a downloaded file")
+
+    took = fetch.send(signum)
+
+    assert_stopped(fetch, signum, took)
+    assert "fetched:" not in fetch.stderr  # it did not finish
+
+
+def serve_lambda(start: Callable[..., Cli], moto_endpoint: str) -> tuple[Cli, str]:
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = start("serve-lambda", "--verbose", "--port", str(port), "--s3-endpoint", moto_endpoint)
+    server.wait_for("Lambda Invoke API on")
+    return server, f"http://127.0.0.1:{port}"
+
+
+def invoke_in_background(url: str, bucket: str) -> None:
+    """ListPrefixes on a big bucket (seconds), from a thread: the server is busy meanwhile."""
+    import requests
+
+    def call() -> None:
+        with contextlib.suppress(requests.RequestException):  # the server going away mid-call is the test
+            requests.post(
+                f"{url}/2015-03-31/functions/ListPrefixesFunction/invocations",
+                json={"input": {"bucket": bucket}, "run_id": f"r{uuid.uuid4().hex[:8]}"},
+                timeout=120,
+            )
+
+    threading.Thread(target=call, daemon=True).start()
+
+
+@pytest.mark.parametrize("signum", SIGNALS)
+@pytest.mark.parametrize("stage", ["serving", "invoking"])
+def test_serve_lambda_stops_at_every_stage(
+    stage: str, signum: int, start: Callable[..., Cli], moto_endpoint: str, big_bucket: str
+) -> None:
+    server, url = serve_lambda(start, moto_endpoint)
+    if stage == "invoking":
+        invoke_in_background(url, big_bucket)
+        server.wait_for("[ListPrefixesFunction] START")
+
+    took = server.send(signum)
+
+    assert_stopped(server, signum, took)
+
+
+def test_serve_lambda_killed_while_invoking_leaves_no_process(
+    start: Callable[..., Cli], moto_endpoint: str, big_bucket: str
+) -> None:
+    server, url = serve_lambda(start, moto_endpoint)
+    invoke_in_background(url, big_bucket)
+    server.wait_for("[ListPrefixesFunction] START")
+    assert len(tagged(RUN_TAG, server.tag)) > 1, "the workers run"
+
+    server.send(signal.SIGKILL)
+
+    assert server.leftovers() == []

@@ -70,9 +70,11 @@ test: lint browser
 
 # The share page is tested in a real headless Chromium: Debian's/Ubuntu's chromium and
 # chromium-driver, installed here as root or with sudo; anywhere else, a clear failure.
-BROWSER_PACKAGES := chromium chromium-driver
+# docs/recipient.md's curl + jq recipe runs in the tests too.
+BROWSER_PACKAGES := chromium chromium-driver curl jq
 browser:
-	@if command -v chromedriver >/dev/null && { command -v chromium || command -v chromium-browser; } >/dev/null; then exit 0; fi; \
+	@if command -v chromedriver >/dev/null && { command -v chromium || command -v chromium-browser; } >/dev/null \
+	  && command -v curl >/dev/null && command -v jq >/dev/null; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
 	  echo "make browser: the share page's tests need a headless Chromium - install the packages $(BROWSER_PACKAGES) (Debian/Ubuntu names)" >&2; exit 1; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \

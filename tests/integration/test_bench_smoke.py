@@ -17,17 +17,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.package import find_python313
+from tests.support.processes import WATCH_TAG, Found, Watched, tagged
 
 PROJECT = Path(__file__).resolve().parents[2]
 STOP_S = 20.0  # "within seconds", on a loaded 2-core machine
@@ -57,86 +54,30 @@ RUN_BY_BENCH = {
 }
 
 
-def _bench_env(tag: str, **extra: str) -> dict[str, str]:
-    env = dict(os.environ, BENCH_SMOKE_TAG=tag, **extra)
+def _bench_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, **extra)
     for name in ("MIN_UNIT_KEYS", "S3_ENDPOINT_URL"):  # the test suite's, not a bench run's
         env.pop(name, None)
     return env
 
 
-def _leftovers(session: int, tag: str) -> list[str]:
-    """Live processes of ``session`` or with ``tag`` in their environment."""
-    found = []
-    marker = f"BENCH_SMOKE_TAG={tag}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if fields[0] != "Z" and (int(fields[3]) == session or marker in environ):
-            found.append(f"{entry.name}: {cmdline[:160]}")
-    return found
-
-
-class Tool:
+class Tool(Watched):
     """``python -m <module> ARGS`` in its own session, tagged; stdout and stderr read as they come."""
 
     def __init__(self, module: str, *args: str, env: dict[str, str] | None = None) -> None:
-        self.tag = uuid.uuid4().hex
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=PROJECT,
-            env=_bench_env(self.tag, **(env or {})),
-            start_new_session=True,
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stderr, self.err), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(module, *args, cwd=PROJECT, env=_bench_env(**(env or {})))
 
-    @staticmethod
-    def _read(stream: Any, into: list[str]) -> None:
-        into.extend(stream)  # line by line, as they come
-
-    @property
-    def stdout(self) -> str:
-        return "".join(self.out)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.err)
-
-    def wait_for(self, text: str, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.out + self.err):
-            assert self.process.poll() is None, f"ended before {text!r}:\n{self.stdout[-2000:]}\n{self.stderr[-3000:]}"
-            assert time.monotonic() < deadline, f"no {text!r} in {timeout} s:\n{self.stderr[-3000:]}"
-            time.sleep(0.02)
+    def running(self) -> list[Found]:
+        """The tool and what it started, still running."""
+        return tagged(WATCH_TAG, self.tag)
 
     def finish(self, timeout: float = 600) -> int:
         code = self.process.wait(timeout=timeout)
-        for reader in self._readers:
-            reader.join(10)
+        self.join_readers()
         return code
 
-    def leftovers(self) -> list[str]:
-        deadline = time.monotonic() + 3  # a child killed with its parent may take a moment to go
-        while (left := _leftovers(self.process.pid, self.tag)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for line in left:  # never leave them to the next test
-            os.kill(int(line.split(":")[0]), signal.SIGKILL)
-        return left
+    def leftovers(self, grace: float = 3.0) -> list[Found]:
+        return super().leftovers(grace)
 
     def result(self) -> dict[str, Any]:
         """The last line of stdout: one JSON object, as every bench tool ends."""
@@ -293,7 +234,7 @@ def test_a_signal_mid_run_ends_the_tool_within_seconds(
     tool = Tool(module, *args)
     if moment.startswith("process:"):  # once a process of that name runs under the tool
         deadline = time.monotonic() + 240
-        while not any(moment.removeprefix("process:") in line for line in _leftovers(tool.process.pid, tool.tag)):
+        while not any(moment.removeprefix("process:") in p.command for p in tool.running()):
             assert tool.process.poll() is None, tool.stderr[-3000:]
             assert time.monotonic() < deadline, f"no {moment} in 240 s"
             time.sleep(0.02)
@@ -317,9 +258,10 @@ def test_a_signal_mid_run_ends_the_tool_within_seconds(
 def test_sigkill_takes_the_tools_children_with_it() -> None:
     """No chance to stop anything: its servers and workers die with it (PR_SET_PDEATHSIG)."""
     tool = Tool("bench.planning", "--case", "tree36:10", "--case", "skewed:100")
-    tool.wait_for("tree36:10 ")  # the plan server up, a worker planning 1M keys
-    children = [p for p in _leftovers(tool.process.pid, tool.tag) if not p.startswith(f"{tool.process.pid}:")]
-    assert len(children) >= 2, children
+    tool.wait_for("tree36:10 ")  # the plan server up; next, a worker planning 1M keys
+    tool.wait_until(
+        lambda: len([p for p in tool.running() if p.pid != tool.process.pid]) >= 2, "a worker beside the server"
+    )
 
     tool.process.kill()
     tool.finish(timeout=30)

@@ -16,7 +16,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,60 +26,23 @@ from typing import Any
 import pytest
 
 from tests.support.flow import run_handlers
-from tests.support.processes import Found, kill, survivors, tagged
+from tests.support.processes import WATCH_TAG, Found, Watched, tagged
 from tests.support.s3_helpers import put_keys
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
-RUN_TAG = "FANOUT_TEST_RUN"
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 STOP_SECONDS = 20.0  # generous: a 2-core machine under load; it takes about a second here
 REACH_SECONDS = 240.0  # to reach a stage (seeding thousands of objects on a loaded machine)
 GRACE_SECONDS = 5.0  # for a process to be gone once the CLI is (a killed child being reaped)
 
 
-class Cli:
-    """A `fanout` command in a session of its own, stderr collected line by line as it comes."""
+class Cli(Watched):
+    """A `fanout` command in a session of its own, its output collected line by line as it comes."""
 
     def __init__(self, *args: str, cwd: Path = PROJECT) -> None:
-        self.tag = uuid.uuid4().hex
-        self.args = args
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "fanout_local.cli", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=cwd,
-            env={**os.environ, RUN_TAG: self.tag},
-            start_new_session=True,
-        )
-        self.lines: list[str] = []
-        self.out: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stderr, self.lines), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(stream: Any, into: list[str]) -> None:
-        into.extend(stream)  # line by line, as they come
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.lines)
-
-    def wait_until(self, reached: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + REACH_SECONDS
-        while not reached():
-            assert self.process.poll() is None, f"{self.args[0]} ended before {what}:\n{self.stderr[-3000:]}"
-            assert time.monotonic() < deadline, f"no {what} in {REACH_SECONDS} s:\n{self.stderr[-3000:]}"
-            time.sleep(0.02)
-
-    def wait_for(self, text: str) -> None:
-        self.wait_until(lambda: any(text in line for line in self.lines + self.out), repr(text))
+        super().__init__("fanout_local.cli", *args, cwd=cwd, reach_seconds=REACH_SECONDS)
 
     def send(self, signum: int, *, whole_group: bool = False) -> float:
         """The signal; the seconds until the CLI exited."""
@@ -94,19 +56,11 @@ class Cli:
         except subprocess.TimeoutExpired:
             pytest.fail(f"{self.args[0]} still running {STOP_SECONDS * 3} s after {signum!r}:\n{self.stderr[-3000:]}")
         took = time.monotonic() - sent
-        for reader in self._readers:
-            reader.join(5)
+        self.join_readers(5)
         return took
 
-    def leftovers(self) -> list[Found]:
-        return survivors(RUN_TAG, self.tag, GRACE_SECONDS)
-
-    def close(self) -> None:
-        """Whatever happened in the test: nothing of this CLI keeps running."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        kill(tagged(RUN_TAG, self.tag))
+    def leftovers(self, grace: float = GRACE_SECONDS) -> list[Found]:
+        return super().leftovers(grace)
 
 
 @pytest.fixture
@@ -196,7 +150,7 @@ def test_a_second_signal_ends_the_cli_at_once(start: Callable[..., Cli], tmp_pat
 def test_sigkill_leaves_no_process(stage: str, start: Callable[..., Cli], tmp_path: Path) -> None:
     demo = start(*demo_args(tmp_path))
     demo.wait_for(DEMO_STAGES[stage])
-    started = tagged(RUN_TAG, demo.tag)
+    started = tagged(WATCH_TAG, demo.tag)
     assert len(started) > 1, "the S3 server and the workers run"
 
     demo.send(signal.SIGKILL)
@@ -327,7 +281,7 @@ def test_serve_lambda_killed_while_invoking_leaves_no_process(
     server, url = serve_lambda(start, moto_endpoint)
     invoke_in_background(url, big_bucket)
     server.wait_for("[ListPrefixesFunction] START")
-    assert len(tagged(RUN_TAG, server.tag)) > 1, "the workers run"
+    assert len(tagged(WATCH_TAG, server.tag)) > 1, "the workers run"
 
     server.send(signal.SIGKILL)
 

@@ -128,15 +128,17 @@ def test_fanout_run_json_prints_exactly_the_execution_output(s3: Any, bucket: st
 
 
 def test_fanout_run_exits_non_zero_with_error_and_cause(bucket: str, moto_endpoint: str) -> None:
-    """An execution that fails (here: ListPrefixes refuses expires_in=0) prints its error and cause."""
+    """An execution that fails (here: the manifest bucket does not exist, found only when
+    ListPrefixes writes the plan) prints its error and cause."""
     command = [sys.executable, "-m", "fanout_local.cli", "run", "--bucket", bucket, "--s3-endpoint", moto_endpoint]
+    missing = f"{bucket}-missing"
     completed = subprocess.run(
-        [*command, "--expires-in", "0", "--json"], capture_output=True, text=True, timeout=240, check=False
+        [*command, "--manifest-bucket", missing, "--json"], capture_output=True, text=True, timeout=240, check=False
     )
-    assert completed.returncode == 1
+    assert completed.returncode == 1, completed.stderr[-2000:]
     assert completed.stdout == ""
-    assert "InvalidInput" in completed.stderr
-    assert "expires_in=0: must be between 1 and 604800" in " ".join(completed.stderr.split())
+    assert "FAILED" in completed.stderr
+    assert missing in " ".join(completed.stderr.split())
 
 
 def test_a_unit_far_bigger_than_planned_spreads_into_pieces_built_at_once(

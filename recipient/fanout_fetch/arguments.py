@@ -111,7 +111,7 @@ def output_dir(text: str) -> str:
     """A directory to write into: there already, or creatable (no file in the way, its
     nearest existing parent writable)."""
     if not text:
-        raise argparse.ArgumentTypeError("the directory is empty: give a path such as ./downloads")
+        raise argparse.ArgumentTypeError("an empty path names no directory: give one such as ./downloads")
     path = Path(text)
     try:
         if path.exists():

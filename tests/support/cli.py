@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -20,3 +21,16 @@ def fanout(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         cwd=PROJECT,
         env={**os.environ, **(env or {})},
     )
+
+
+def all_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser, by the name a person types: `fanout`, `fanout run`, ..., `fanout-fetch`."""
+    from fanout_fetch.cli import build_parser as build_fetch_parser
+    from fanout_local.cli import build_parser
+
+    top = build_parser()
+    parsers = {"fanout": top, "fanout-fetch": build_fetch_parser()}
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers.update({f"fanout {name}": parser for name, parser in action.choices.items()})
+    return parsers

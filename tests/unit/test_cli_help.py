@@ -8,20 +8,9 @@ import argparse
 
 import pytest
 
-from fanout_fetch.cli import build_parser as build_fetch_parser
-from fanout_local.cli import build_parser
+from tests.support.cli import all_parsers
 
-
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    top = build_parser()
-    parsers = {"fanout": top, "fanout-fetch": build_fetch_parser()}
-    for action in top._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            parsers.update({f"fanout {name}": parser for name, parser in action.choices.items()})
-    return parsers
-
-
-PARSERS = _parsers()
+PARSERS = all_parsers()
 
 
 def _shown(default: object) -> str:

@@ -23,8 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from fanout_fetch.cli import build_parser as build_fetch_parser
-from fanout_local.cli import build_parser
+from tests.support.cli import all_parsers
 
 PROJECT = Path(__file__).resolve().parents[2]
 LONG_KEY = "k" * 1025  # one byte over an S3 key
@@ -256,21 +255,12 @@ def test_text_that_is_not_utf8_is_named_not_a_traceback(world: World) -> None:
     assert "not valid UTF-8" in line
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    top = build_parser()
-    parsers = {"fanout": top, "fanout-fetch": build_fetch_parser()}
-    for action in top._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            parsers.update({f"fanout {name}": parser for name, parser in action.choices.items()})
-    return parsers
-
-
 def test_every_option_that_takes_a_value_is_checked_and_has_a_bad_case_here() -> None:
     """The parsers are the list: each option or positional that takes a value has a type (or
     choices) and at least one row in CASES."""
     covered = {(c.command, c.option) for c in CASES}
     missing, untyped = [], []
-    for command, parser in _parsers().items():
+    for command, parser in all_parsers().items():
         for action in parser._actions:
             if action.nargs == 0 or isinstance(action, argparse._HelpAction):
                 continue  # flags

@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from fanout_local.synthetic import synthetic_body
 from s3fanout import runtime
 from tests.support.flow import run_handlers
 from tests.support.s3_proxy import DROP, CutAfter, ProxyRequest, Respond, Rewrite, S3Proxy, forward_all
+from tests.support.silent_server import silent_server as silent_server_running
 
 EXPIRED = Respond.s3_error(403, "AccessDenied", "Request has expired")
 
@@ -976,28 +976,8 @@ def test_a_key_in_fanout_fetchs_own_folder_is_refused(s3: Any, bucket: str, tmp_
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """A TCP server that accepts every connection and never sends a byte; its base URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join(5)
-    for conn in held:
-        conn.close()
-    listener.close()
+    with silent_server_running() as url:
+        yield url
 
 
 def test_a_server_that_never_answers_is_a_one_line_error_well_within_a_minute(

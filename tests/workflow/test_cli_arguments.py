@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ import boto3
 import pytest
 
 from tests.support.cli import all_parsers
+from tests.support.silent_server import silent_server as silent_server_running
 
 PROJECT = Path(__file__).resolve().parents[2]
 LONG_KEY = "k" * 1025  # one byte over an S3 key
@@ -280,28 +279,8 @@ def test_every_option_that_takes_a_value_is_checked_and_has_a_bad_case_here() ->
 @pytest.fixture
 def silent_endpoint() -> Iterator[str]:
     """An endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(5)
-    for conn in accepted:
-        conn.close()
-    server.close()
+    with silent_server_running() as url:
+        yield url
 
 
 @pytest.mark.parametrize("command", ["run", "seed"])

@@ -1,6 +1,6 @@
 """``make bench`` planning scenario: ListPrefixes' planner against big synthetic key spaces.
 
-Each case runs ``s3fanout.planner.plan_units`` once in its own process (``--worker``)
+Each case runs ``s3fanout.list_prefixes.plan_units`` once in its own process (``--worker``)
 against ``bench.plan_server`` (50 ms per LIST, requests counted), then counts every
 unit's keys exactly from the same lazy key space (index runs found by bisect), checks
 that the units are disjoint and cover every key (their runs chain end to start), and
@@ -55,7 +55,7 @@ def schedule(sizes: list[int], slots: int) -> float:
 
 async def _plan(endpoint: str, bucket: str, prefix: str, concurrency: int) -> tuple[list[Any], float, float]:
     from s3fanout.inputs import RunRequest
-    from s3fanout.planner import plan_units
+    from s3fanout.list_prefixes import plan_units
     from s3fanout.s3 import CLIENT_CONFIG, new_session
 
     request = RunRequest(bucket=bucket, prefix=prefix, suffix="", expires_in=900, max_concurrency=concurrency)

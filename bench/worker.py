@@ -39,9 +39,9 @@ def _client_kwargs(endpoint: str) -> dict[str, Any]:
 
 
 async def run_ours(endpoint: str, bucket: str, prefix: str) -> dict[str, Any]:
-    """The BuildManifest path: s3fanout.manifest.build_manifest on a real aioboto3 client."""
+    """The BuildManifest path: s3fanout.build_manifest.build_manifest on a real aioboto3 client."""
+    from s3fanout.build_manifest import build_manifest
     from s3fanout.layout import RunLayout
-    from s3fanout.manifest import build_manifest
     from s3fanout.presign import new_url_signer
     from s3fanout.records import BuildRequest, WorkUnit
     from s3fanout.s3 import CLIENT_CONFIG, new_session
@@ -150,7 +150,7 @@ def main() -> None:
     import aioboto3  # noqa: F401
     import aiofiles  # noqa: F401
 
-    import s3fanout.manifest
+    import s3fanout.build_manifest
     import s3fanout.presign  # noqa: F401
 
     runner = RUNNERS[args.mode]

@@ -15,8 +15,8 @@ from typing import Any
 
 from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_CONCURRENCY_LIMIT, MAX_EXPIRES_IN
 from .errors import InvalidInput
+from .planner import MAX_ESTIMATE
 from .records import BuildRequest, Filters, WorkUnit
-from .splitting import MAX_ESTIMATE
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

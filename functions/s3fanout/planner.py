@@ -1,204 +1,443 @@
-"""ListPrefixes' core: turn a prefix into work units and write the plan to S3."""
+"""Plan one key space into balanced key ranges from a few sampled listing pages.
+
+S3 has no count and no "skip n keys": the only question it answers is "the first (up to)
+1,000 keys after this string" (ListObjectsV2 StartAfter/MaxKeys). The planner asks it at
+well-chosen strings and estimates the rest:
+
+* :class:`KeyScale` maps a key to an integer, one mixed-radix digit per character
+  position, each position's radix learned from the characters sampled keys use there
+  (a digit seen means all ten digits, a letter all 26). Keys made of numbers, dates,
+  hex ids or words then spread evenly over the integers, so key density is nearly
+  constant and a page's span predicts how many keys lie between two strings.
+* A *gap* is the key range between two probed strings. Its count is exact when the
+  first probe's page reaches the second string (or the listing ended); otherwise it is
+  the page plus the density of the pages at both ends times the unlisted width.
+* Rounds (:meth:`RangePlanner.next_round`): first the start; then strings beyond the
+  last key, spaced geometrically up to the top of the scale, to find where the key
+  space ends; then every gap estimated above 1.5 x the target unit size is cut where
+  its cumulative estimate reaches multiples of the target - inside a page already
+  seen the cut is an exact key and costs no request. Each round's probes run
+  concurrently, so planning takes a handful of round trips and a number of requests
+  proportional to the number of units, whatever the number of keys.
+* A scale is a model, and keys in folders defeat it: a page's density (one folder's
+  keys, a few scale units apart) extrapolated to the next probe (another folder, far
+  away on the scale) predicts billions of keys where there are a few. A probe answers
+  that: its page starts after an empty stretch where the model predicted many keys.
+  Such a gap is *walked* instead of cut: the next probe is at its page's last key, a
+  listing continuation, exact whatever the scale says; until then it is estimated at
+  what was seen plus one page. No estimate ever exceeds :data:`MAX_ESTIMATE`.
+* Gaps are then joined in key order into units of about the target size.
+
+A range is ``(start_after, end_key]``: keys ``k`` with ``k > start_after`` (or any, if
+None) and ``k <= end_key`` (or any, if None). Units are built from consecutive gaps, so
+they chain - disjoint and covering every key by construction; estimates only decide
+where the boundaries go. Boundaries need not be existing keys: StartAfter takes any
+string.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+import bisect
+import math
+from dataclasses import dataclass, field
 
-from .errors import S3_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
-from .listing import ProbePage, probe_page
-from .pipeline import run_pipeline
-from .records import RunRecord, WorkUnit
-from .splitting import KeyRange, RangePlanner, Sample
+PAGE = 1000
+# Keys compare on at most this many characters past the common stem; a wider scale
+# exceeds float range (densities are floats), and ties only make gaps unsplittable.
+MAX_POSITIONS = 96
+_MAX_SCALE = 1e280
+# Learn a page's characters from every n-th key (and its first and last): enough to
+# see each position's alphabet, at a fraction of the CPU of reading every key.
+_LEARN_STRIDE = 10
+_DIGITS = frozenset("0123456789")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Strings beyond the last key probed at once while looking for the end of the space.
+GALLOP_POINTS = 16
+# A gap is cut when its estimate exceeds this many target units; joining stops before
+# a unit would exceed MERGE_UP_TO targets.
+SPLIT_ABOVE = 1.5
+MERGE_UP_TO = 1.25
+MAX_CUTS_PER_GAP = 64
+MAX_ROUNDS = 24
+# A probe whose page starts after a stretch where the gap's density predicted more than
+# this many keys proves the scale wrong there (on evenly spread keys an empty stretch
+# this long has odds of e^-50).
+WALK_EVIDENCE = 50.0
+# No gap is estimated at more than this many times the keys seen in all pages so far:
+# a gap claiming more is cut until it does not (and held to it if the rounds run out).
+SEEN_FACTOR = 4
+# The most keys any estimate may claim: BuildManifest refuses more (s3fanout.inputs).
+MAX_ESTIMATE = 10**12
+# A boundary is a StartAfter: no longer than a key (1,024 bytes of UTF-8).
+MAX_BOUNDARY_BYTES = 1024
 
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
 
-    from .inputs import RunRequest
+@dataclass(frozen=True)
+class KeyRange:
+    start_after: str | None
+    end_key: str | None
+    # Planned number of keys: exact when ``exact``, else an estimate.
+    estimate: int = 0
+    exact: bool = False
 
-
-def new_run_id() -> str:
-    """Sortable and unique: ``20261126T163000Z-1a2b3c4d``."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-
-
-# Probes in flight at once (the client's connection pool holds 32).
-PROBE_CONCURRENCY = 32
-# Units per Map slot: a few per slot evens out the slots' totals without costing many
-# more invocations.
-UNITS_PER_SLOT = 2
+    def contains(self, key: str) -> bool:
+        return (self.start_after is None or key > self.start_after) and (self.end_key is None or key <= self.end_key)
 
 
-class ProbeStream:
-    """The pipeline's producer for planning: probes submitted by the consumer run
-    concurrently (at most ``concurrency``) and their pages come out as they arrive.
+@dataclass(frozen=True)
+class Sample:
+    """A probe's answer: the first keys after ``point`` (None: from the start)."""
 
-    The stream ends when the consumer calls :meth:`close` and nothing is in flight; a
-    failed probe ends it with that error; cancelling it cancels every probe in flight.
+    point: str | None
+    keys: tuple[str, ...]
+    truncated: bool
+
+
+def _order(point: str | None) -> tuple[int, str]:
+    return (0, "") if point is None else (1, point)
+
+
+class KeyScale:
+    """A monotone map from strings to integers, learned from sampled keys.
+
+    Past ``stem`` (the listed prefix, shared by every key), position ``j`` is a digit of
+    radix ``len(alphabet_j)``, the characters keys were seen to use there (plus "" when
+    some key ended there). No code is spent on characters no key uses, so where keys use
+    their alphabets evenly (numbers, hex, dates) density is the same at every scale. A
+    character outside the alphabet maps monotonically: below it, the smallest value of
+    the rest; between or above, the largest value under the character before it.
     """
 
-    def __init__(
-        self,
-        probe: Callable[[str | None, int], Awaitable[ProbePage]],
-        size: Callable[[str | None], int],
-        concurrency: int,
-    ) -> None:
-        self._size = size
-        self._probe = probe
-        self._concurrency = concurrency
-        self._pending: deque[str | None] = deque()
-        self._wake = asyncio.Event()
-        self._closed = False
+    def __init__(self, stem: str, alphabets: list[list[str]]) -> None:
+        self.stem = stem
+        self.alphabets = alphabets
+        weights = [1] * len(alphabets)
+        for j in range(len(alphabets) - 2, -1, -1):
+            weights[j] = weights[j + 1] * len(alphabets[j + 1])
+        self.weights = weights
+        self.top = weights[0] * len(alphabets[0]) - 1 if alphabets else 0
 
-    def submit(self, points: list[str | None]) -> None:
-        self._pending.extend(points)
-        self._wake.set()
+    @classmethod
+    def learn(cls, stem: str, keys: list[str]) -> KeyScale:
+        """The scale of strings under ``stem`` (the listed prefix) that ``keys`` suggest."""
+        sets: list[set[str]] = []
+        observe(sets, stem, keys)
+        return cls.from_positions(stem, sets)
 
-    def close(self) -> None:
-        self._closed = True
-        self._wake.set()
+    @classmethod
+    def from_positions(cls, stem: str, sets: list[set[str]]) -> KeyScale:
+        """The scale of the characters seen at each position (see :func:`observe`)."""
+        alphabets: list[list[str]] = []
+        size = 1.0
+        for seen in sets:
+            chars = set(seen)
+            _complete(chars)
+            size *= len(chars)
+            if size > _MAX_SCALE:
+                break
+            alphabets.append(sorted(chars))
+        return cls(stem, alphabets)
 
-    async def _ask(self, point: str | None) -> Sample:
-        page = await self._probe(point, self._size(point))
-        return Sample(point, page.keys, page.truncated)
+    def value(self, point: str | None) -> int:
+        if point is None:
+            return 0
+        head = point[: len(self.stem)]
+        if head != self.stem:
+            return 0 if head < self.stem else self.top
+        tail = point[len(self.stem) :]
+        total = 0
+        for j, alphabet in enumerate(self.alphabets):
+            char = tail[j] if j < len(tail) else ""
+            i = bisect.bisect_left(alphabet, char)
+            if i < len(alphabet) and alphabet[i] == char:
+                total += i * self.weights[j]
+                if char == "":
+                    break
+                continue
+            if i > 0:  # just after alphabet[i - 1] and everything under it
+                total += (i - 1) * self.weights[j] + self.weights[j] - 1
+            break
+        return total
 
-    async def __aiter__(self) -> AsyncIterator[Sample]:
-        running: set[asyncio.Task[Sample]] = set()
-        try:
-            while True:
-                while self._pending and len(running) < self._concurrency:
-                    running.add(asyncio.ensure_future(self._ask(self._pending.popleft())))
-                if not running:
-                    if self._closed:
-                        return
-                    self._wake.clear()
-                    await self._wake.wait()
+    def string(self, value: int) -> str:
+        """The string of ``value``'s digits (exact for values of strings of known characters)."""
+        value = max(0, min(value, self.top))
+        chars: list[str] = []
+        for j, weight in enumerate(self.weights):
+            code, value = divmod(value, weight)
+            char = self.alphabets[j][code]
+            if char == "":
+                break
+            chars.append(char)
+        return self.stem + "".join(chars)
+
+
+def observe(sets: list[set[str]], stem: str, keys: list[str] | tuple[str, ...]) -> None:
+    """Add the characters each key uses at each position past ``stem`` to ``sets``."""
+    for key in keys:
+        tail = key[len(stem) : len(stem) + MAX_POSITIONS]
+        while len(sets) < len(tail) + 1:
+            sets.append(set())
+        for j, char in enumerate(tail):
+            sets[j].add(char)
+        sets[len(tail)].add("")  # the key ends here
+
+
+def _complete(chars: set[str]) -> None:
+    """Assume a position holding a digit may hold any digit (counters and dates grow), and
+    one holding letters any letter between the smallest and largest seen (hex stays hex)."""
+    if chars & _DIGITS:
+        chars.update(_DIGITS)
+    for case in (_LOWER, _UPPER):
+        seen = sorted(chars & case)
+        if len(seen) > 1:
+            chars.update(chr(c) for c in range(ord(seen[0]), ord(seen[-1]) + 1))
+
+
+@dataclass
+class _Gap:
+    start: str | None  # the probed point that opens the gap
+    end: str | None  # the next probed point (None: the open end of the space)
+    estimate: float | None  # None: unbounded (the end of the space is not found yet)
+    exact: bool
+    # The scale was proven wrong here: probe at the page's last key (a continuation).
+    walk: bool = False
+    # Extrapolated past SEEN_FACTOR x the keys seen (estimate held there): cut it.
+    suspect: bool = False
+
+
+@dataclass
+class RangePlanner:
+    """The planning state machine; I/O free (the caller probes, see s3fanout.list_prefixes).
+
+    ``initial()`` gives the first probe points; after every answer is ``record``-ed,
+    ``next_round()`` gives the next points ([] = done); ``ranges()`` gives the plan.
+    """
+
+    prefix: str
+    target_units: int
+    # Plan only the keys in (start_after, end_key] (a unit's unlisted rest), not the prefix.
+    start_after: str | None = None
+    end_key: str | None = None
+    min_unit: int = 5_000
+    max_units: int = 10_000
+    max_probes: int = 20_000
+    page: int = PAGE
+    # Later probes only measure density and place cuts: a quarter page parses 4x faster.
+    refine_page: int = PAGE // 4
+    samples: dict[str | None, Sample] = field(default_factory=dict)
+    probes: int = 0
+    rounds: int = 0
+    # The most probe pages that waited for the planner at once (the pipeline's stats).
+    queue_peak: int = 0
+    _unsplittable: set[str | None] = field(default_factory=set)
+    _continuations: set[str | None] = field(default_factory=set)
+    _positions: list[set[str]] = field(default_factory=list)
+    _scale: KeyScale | None = None
+
+    def initial(self) -> list[str | None]:
+        return [self.start_after]
+
+    def page_size(self, point: str | None) -> int:
+        """Keys to ask for at ``point``: a full page first (a small space is then planned
+        exactly by one request) and to walk, a smaller one for refinement."""
+        if point == self.start_after or point in self._continuations:
+            return self.page  # a walk lists: whole pages
+        return min(self.page, self.refine_page)
+
+    def record(self, sample: Sample) -> None:
+        self.samples[sample.point] = sample
+        self.probes += 1
+        self._learn(sample.keys)
+
+    def _learn(self, keys: tuple[str, ...]) -> None:
+        if keys:
+            observe(self._positions, self.prefix, keys[::_LEARN_STRIDE])
+            observe(self._positions, self.prefix, keys[-1:])
+            self._scale = None
+
+    @property
+    def scale(self) -> KeyScale:
+        if self._scale is None:
+            self._scale = KeyScale.from_positions(self.prefix, self._positions)
+        return self._scale
+
+    # -- estimates ----------------------------------------------------------------------
+
+    def _points(self) -> list[str | None]:
+        return sorted(self.samples, key=_order)
+
+    def _density(self, sample: Sample) -> float:
+        """Keys per unit of the scale around ``sample``: its page over the page's own span
+        (the empty stretch between the probed string and the first key says nothing about
+        what follows the page)."""
+        keys = sample.keys
+        if len(keys) > 1:
+            return (len(keys) - 1) / max(self.scale.value(keys[-1]) - self.scale.value(keys[0]), 1)
+        return len(keys) / max(self.scale.value(keys[-1]) - self.scale.value(sample.point), 1)
+
+    def gaps(self) -> list[_Gap]:
+        gaps = self._extrapolated_gaps()
+        # Pages overlap, their parts inside each gap do not: the distinct keys seen.
+        seen = sum(len(self.samples[g.start].keys) if not g.exact else g.estimate or 0 for g in gaps)
+        cap = SEEN_FACTOR * max(seen, self.page)
+        for gap in gaps:
+            if gap.estimate is not None and gap.estimate > cap:
+                gap.estimate, gap.suspect = float(cap), True
+        return gaps
+
+    def _extrapolated_gaps(self) -> list[_Gap]:
+        points = self._points()
+        gaps: list[_Gap] = []
+        for index, start in enumerate(points):
+            end = points[index + 1] if index + 1 < len(points) else self.end_key
+            sample = self.samples[start]
+            keys = sample.keys
+            inside = len(keys) if end is None else bisect.bisect_right(keys, end)
+            if inside < len(keys) or not sample.truncated or (keys and keys[-1] == end):
+                gaps.append(_Gap(start, end, float(inside), exact=True))
+                continue
+            if end is None:
+                gaps.append(_Gap(start, end, None, exact=False))
+                continue
+            density = self._density(sample)
+            following = self.samples.get(end)
+            if following is not None:
+                # The denser end: the dense side of a change in density hidden in the gap
+                # may reach anywhere across it, and an overestimate only costs probes.
+                if following.keys:
+                    density = max(density, self._density(following))
+                # Nothing after ``end`` up to its page's first key (or at all).
+                first = self.scale.value(following.keys[0]) if following.keys else self.scale.top
+                if density * (first - self.scale.value(end)) > WALK_EVIDENCE:
+                    # What was seen, and one page more: walking it tells the rest.
+                    gaps.append(_Gap(start, end, float(len(keys) + self.page), exact=False, walk=True))
                     continue
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield task.result()
-        finally:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            width = self.scale.value(end) - self.scale.value(keys[-1])
+            estimate = min(len(keys) + density * max(width, 0), float(MAX_ESTIMATE))
+            gaps.append(_Gap(start, end, estimate, exact=False))
+        return gaps
 
+    def unit_size(self, gaps: list[_Gap]) -> float:
+        known = sum(g.estimate if g.estimate is not None else self.page for g in gaps)
+        units = max(1, min(self.target_units, self.max_units))
+        return max(float(self.min_unit), known / units, known / self.max_units)
 
-async def plan_ranges(
-    probe: Callable[[str | None, int], Awaitable[ProbePage]],
-    planner: RangePlanner,
-    *,
-    concurrency: int = PROBE_CONCURRENCY,
-) -> list[KeyRange]:
-    """Run ``planner``'s rounds with ``probe`` on the bounded-queue pipeline: probe pages
-    in (producer), refinement and the next round's probes out (consumer)."""
-    stream = ProbeStream(probe, planner.page_size, concurrency)
-    outstanding = 0
+    # -- rounds ---------------------------------------------------------------------------
 
-    def refine(sample: Sample) -> None:
-        nonlocal outstanding
-        planner.record(sample)
-        outstanding -= 1
-        if outstanding == 0:  # a round is complete: decide the next one
-            points = planner.next_round()
-            outstanding = len(points)
-            if points:
-                stream.submit(points)
+    def next_round(self) -> list[str | None]:
+        """The next probe points; [] when the plan is final."""
+        while self.rounds < MAX_ROUNDS and self.probes < self.max_probes:
+            self.rounds += 1
+            gaps = self.gaps()
+            target = self.unit_size(gaps)
+            wanted: list[str] = []
+            for gap in gaps:
+                if gap.walk:
+                    # Its page continued (exact, and enough for a folder's few keys); a
+                    # walk that did not end there also gets strings spaced out to the
+                    # gap's end (where the keys around its start stop, for many).
+                    last = self.samples[gap.start].keys[-1]
+                    if gap.start in self._continuations:
+                        wanted.extend(self._beyond(gap))
+                    self._continuations.add(last)
+                    wanted.append(last)
+                elif gap.estimate is None:
+                    wanted.extend(self._beyond(gap))
+                elif (gap.suspect or gap.estimate > SPLIT_ABOVE * target) and gap.start not in self._unsplittable:
+                    cuts = self._cuts(gap, target)
+                    if not cuts:
+                        self._unsplittable.add(gap.start)
+                    wanted.extend(cuts)
+            to_probe = self._derive_or_probe([p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES])
+            if to_probe:
+                return to_probe[: max(1, self.max_probes - self.probes)]
+            if not wanted:
+                return []
+            # Every cut fell inside pages already seen: re-estimate without a request.
+        return []
+
+    def _beyond(self, gap: _Gap) -> list[str]:
+        """Strings past the last known key, spaced geometrically up to the top of the scale
+        (the end of the space is unknown) or up to the gap's end (a walked gap: where the
+        keys around its start stop is unknown)."""
+        scale = self.scale
+        keys = self.samples[gap.start].keys
+        last = keys[-1]
+        low = scale.value(last)
+        high = scale.top if gap.end is None else scale.value(gap.end)
+        step = max(2 * (low - scale.value(keys[0])), 1)
+        room = high - low
+        values = [] if gap.end is not None else [scale.top]
+        if room > step:
+            ratio = (room / step) ** (1 / max(1, GALLOP_POINTS - 1))
+            values += [low + int(step * ratio**j) for j in range(GALLOP_POINTS - 1)]
+        found = {scale.string(v) for v in values}
+        if gap.end is None and (scale.top <= low or last >= scale.string(scale.top)):
+            # Past the learned scale: a string above any key that continues ``last``.
+            found.add(last + "\U0010ffff")
+        return sorted(p for p in found if p > last and (gap.end is None or p < gap.end) and p not in self.samples)
+
+    def _cuts(self, gap: _Gap, target: float) -> list[str]:
+        assert gap.estimate is not None
+        sample = self.samples[gap.start]
+        keys = sample.keys
+        pieces = min(MAX_CUTS_PER_GAP, max(math.ceil(gap.estimate / target), 4 if gap.suspect else 1))
+        density = max((gap.estimate - len(keys)), 1.0) / max(self.scale.value(gap.end) - self.scale.value(keys[-1]), 1)
+        step = gap.estimate / pieces
+        base = self.scale.value(keys[-1])
+        cuts: set[str] = set()
+        for k in range(1, pieces):
+            position = k * step
+            if position < len(keys):
+                cuts.add(keys[max(0, int(position) - 1)])
             else:
-                stream.close()
-
-    first = planner.initial()
-    outstanding = len(first)
-    stream.submit(first)
-    pipeline = await run_pipeline(stream, refine, maxsize=concurrency)
-    planner.queue_peak = pipeline.max_queue_depth
-    return planner.ranges()
-
-
-async def plan_units(
-    client: S3Client,
-    request: RunRequest,
-    *,
-    min_unit: int = 5_000,
-    stats: dict[str, int] | None = None,
-) -> list[WorkUnit]:
-    """Key-range units of about equal size covering every key under the prefix.
-
-    Earlier runs' manifests (when they share the source bucket) are planned like any keys
-    and skipped by BuildManifest. ``stats`` (if given) receives the number of probes and rounds.
-    """
-
-    async def probe(start_after: str | None, max_keys: int) -> ProbePage:
-        return await probe_page(client, request.bucket, request.prefix, start_after, max_keys=max_keys)
-
-    planner = RangePlanner(request.prefix, target_units=UNITS_PER_SLOT * request.max_concurrency, min_unit=min_unit)
-    ranges = await plan_ranges(probe, planner)
-    if stats is not None:
-        stats.update(probes=planner.probes, rounds=planner.rounds, units=len(ranges), queue_peak=planner.queue_peak)
-    return [
-        WorkUnit(
-            unit=number,
-            prefix=request.prefix,
-            start_after=r.start_after,
-            end_key=r.end_key,
-            estimate=r.estimate,
+                cuts.add(self.scale.string(base + int((position - len(keys)) / density)))
+        low = gap.start
+        return sorted(
+            c for c in cuts if (low is None or c > low) and (gap.end is None or c < gap.end) and c not in self.samples
         )
-        for number, r in enumerate(ranges)
-    ]
+
+    def _derive_or_probe(self, points: list[str]) -> list[str | None]:
+        """Points inside a page already seen get their sample from it; the rest need a probe."""
+        probe: list[str | None] = []
+        ordered = self._points()
+        for point in sorted(set(points)):
+            index = bisect.bisect_left(ordered, _order(point), key=_order) - 1
+            holder = self.samples[ordered[index]] if index >= 0 else None
+            if holder is not None and holder.keys and point < holder.keys[-1]:
+                after = holder.keys[bisect.bisect_right(holder.keys, point) :]
+                self.samples[point] = Sample(point, tuple(after), holder.truncated)
+            else:
+                probe.append(point)
+        return probe
+
+    # -- the plan -------------------------------------------------------------------------
+
+    def ranges(self) -> list[KeyRange]:
+        """Consecutive gaps joined into units of about the target size, in key order."""
+        gaps = self.gaps()
+        target = self.unit_size(gaps)
+        total = sum(g.estimate or 0 for g in gaps)
+        if total == 0 and all(g.exact for g in gaps):
+            return []
+        # Units of MAX_ESTIMATE keys at most: an estimate that BuildManifest accepts.
+        target = min(target, MAX_ESTIMATE / MERGE_UP_TO)
+        units: list[KeyRange] = []
+        start = self.start_after
+        count = 0.0
+        exact = True
+        for gap in gaps:
+            size = gap.estimate if gap.estimate is not None else float(self.page)
+            if count > 0 and count + size > MERGE_UP_TO * target:
+                units.append(KeyRange(start, gap.start, _bounded(count), exact))
+                start, count, exact = gap.start, 0.0, True
+            count += size
+            exact = exact and gap.exact
+        units.append(KeyRange(start, self.end_key, _bounded(count), exact))
+        return units
 
 
-# A unit far bigger than planned spreads its rest into at most this many pieces, run at
-# once by the workflow (an INLINE Map inside the unit's Distributed Map iteration).
-MAX_PIECES = 40
-
-
-async def plan_pieces(
-    client: S3Client, bucket: str, work: WorkUnit, start_after: str, *, piece_size: int
-) -> list[KeyRange]:
-    """The rest of an oversized unit - keys in (start_after, work.end_key] - as pieces of
-    about ``piece_size`` keys (fewer, bigger ones past MAX_PIECES)."""
-
-    async def probe(point: str | None, max_keys: int) -> ProbePage:
-        return await probe_page(client, bucket, work.prefix, point, max_keys=max_keys)
-
-    planner = RangePlanner(
-        work.prefix, target_units=MAX_PIECES, start_after=start_after, end_key=work.end_key, min_unit=piece_size
-    )
-    return await plan_ranges(probe, planner)
-
-
-async def bucket_region(client: S3Client, bucket: str, default: str) -> str:
-    """The bucket's region: presigned URLs are only valid when signed for it."""
-    try:
-        response = await client.head_bucket(Bucket=bucket)
-    except S3_CALL_ERRORS as exc:
-        if error_code(exc) in {"404", "NoSuchBucket"}:
-            raise BucketNotFound(bucket) from exc
-        raise translate_client_error(exc, bucket=bucket, operation="HeadBucket") from exc
-    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    return response.get("BucketRegion") or headers.get("x-amz-bucket-region") or default
-
-
-def run_record(
-    request: RunRequest, run_id: str, *, units: int, manifest_bucket: str, plan_key: str, region: str
-) -> RunRecord:
-    """The run's record, with a fresh attempt id: MergeIndex then ignores whatever an
-    earlier attempt of the same run_id left (idempotent re-runs)."""
-    return RunRecord(
-        run_id=run_id,
-        attempt=uuid.uuid4().hex,
-        bucket=request.bucket,
-        prefix=request.prefix,
-        suffix=request.suffix,
-        expires_in=request.expires_in,
-        max_concurrency=request.max_concurrency,
-        manifest_bucket=manifest_bucket,
-        plan_key=plan_key,
-        units=units,
-        bucket_region=region,
-        created_at=time.time(),
-        **request.filters.to_json(),
-    )
+def _bounded(count: float) -> int:
+    return min(round(count), MAX_ESTIMATE)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-    from .splitting import KeyRange
+    from .planner import KeyRange
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

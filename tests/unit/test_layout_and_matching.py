@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
+from s3fanout.build_manifest import manifest_lines, suffix_matcher
 from s3fanout.config import Settings
 from s3fanout.errors import AccessDenied, BucketNotFound, PartsMissing, S3RequestFailed, translate_client_error
 from s3fanout.layout import RunLayout
-from s3fanout.manifest import manifest_lines, suffix_matcher
 from s3fanout.presign import new_url_signer
 
 # --- layout --------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from s3fanout.inputs import parse_build_request
+from s3fanout.planner import KeyRange
 from s3fanout.records import BuildRequest, ErrorRecord, PartSummary, RunRecord, WorkUnit
-from s3fanout.splitting import KeyRange
 
 keys = st.one_of(st.none(), st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=20))
 

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from s3fanout.build_manifest import build_manifest
 from s3fanout.deadline import DeadlineCheck
 from s3fanout.errors import FanoutError, RunNotFound
 from s3fanout.inputs import parse_build_request
-from s3fanout.manifest import build_manifest
+from s3fanout.list_prefixes import plan_pieces
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.planner import plan_pieces
 from s3fanout.records import BuildRequest, ErrorRecord, PartSummary
 from s3fanout.runtime import run_async, run_layout, s3_client, settings, signing_credentials, url_signer
 from s3fanout.store import RunStore

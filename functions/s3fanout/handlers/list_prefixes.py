@@ -8,8 +8,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3fanout.inputs import parse_run_request, validate_run_id
+from s3fanout.list_prefixes import bucket_region, new_run_id, plan_units, run_record
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.planner import bucket_region, new_run_id, plan_units, run_record
 from s3fanout.runtime import run_async, run_layout, s3_client, settings
 from s3fanout.store import RunStore
 

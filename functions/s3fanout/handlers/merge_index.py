@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from s3fanout.index import merge_index
 from s3fanout.inputs import parse_merge_request
+from s3fanout.merge_index import merge_index
 from s3fanout.observability import logger, metrics, tracer
 from s3fanout.runtime import (
     run_async,

@@ -12,7 +12,7 @@ ASL_RENDERED := .aws-sam/lint/fanout.asl.json
 # sam: no telemetry (and no network) during lint; validate needs a region, never credentials.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help install test lint lint-asl lint-sam typecheck unit integration workflow browser demo bench clean screenshot
+.PHONY: help install test lint lint-asl lint-sam typecheck unit explore integration workflow browser demo bench clean screenshot
 .PHONY: up down sfn-local docs graphs seed invoke
 
 help:
@@ -90,6 +90,10 @@ screenshot: $(STAMP) browser
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
+
+# Property tests with fresh examples (make test replays the same ones every run).
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(PY) -m pytest tests/unit -k "not slow"
 
 # The transformed-template test runs the SAM translator from the aws-sam-cli venv.
 integration: $(STAMP) $(SAM_STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from hypothesis import settings
 from moto.server import ThreadedMotoServer
 
 from tests.support.lambda_context import FakeLambdaContext
@@ -18,6 +20,13 @@ from tests.support.lambda_context import FakeLambdaContext
 from tests.support.leak_guard import pytest_configure, pytest_runtest_logstart, pytest_sessionfinish
 
 __all__ = ["pytest_configure", "pytest_runtest_logstart", "pytest_sessionfinish"]
+
+
+# Property tests draw the same examples on every run of `make test`, so CI cannot go red by
+# chance; `HYPOTHESIS_PROFILE=explore make test` (or `make explore`) draws new ones to hunt.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", max_examples=1000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def free_port() -> int:

@@ -328,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-endpoint", type=arguments.s3_endpoint)
     parser.add_argument("--manifest-bucket", type=arguments.bucket_name, default=DEFAULT_MANIFEST_BUCKET)
     parser.add_argument("--bucket", type=arguments.bucket_name, action="append", default=[])
+    parser.add_argument("--unit-keys", type=arguments.unit_keys)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
 
@@ -342,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                 s3_endpoint=args.s3_endpoint,
                 manifest_bucket=args.manifest_bucket,
                 buckets=tuple(args.bucket),
+                extra_function_env={"MIN_UNIT_KEYS": str(args.unit_keys)} if args.unit_keys else {},
                 log=None if args.verbose else log,
             )
             return serve_until_signal(config, out=sys.stdout, say=say)

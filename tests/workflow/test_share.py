@@ -1,0 +1,224 @@
+"""`fanout share`'s, `shares`' and `revoke`'s logic against `fanout serve` (a Step Functions
+endpoint running the real workflow): an execution started and followed with the service's own
+progress, a failed run's named error and cause, an abandoned wait that leaves the execution
+running (or stops it), the shares listed live and expired, and a share revoked - its page and
+link lists gone at once, while an object URL copied earlier still works, as revoke says."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from fanout_local import share, shares
+from fanout_local.errors import UserError
+from tests.support.serve import Served, finished, start_serve
+
+SOURCE = "share-source"
+OBJECTS = 18
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    # Units of 2 keys: a share of the whole source is 9 BuildManifest invocations, one at a time
+    # with max_concurrency 1 - seconds, long enough to stop one while it runs.
+    serving = start_serve("--bucket", SOURCE, "--unit-keys", "2")
+    try:
+        s3 = serving.client("s3")
+        for n in range(OBJECTS):
+            s3.put_object(Bucket=SOURCE, Key=f"docs/{n % 3}/{n:03d}.pdf", Body=f"pdf {n}".encode())
+        yield serving
+    finally:
+        serving.process.close()
+
+
+@pytest.fixture(scope="module")
+def sfn(served: Served) -> Any:
+    return served.client("stepfunctions")
+
+
+@pytest.fixture(scope="module")
+def s3(served: Served) -> Any:
+    return served.client("s3")
+
+
+@pytest.fixture(scope="module")
+def target(sfn: Any, served: Served) -> share.Target:
+    return share.endpoint_target(sfn, served.url)
+
+
+def run_share(sfn: Any, target: share.Target, request: share.ShareRequest) -> tuple[share.ShareOutcome, list[str]]:
+    seen: list[str] = []
+    arn = share.start(sfn, target, request)
+    watcher = share.ExecutionWatcher(sfn, arn, target.where)
+    outcome = share.follow(watcher, on_progress=lambda p: seen.append(p.describe()), interval=0.05)
+    return outcome, seen
+
+
+def test_the_endpoint_s_only_state_machine_is_the_target(target: share.Target, served: Served) -> None:
+    assert target.state_machine_arn == served.arn
+    assert target.endpoint_url == served.url
+
+
+def test_a_share_runs_to_its_page_with_progress_from_the_service(sfn: Any, target: share.Target) -> None:
+    request = share.ShareRequest(bucket=SOURCE, prefix="docs/", suffix=".pdf", expires_in=3600, max_concurrency=2)
+
+    outcome, seen = run_share(sfn, target, request)
+
+    assert outcome.succeeded, outcome.failure()
+    assert outcome.output is not None
+    assert outcome.output["count"] == OBJECTS
+    assert requests.get(outcome.output["page_url"], timeout=30).status_code == 200
+    # Seen while it ran: the Map's own counts (DescribeMapRun), moto's interpreter reports them.
+    assert seen, "no progress reported while it ran"
+    assert all(line.startswith("RUNNING: ") for line in seen)
+    assert any(line.startswith("RUNNING: Map ") for line in seen), seen
+
+
+class WithoutMapRuns:
+    """The endpoint's client, as a service without ListMapRuns answers (Step Functions Local)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def list_map_runs(self, **_: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "UnknownOperationException", "Message": "no such operation"}}
+        raise ClientError(error, "ListMapRuns")  # type: ignore[arg-type]
+
+
+def test_without_map_runs_progress_is_the_states_entered(sfn: Any, target: share.Target) -> None:
+    client = WithoutMapRuns(sfn)
+    arn = share.start(client, target, share.ShareRequest(bucket=SOURCE))
+    watcher = share.ExecutionWatcher(client, arn, target.where)
+    seen: list[str] = []
+
+    outcome = share.follow(watcher, on_progress=lambda p: seen.append(p.describe()), interval=0.05)
+
+    assert outcome.succeeded
+    assert watcher.map_runs_supported is False
+    assert not any("Map " in line for line in seen), seen
+    assert any(" states entered, now " in line for line in seen), seen
+
+
+def test_the_name_is_the_run_id_and_cannot_be_reused(sfn: Any, target: share.Target) -> None:
+    name = f"named-{int(time.time() * 1000)}"
+    outcome, _ = run_share(sfn, target, share.ShareRequest(bucket=SOURCE, name=name))
+    assert outcome.output is not None
+    assert outcome.output["run_id"] == name
+
+    with pytest.raises(UserError, match=f"an execution named '{name}' already ran.*pick another --name"):
+        share.start(sfn, target, share.ShareRequest(bucket=SOURCE, name=name))
+
+
+def test_a_failed_share_names_its_error_and_cause(sfn: Any, target: share.Target) -> None:
+    outcome, _ = run_share(sfn, target, share.ShareRequest(bucket="no-such-source-bucket"))
+
+    assert outcome.status == "FAILED"
+    assert outcome.failure().startswith("FAILED: BucketNotFound: ")
+    assert "no-such-source-bucket" in outcome.failure()
+    assert "stackTrace" not in outcome.failure()
+
+
+def test_an_abandoned_wait_leaves_the_execution_running_and_says_how_to_stop_it(sfn: Any, target: share.Target) -> None:
+    arn = share.start(sfn, target, share.ShareRequest(bucket=SOURCE))
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        share.follow(share.ExecutionWatcher(sfn, arn, target.where), pause=interrupted)
+
+    assert finished(sfn, arn)["status"] == "SUCCEEDED", "it went on to the end: nothing stopped it"
+    advice = share.how_to_stop(target, arn)
+    assert f"--endpoint-url {target.endpoint_url} stepfunctions stop-execution --execution-arn {arn}" in advice
+    assert "--stop-on-interrupt" in advice
+
+
+def test_stop_on_interrupt_stops_the_execution(sfn: Any, target: share.Target) -> None:
+    arn = share.start(sfn, target, share.ShareRequest(bucket=SOURCE, max_concurrency=1))
+    watcher = share.ExecutionWatcher(sfn, arn, target.where)
+    # Once it is under way, as when a person presses Ctrl-C at the progress line. (moto 5.2.5
+    # loses a stop that comes before its interpreter began the first state.)
+    while not ((progress := watcher.poll()).states or progress.items):
+        assert progress.status == "RUNNING", "it ended before it was seen running"
+
+    share.stop(sfn, arn, target.where)  # what --stop-on-interrupt does
+
+    assert finished(sfn, arn)["status"] == "ABORTED"
+
+
+def test_an_unreachable_endpoint_is_a_one_line_error() -> None:
+    import boto3
+
+    sfn = boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
+    with pytest.raises(UserError, match=r"cannot reach Step Functions at http://127.0.0.1:9: is it running"):
+        share.endpoint_target(sfn, "http://127.0.0.1:9")
+
+
+def test_shares_lists_live_and_expired_and_revoke_takes_one_back(
+    sfn: Any, target: share.Target, s3: Any, served: Served
+) -> None:
+    short, _ = run_share(sfn, target, share.ShareRequest(bucket=SOURCE, prefix="docs/0/", expires_in=600))
+    long, _ = run_share(sfn, target, share.ShareRequest(bucket=SOURCE, prefix="docs/1/", expires_in=7 * 86400))
+    assert short.output is not None
+    assert long.output is not None
+    later = time.time() + 3600  # the short one's links have expired by then, the long one's not
+
+    listed = {s.run_id: s for s in shares.list_shares(s3, served.manifest_bucket, now=later)}
+
+    expired, live = listed[short.output["run_id"]], listed[long.output["run_id"]]
+    assert (expired.state, expired.page_url) == (shares.EXPIRED, None)
+    assert (live.state, live.page_url) == (shares.LIVE, long.output["page_url"])
+    assert (live.bucket, live.prefix, live.objects) == (SOURCE, "docs/1/", OBJECTS // 3)
+    assert live.expires_at == long.output["expires_at"]
+    assert live.created_at is not None
+    assert live.created_at <= live.expires_at
+
+    # An object URL a recipient copied from a part before the share is revoked.
+    index = requests.get(long.output["index_url"], timeout=30).json()
+    part = requests.get(index["parts"][0]["url"], timeout=30).text
+    copied = json.loads(part.splitlines()[0])["url"]
+
+    revoked = shares.revoke(s3, served.manifest_bucket, live.run_id)
+
+    assert revoked.deleted >= 5  # page, index, part(s), summaries, run and plan documents
+    assert requests.get(long.output["page_url"], timeout=30).status_code in {403, 404}
+    assert requests.get(long.output["index_url"], timeout=30).status_code in {403, 404}
+    assert s3.list_objects_v2(Bucket=served.manifest_bucket, Prefix=f"manifests/{live.run_id}/")["KeyCount"] == 0
+    # What revoke says it cannot do, it cannot: the copied object URL still works.
+    assert requests.get(copied, timeout=30).status_code == 200
+    said = " ".join(shares.what_revoke_cannot_do([revoked.share]))
+    assert "works until it expires" in said
+    assert "access key" in said
+
+    with pytest.raises(UserError, match=f"no share '{live.run_id}'"):
+        shares.revoke(s3, served.manifest_bucket, live.run_id)
+
+
+def test_revoke_expired_removes_only_the_expired(sfn: Any, target: share.Target, s3: Any, served: Served) -> None:
+    short, _ = run_share(sfn, target, share.ShareRequest(bucket=SOURCE, prefix="docs/2/", expires_in=60))
+    long, _ = run_share(sfn, target, share.ShareRequest(bucket=SOURCE, prefix="docs/2/", expires_in=86400))
+    assert short.output is not None
+    assert long.output is not None
+    later = time.time() + 3600
+    expected = {s.run_id for s in shares.list_shares(s3, served.manifest_bucket, now=later) if s.state == "expired"}
+    assert short.output["run_id"] in expected
+
+    revoked = shares.revoke_expired(s3, served.manifest_bucket, now=later)
+
+    assert {r.share.run_id for r in revoked} == expected
+    remaining = {s.run_id for s in shares.list_shares(s3, served.manifest_bucket, now=later)}
+    assert long.output["run_id"] in remaining
+    assert not expected & remaining
+    assert shares.what_revoke_cannot_do([r.share for r in revoked]) == []  # expired: nothing left working

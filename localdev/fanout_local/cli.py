@@ -6,7 +6,6 @@ import argparse
 import functools
 import gc
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -247,15 +246,14 @@ def command_seed(args: argparse.Namespace) -> int:
 
 # -- invoke ------------------------------------------------------------------------------------
 def command_invoke(args: argparse.Namespace) -> int:
-    from .lambda_server import LambdaRuntime, worker_base_env
+    from .lambda_runtime.function_env import function_env
+    from .lambda_runtime.pool import LambdaRuntime
     from .template import load_project
 
     project = load_project(PROJECT_ROOT, {"ManifestBucketName": args.manifest_bucket or "", "SourceBucketNames": "x"})
     function, event = args.function, args.event  # a template function, the file's JSON (arguments)
-    extra = {"MANIFEST_BUCKET": args.manifest_bucket or "", "POWERTOOLS_TRACE_DISABLED": "true"}
-    if args.s3_endpoint:
-        extra.update({"S3_ENDPOINT_URL": args.s3_endpoint, "AWS_ENDPOINT_URL_S3": args.s3_endpoint})
-    runtime = LambdaRuntime({function: project.functions[function]}, base_env=worker_base_env(extra), log=sys.stderr)
+    env = function_env(manifest_bucket=args.manifest_bucket or "", s3_endpoint=args.s3_endpoint)
+    runtime = LambdaRuntime({function: project.functions[function]}, base_env=env, log=sys.stderr)
     # A plain line, not a spinner: the worker's own logs stream to this terminal meanwhile.
     console.print(
         f"invoking {function}: a cold start (the worker imports the handler), then the handler ...", markup=False
@@ -282,8 +280,8 @@ def command_fetch(args: argparse.Namespace) -> int:
 
 # -- demo --------------------------------------------------------------------------------------
 def command_demo(args: argparse.Namespace) -> int:
-    from .recipient import verify_chain
     from .synthetic import make_dataset, synthetic_body, upload_keys
+    from .verify_links import verify_chain
 
     bucket = "demo-bucket"
     dataset = make_dataset(args.objects, args.prefixes)
@@ -407,24 +405,24 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
     ``sam local start-lambda``)."""
     import threading
 
-    from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, report_line, worker_base_env
+    from .lambda_runtime.function_env import function_env
+    from .lambda_runtime.invoke_api import LambdaInvokeServer
+    from .lambda_runtime.pool import Invocation, LambdaRuntime, report_line
     from .template import REGION, load_project
 
     project = load_project(PROJECT_ROOT, {"ManifestBucketName": args.manifest_bucket or "", "SourceBucketNames": "x"})
-    extra = {
-        "MANIFEST_BUCKET": args.manifest_bucket or "",  # empty: manifests go to the source bucket
-        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", REGION),
-        "AWS_REGION": os.environ.get("AWS_REGION", REGION),
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "INLINE_PLAN": "false" if args.no_inline_plan else "true",
-    }
-    if args.s3_endpoint:
-        extra.update({"S3_ENDPOINT_URL": args.s3_endpoint, "AWS_ENDPOINT_URL_S3": args.s3_endpoint})
+    inline_plan = "false" if args.no_inline_plan else "true"
+    env = function_env(
+        manifest_bucket=args.manifest_bucket or "",  # empty: manifests go to the source bucket
+        s3_endpoint=args.s3_endpoint,
+        default_region=REGION,
+        extra={"INLINE_PLAN": inline_plan},
+    )
     with ExitStack() as stack:
         log, log_path = _log_sink(stack, args.verbose, time.strftime("serve-lambda-%Y%m%dT%H%M%SZ", time.gmtime()))
         runtime = LambdaRuntime(
             project.functions,
-            base_env=worker_base_env(extra),
+            base_env=env,
             log=log,
             timeout_overrides={"BuildManifestFunction": args.lambda_timeout} if args.lambda_timeout else None,
         )
@@ -449,7 +447,7 @@ def command_serve_lambda(args: argparse.Namespace) -> int:
             return 1
         print(f"Lambda Invoke API on {server.url} - functions: {', '.join(project.functions)}", flush=True)
         console.print(
-            f"S3: {args.s3_endpoint or 'AWS (default endpoint)'}; INLINE_PLAN={extra['INLINE_PLAN']}; "
+            f"S3: {args.s3_endpoint or 'AWS (default endpoint)'}; INLINE_PLAN={inline_plan}; "
             f"handler logs: {log_path or 'stderr'}. Step Functions Local in Docker reaches it at "
             f"http://host.docker.internal:{args.port} (on Linux, serve with --host 0.0.0.0). Ctrl-C stops.",
             markup=False,

@@ -17,7 +17,7 @@ def command(args: argparse.Namespace) -> int:
     from fanout_local.template import load_project
 
     project = load_project(PROJECT_ROOT, {"ManifestBucketName": args.manifest_bucket or "", "SourceBucketNames": "x"})
-    function, event = args.function, args.event  # a template function, the file's JSON (arguments)
+    function, event = args.function, args.event  # a template function, the file's JSON (argtypes)
     env = function_env(manifest_bucket=args.manifest_bucket or "", s3_endpoint=args.s3_endpoint)
     runtime = LambdaRuntime({function: project.functions[function]}, base_env=env, log=sys.stderr)
     # A plain line, not a spinner: the worker's own logs stream to this terminal meanwhile.

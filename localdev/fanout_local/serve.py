@@ -29,7 +29,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .engine import EmbeddedEngine, EngineConfig
@@ -288,75 +288,3 @@ def step_functions_endpoint(host: str = "127.0.0.1", port: int = 0) -> Iterator[
         yield server.url
     finally:
         server.stop()
-
-
-def serve_until_signal(config: ServeConfig, *, out: IO[str], say: Callable[[str], None]) -> int:
-    """Start, print the endpoints (``out``: stdout, one ``name: value`` line each), serve until
-    SIGINT or SIGTERM (``fanout_fetch.interrupts``: installed by the caller), stop everything.
-    ``say`` reports the steps of the start and stop (a status line)."""
-    import time
-
-    from fanout_fetch import interrupts
-
-    config = replace(config, checkpoint=interrupts.check, on_stage=config.on_stage or say)
-    with LocalCloud(config) as cloud:
-        out.write("\n".join(cloud.endpoints.describe()) + "\n")
-        out.flush()
-        say("serving until Ctrl-C (SIGINT) or SIGTERM")
-        try:
-            interrupts.wait(lambda timeout: time.sleep(timeout) or False)  # only a signal ends it
-        finally:
-            say("stopping: the Lambda workers, then the API server")
-    return 0  # never reached: only a signal ends it
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m fanout_local.serve``: until ``fanout serve`` is wired into the CLI package."""
-    import argparse
-    import sys
-    import tempfile
-
-    from fanout_fetch import interrupts
-
-    from . import arguments
-    from .errors import explain
-
-    interrupts.install()
-    parser = argparse.ArgumentParser(prog="fanout serve", description=__doc__)
-    parser.add_argument("--host", type=arguments.host_name, default="127.0.0.1")
-    parser.add_argument("--port", type=arguments.port_number, default=DEFAULT_PORT)
-    parser.add_argument("--s3-endpoint", type=arguments.s3_endpoint)
-    parser.add_argument("--manifest-bucket", type=arguments.bucket_name, default=DEFAULT_MANIFEST_BUCKET)
-    parser.add_argument("--bucket", type=arguments.bucket_name, action="append", default=[])
-    parser.add_argument("--unit-keys", type=arguments.unit_keys)
-    parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
-
-    def say(text: str) -> None:
-        print(f"{text} ...", file=sys.stderr, flush=True)
-
-    try:
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
-            config = ServeConfig(
-                host=args.host,
-                port=args.port,
-                s3_endpoint=args.s3_endpoint,
-                manifest_bucket=args.manifest_bucket,
-                buckets=tuple(args.bucket),
-                extra_function_env={"MIN_UNIT_KEYS": str(args.unit_keys)} if args.unit_keys else {},
-                log=None if args.verbose else log,
-            )
-            return serve_until_signal(config, out=sys.stdout, say=say)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr, flush=True)
-        return interrupts.exit_code()
-    except Exception as exc:
-        user_error = explain(exc)
-        if user_error is None:
-            raise
-        print(f"fanout serve: {user_error}", file=sys.stderr, flush=True)
-        return user_error.exit_code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -154,6 +154,14 @@ def endpoint_target(sfn: Any, endpoint_url: str, state_machine_arn: str | None =
     return Target(state_machine_arn=str(state_machine_arn), where=endpoint_url, endpoint_url=endpoint_url)
 
 
+def aws_target(sfn: Any, state_machine_arn: str) -> Target:
+    """A state machine on AWS, by its ARN (checked: it exists, these credentials see it)."""
+    region = state_machine_arn.split(":")[3]
+    where = f"AWS ({region})"
+    _call(where, "Step Functions", lambda: sfn.describe_state_machine(stateMachineArn=state_machine_arn))
+    return Target(state_machine_arn=state_machine_arn, where=where)
+
+
 # -- one execution ----------------------------------------------------------------------------
 def start(sfn: Any, target: Target, request: ShareRequest) -> str:
     """Start the execution; its ARN."""
@@ -313,12 +321,28 @@ def follow(
     )
 
 
-def stop(sfn: Any, execution_arn: str, where: str) -> None:
-    _call(
-        where,
-        "Step Functions",
-        lambda: sfn.stop_execution(executionArn=execution_arn, error="Interrupted", cause="stopped by fanout share"),
-    )
+STOP_SECONDS = 10.0  # how long stop() makes sure the stop took
+
+
+def stop(sfn: Any, execution_arn: str, where: str, *, pause: Callable[[float], None] = time.sleep) -> str:
+    """Stop the execution; its status after. On AWS it is ABORTED at once. moto's interpreter
+    (fanout serve) ignores a stop that comes before it began the first state, and ends the
+    state that runs first: asked again until it is no longer RUNNING, for a while."""
+    deadline = time.monotonic() + STOP_SECONDS
+    while True:
+        _call(
+            where,
+            "Step Functions",
+            lambda: sfn.stop_execution(
+                executionArn=execution_arn, error="Interrupted", cause="stopped by fanout share"
+            ),
+        )
+        status = str(
+            _call(where, "Step Functions", lambda: sfn.describe_execution(executionArn=execution_arn))["status"]
+        )
+        if status != "RUNNING" or time.monotonic() >= deadline:
+            return status
+        pause(0.2)
 
 
 def how_to_stop(target: Target, execution_arn: str) -> str:

@@ -18,7 +18,7 @@ from tests.support.processes import Watched
 
 PROJECT = Path(__file__).resolve().parents[2]
 # `fanout serve` as a process: the module and the arguments before serve's own.
-SERVE = ("fanout_local.serve",)
+SERVE = ("fanout_local.cli", "serve")
 AWS = Path(sys.executable).parent / "aws"  # the AWS CLI v1 from requirements-dev.txt
 EXECUTION_SECONDS = 120.0  # a few dozen objects: seconds; generous for a loaded 2-core machine
 

@@ -7,6 +7,9 @@ link lists gone at once, while an object URL copied earlier still works, as revo
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,8 @@ import requests
 
 from fanout_local import share, shares
 from fanout_local.errors import UserError
-from tests.support.serve import Served, finished, start_serve
+from tests.support.processes import Watched
+from tests.support.serve import PROJECT, Served, finished, start_serve
 
 SOURCE = "share-source"
 OBJECTS = 18
@@ -147,14 +151,12 @@ def test_an_abandoned_wait_leaves_the_execution_running_and_says_how_to_stop_it(
 
 def test_stop_on_interrupt_stops_the_execution(sfn: Any, target: share.Target) -> None:
     arn = share.start(sfn, target, share.ShareRequest(bucket=SOURCE, max_concurrency=1))
-    watcher = share.ExecutionWatcher(sfn, arn, target.where)
-    # Once it is under way, as when a person presses Ctrl-C at the progress line. (moto 5.2.5
-    # loses a stop that comes before its interpreter began the first state.)
-    while not ((progress := watcher.poll()).states or progress.items):
-        assert progress.status == "RUNNING", "it ended before it was seen running"
 
-    share.stop(sfn, arn, target.where)  # what --stop-on-interrupt does
+    # At once: moto's interpreter drops a stop that comes before its first state; stop() asks
+    # again until the execution is no longer RUNNING.
+    status = share.stop(sfn, arn, target.where)  # what --stop-on-interrupt does
 
+    assert status == "ABORTED"
     assert finished(sfn, arn)["status"] == "ABORTED"
 
 
@@ -222,3 +224,98 @@ def test_revoke_expired_removes_only_the_expired(sfn: Any, target: share.Target,
     assert long.output["run_id"] in remaining
     assert not expected & remaining
     assert shares.what_revoke_cannot_do([r.share for r in revoked]) == []  # expired: nothing left working
+
+
+# -- the commands, as a person runs them against `fanout serve` ---------------------------------
+def cli(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fanout_local.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=PROJECT,
+        env=served.env(),
+    )
+
+
+def test_fanout_share_prints_the_page_url_and_shares_lists_it(served: Served) -> None:
+    shared = cli(served, "share", f"s3://{SOURCE}/docs/2/", "--endpoint-url", served.url, "--expires-in", "15m")
+
+    assert shared.returncode == 0, shared.stderr
+    (page_url,) = shared.stdout.splitlines()
+    assert requests.get(page_url, timeout=30).status_code == 200
+    assert f"SUCCEEDED: {OBJECTS // 3} objects" in shared.stderr
+    listed = cli(served, "shares", "--manifest-bucket", served.manifest_bucket, "--s3-endpoint", served.url, "--json")
+    assert listed.returncode == 0, listed.stderr
+    mine = [s for s in json.loads(listed.stdout) if s["page_url"] == page_url]
+    assert len(mine) == 1
+    assert mine[0]["state"] == "live"
+    assert (mine[0]["bucket"], mine[0]["prefix"]) == (SOURCE, "docs/2/")
+    table = cli(served, "shares", "--manifest-bucket", served.manifest_bucket, "--s3-endpoint", served.url)
+    assert table.returncode == 0, table.stderr
+    assert f"{mine[0]['run_id']}  {page_url}" in table.stdout.splitlines()
+
+    revoked = cli(
+        served, "revoke", mine[0]["run_id"], "--manifest-bucket", served.manifest_bucket, "--s3-endpoint", served.url
+    )
+
+    assert revoked.returncode == 0, revoked.stderr
+    assert f"revoked {mine[0]['run_id']} (live, s3://{SOURCE}/docs/2/)" in revoked.stderr
+    assert "works until it expires" in " ".join(revoked.stderr.split())
+    assert requests.get(page_url, timeout=30).status_code in {403, 404}
+
+
+def test_fanout_share_json_is_the_execution_output(served: Served) -> None:
+    shared = cli(served, "share", f"s3://{SOURCE}/docs/", "--endpoint-url", served.url, "--json", "--name", "as-json")
+
+    assert shared.returncode == 0, shared.stderr
+    output = json.loads(shared.stdout)
+    assert (output["run_id"], output["count"]) == ("as-json", OBJECTS)
+
+
+def test_fanout_share_of_a_failing_run_names_the_error_and_exits_1(served: Served) -> None:
+    shared = cli(served, "share", "s3://no-such-source-bucket", "--endpoint-url", served.url)
+
+    assert shared.returncode == 1
+    assert shared.stdout == ""
+    assert "FAILED: BucketNotFound: " in shared.stderr
+    assert "Traceback" not in shared.stderr
+
+
+def test_fanout_share_of_nothing_exits_1_unless_allowed(served: Served) -> None:
+    args = ("share", f"s3://{SOURCE}/docs/", "--suffix", ".none", "--endpoint-url", served.url)
+    empty = cli(served, *args)
+    assert empty.returncode == 1
+    assert "nothing matched" in empty.stderr
+    allowed = cli(served, *args, "--allow-empty")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "SUCCEEDED: 0 objects" in allowed.stderr
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["leaves-it-running", "stop-on-interrupt"])
+def test_ctrl_c_during_fanout_share(served: Served, stop: bool) -> None:
+    args = ["share", f"s3://{SOURCE}", "--endpoint-url", served.url, "--max-concurrency", "1"]
+    process = Watched(
+        "fanout_local.cli", *args, *(["--stop-on-interrupt"] if stop else []), cwd=PROJECT, env=served.env()
+    )
+    try:
+        process.wait_for("RUNNING: ")  # its progress line: the execution is under way
+        process.process.send_signal(signal.SIGINT)
+        process.process.wait(timeout=60)
+        process.join_readers()
+    finally:
+        process.close()
+
+    assert process.process.returncode == 130, process.stderr
+    assert process.stderr.rstrip().endswith("interrupted")
+    started = next(line for line in process.err if line.startswith("started "))
+    arn = started.split()[1]
+    said = " ".join(process.stderr.split())
+    sfn = served.client("stepfunctions")
+    if stop:
+        assert f"stopped {arn}" in said
+        assert finished(sfn, arn)["status"] == "ABORTED"
+    else:
+        assert f"stepfunctions stop-execution --execution-arn {arn}" in said
+        assert finished(sfn, arn)["status"] == "SUCCEEDED"

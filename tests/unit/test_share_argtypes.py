@@ -8,7 +8,7 @@ import json
 import pytest
 
 from fanout_local import share, shares
-from fanout_local.share_arguments import duration, human_duration, s3_location, stack_name, state_machine_arn
+from fanout_local.cli.argtypes import duration, human_duration, s3_location, stack_name, state_machine_arn
 from s3fanout.config import MAX_EXPIRES_IN
 
 

@@ -51,6 +51,11 @@ def _demo(sub: Subparsers) -> None:
         type=output_dir,
         help="after verifying, download everything into DIR (fanout fetch)",
     )
+    parser.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="on a terminal too, stop at the end (else: serve the page until Ctrl-C)",
+    )
     parser.set_defaults(handler=demo.command)
 
 

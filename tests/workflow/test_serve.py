@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -163,4 +164,40 @@ def test_a_port_in_use_is_a_one_line_error() -> None:
     assert process.process.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in process.stderr
     assert "--port" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_with_s3_elsewhere_the_port_serves_step_functions_and_runs_write_there(s3: Any, moto_endpoint: str) -> None:
+    source, manifests = f"ext-src-{uuid.uuid4().hex[:8]}", f"ext-out-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=source)
+    s3.create_bucket(Bucket=manifests)
+    for n in range(5):
+        s3.put_object(Bucket=source, Key=f"d/{n}.pdf", Body=b"%PDF")
+    serving = start_serve("--s3-endpoint", moto_endpoint, "--manifest-bucket", manifests)
+    try:
+        assert f"S3: {moto_endpoint}\n" in serving.process.out
+        sfn = serving.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=serving.arn, input=json.dumps({"bucket": source}))["executionArn"]
+
+        described = finished(sfn, arn)
+
+        assert described["status"] == "SUCCEEDED", described
+        run_id = json.loads(described["output"])["run_id"]
+        s3.head_object(Bucket=manifests, Key=f"manifests/{run_id}/index.html")  # on the S3 given
+    finally:
+        serving.process.close()
+
+
+def test_with_s3_elsewhere_a_missing_manifest_bucket_is_named(moto_endpoint: str) -> None:
+    process = Watched(
+        *SERVE, "--port", "0", "--s3-endpoint", moto_endpoint, "--manifest-bucket", "no-such-out", cwd=PROJECT
+    )
+    try:
+        process.process.wait(timeout=120)
+        process.join_readers()
+    finally:
+        process.close()
+
+    assert process.process.returncode == 1, process.stderr
+    assert f"no bucket 'no-such-out' at {moto_endpoint}" in process.stderr
     assert "Traceback" not in process.stderr

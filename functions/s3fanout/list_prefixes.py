@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .errors import S3_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
 from .listing import ProbePage, probe_page
 from .pipeline import run_pipeline
 from .planner import KeyRange, RangePlanner, Sample
-from .records import RunRecord, WorkUnit
+from .records import WorkUnit
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-    from .inputs import RunRequest
-
-
-def new_run_id() -> str:
-    """Sortable and unique: ``20261126T163000Z-1a2b3c4d``."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    from .records import RunRequest
 
 
 # Probes in flight at once (the client's connection pool holds 32).
@@ -168,37 +160,3 @@ async def plan_pieces(
         work.prefix, target_units=MAX_PIECES, start_after=start_after, end_key=work.end_key, min_unit=piece_size
     )
     return await plan_ranges(probe, planner)
-
-
-async def bucket_region(client: S3Client, bucket: str, default: str) -> str:
-    """The bucket's region: presigned URLs are only valid when signed for it."""
-    try:
-        response = await client.head_bucket(Bucket=bucket)
-    except S3_CALL_ERRORS as exc:
-        if error_code(exc) in {"404", "NoSuchBucket"}:
-            raise BucketNotFound(bucket) from exc
-        raise translate_client_error(exc, bucket=bucket, operation="HeadBucket") from exc
-    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    return response.get("BucketRegion") or headers.get("x-amz-bucket-region") or default
-
-
-def run_record(
-    request: RunRequest, run_id: str, *, units: int, manifest_bucket: str, plan_key: str, region: str
-) -> RunRecord:
-    """The run's record, with a fresh attempt id: MergeIndex then ignores whatever an
-    earlier attempt of the same run_id left (idempotent re-runs)."""
-    return RunRecord(
-        run_id=run_id,
-        attempt=uuid.uuid4().hex,
-        bucket=request.bucket,
-        prefix=request.prefix,
-        suffix=request.suffix,
-        expires_in=request.expires_in,
-        max_concurrency=request.max_concurrency,
-        manifest_bucket=manifest_bucket,
-        plan_key=plan_key,
-        units=units,
-        bucket_region=region,
-        created_at=time.time(),
-        **request.filters.to_json(),
-    )

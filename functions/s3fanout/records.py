@@ -1,6 +1,7 @@
 """Every record that crosses a boundary between the Lambdas, typed (in the spirit of
-Powertools' ``DataRecord``): a work unit (a plan item), the BuildManifest event, the run
-record (``run.json``, ListPrefixes' result), a part summary and an error record.
+Powertools' ``DataRecord``): the execution input (``RunRequest``), a work unit (a plan
+item), the BuildManifest and MergeIndex events, the run record (``run.json``, ListPrefixes'
+result), a part summary and an error record.
 
 Each knows its JSON shape (``to_json`` / ``from_json``); ``s3fanout.store.RunStore`` reads
 and writes them under ``manifests/{run_id}/``. Validating an event from outside (the
@@ -10,6 +11,9 @@ reads documents this code wrote itself.
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Self, cast
 
@@ -23,6 +27,16 @@ def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``cls`` present in ``data`` (documents from older versions lack some)."""
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+# A run id names the run's folder (manifests/{run_id}/) and may be an execution name.
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def new_run_id() -> str:
+    """Sortable and unique, within RUN_ID_RE: ``20261126T163000Z-1a2b3c4d``. The one rule for
+    a generated run id (ListPrefixes without an execution name, the local ``fanout`` CLI)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 class JsonRecord:
@@ -75,6 +89,27 @@ class Filters(JsonRecord):
             and (self.modified_after is None or modified > self.modified_after)
             and (self.modified_before is None or modified < self.modified_before)
         )
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The validated execution input (``s3fanout.inputs.parse_run_request``)."""
+
+    bucket: str
+    prefix: str
+    suffix: str
+    expires_in: int
+    max_concurrency: int
+    run_id: str | None = None
+    filters: Filters = field(default_factory=Filters)
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """The MergeIndex event: the run to merge; the rest is read from its ``run.json``."""
+
+    run_id: str
+    bucket: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +185,28 @@ class RunRecord(JsonRecord):
     modified_before: str | None = None
     min_size: int | None = None
     max_size: int | None = None
+
+    @classmethod
+    def of(
+        cls, request: RunRequest, run_id: str, *, units: int, manifest_bucket: str, plan_key: str, region: str
+    ) -> RunRecord:
+        """The run's record, with a fresh attempt id: MergeIndex then ignores whatever an
+        earlier attempt of the same run_id left (idempotent re-runs)."""
+        return cls(
+            run_id=run_id,
+            attempt=uuid.uuid4().hex,
+            bucket=request.bucket,
+            prefix=request.prefix,
+            suffix=request.suffix,
+            expires_in=request.expires_in,
+            max_concurrency=request.max_concurrency,
+            manifest_bucket=manifest_bucket,
+            plan_key=plan_key,
+            units=units,
+            bucket_region=region,
+            created_at=time.time(),
+            **request.filters.to_json(),
+        )
 
     def to_result(self) -> dict[str, Any]:
         """ListPrefixes' result: the record without its timestamp."""

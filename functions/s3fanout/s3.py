@@ -1,4 +1,4 @@
-"""aioboto3 S3 clients configured for this workload."""
+"""aioboto3 S3 clients configured for this workload, and the bucket facts a run needs first."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import botocore.handlers
 from aiobotocore.parsers import AioResponseParserFactory, AioRestXMLParser
 from botocore.config import Config
 
+from .errors import S3_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
 from .listing import FAST_LISTING, next_token_of, split_list_objects_v2
 from .presign import shared_loader
 
 if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
     from .config import Settings
 
 # Standard retry mode backs off with jitter on 5xx, SlowDown and dropped connections.
@@ -110,3 +113,15 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     if settings.s3_endpoint_url:
         kwargs["endpoint_url"] = settings.s3_endpoint_url
     return kwargs
+
+
+async def bucket_region(client: S3Client, bucket: str, default: str) -> str:
+    """The bucket's region: presigned URLs are only valid when signed for it."""
+    try:
+        response = await client.head_bucket(Bucket=bucket)
+    except S3_CALL_ERRORS as exc:
+        if error_code(exc) in {"404", "NoSuchBucket"}:
+            raise BucketNotFound(bucket) from exc
+        raise translate_client_error(exc, bucket=bucket, operation="HeadBucket") from exc
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return response.get("BucketRegion") or headers.get("x-amz-bucket-region") or default

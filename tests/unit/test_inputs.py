@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -13,12 +14,12 @@ from s3fanout.inputs import (
     MAX_CONCURRENCY_LIMIT,
     MAX_PREFIX_BYTES,
     MAX_SUFFIX_BYTES,
-    RunRequest,
-    WorkUnit,
     parse_build_request,
     parse_merge_request,
     parse_run_request,
+    validate_run_id,
 )
+from s3fanout.records import RunRequest, WorkUnit, new_run_id
 
 GOOD_BUCKET = "demo-bucket"
 RUN_DEFAULTS = {"default_expires_in": 1234, "default_max_concurrency": 7}
@@ -205,6 +206,12 @@ def test_run_request_defaults() -> None:
     )
 
 
+def test_a_generated_run_id_is_a_valid_run_id() -> None:
+    run_id = new_run_id()
+    assert validate_run_id(run_id) == run_id
+    assert new_run_id() != run_id
+
+
 def test_run_request_keeps_given_values() -> None:
     event = {
         "bucket": GOOD_BUCKET,
@@ -215,7 +222,7 @@ def test_run_request_keeps_given_values() -> None:
         "run_id": "re-run_1",
     }
     no_filters = {"modified_after": None, "modified_before": None, "min_size": None, "max_size": None}
-    assert run_request(event).to_dict() == {**event, "filters": no_filters}
+    assert asdict(run_request(event)) == {**event, "filters": no_filters}
 
 
 @pytest.mark.parametrize(

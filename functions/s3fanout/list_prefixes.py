@@ -140,23 +140,3 @@ async def plan_units(
         )
         for number, r in enumerate(ranges)
     ]
-
-
-# A unit far bigger than planned spreads its rest into at most this many pieces, run at
-# once by the workflow (an INLINE Map inside the unit's Distributed Map iteration).
-MAX_PIECES = 40
-
-
-async def plan_pieces(
-    client: S3Client, bucket: str, work: WorkUnit, start_after: str, *, piece_size: int
-) -> list[KeyRange]:
-    """The rest of an oversized unit - keys in (start_after, work.end_key] - as pieces of
-    about ``piece_size`` keys (fewer, bigger ones past MAX_PIECES)."""
-
-    async def probe(point: str | None, max_keys: int) -> ProbePage:
-        return await probe_page(client, bucket, work.prefix, point, max_keys=max_keys)
-
-    planner = RangePlanner(
-        work.prefix, target_units=MAX_PIECES, start_after=start_after, end_key=work.end_key, min_unit=piece_size
-    )
-    return await plan_ranges(probe, planner)

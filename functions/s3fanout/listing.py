@@ -17,7 +17,7 @@ import re
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import ClientError, PaginationError
 
@@ -28,9 +28,17 @@ if TYPE_CHECKING:
 
     from .records import WorkUnit
 
-# (key, size, why it is not shared or None, LastModified text, ETag without its quotes)
-# - all a manifest needs. Timestamps stay S3's text: nothing is parsed per key.
-ObjectEntry = tuple[str, int, str | None, str, str]
+
+class ObjectEntry(NamedTuple):
+    """One listed object: all a manifest needs. A tuple (cheap to make per key); timestamps
+    stay S3's text: nothing is parsed per key."""
+
+    key: str
+    size: int
+    # Why it gets no link (an archived storage class, "folder marker"), or None.
+    not_shared: str | None
+    last_modified: str  # S3's LastModified text
+    etag: str  # without its quotes
 
 
 class PageRun:
@@ -323,7 +331,7 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
     try:
         async for page in _pages_with_optional_attributes(client, params):
             entries = [
-                (
+                ObjectEntry(
                     obj["Key"],
                     obj["Size"],
                     not_shared(obj),
@@ -332,9 +340,9 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
                 )
                 for obj in page.get("Contents", ())
             ]
-            done = end_key is not None and bool(entries) and entries[-1][0] > end_key
-            if done:
-                entries = [entry for entry in entries if entry[0] <= end_key]
+            done = end_key is not None and bool(entries) and entries[-1].key > end_key
+            if done and end_key is not None:
+                entries = [entry for entry in entries if entry.key <= end_key]
             for start in range(0, len(entries), BATCH):
                 if start:
                     await asyncio.sleep(0)

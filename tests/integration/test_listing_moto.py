@@ -46,7 +46,7 @@ async def _collect(moto_endpoint: str, bucket: str, work: WorkUnit) -> list[Any]
         direct = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         assert "LastModified" in direct["Contents"][0]  # outside listing.py: botocore's full output
         probe = await probe_page(client, bucket, "", entries[2][0], max_keys=5)
-        assert probe.keys == tuple(entry[0] for entry in entries[3:8])  # the planner's probe: same parse
+        assert probe.keys == tuple(entry.key for entry in entries[3:8])  # the planner's probe: same parse
         assert probe.truncated
         return entries
 
@@ -77,9 +77,9 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
     put_keys(s3, bucket, ODD_KEYS)
     entries = asyncio.run(_collect(moto_endpoint, bucket, WorkUnit(unit=0, prefix="")))
     expected = sorted(ODD_KEYS + many)
-    assert [entry[0] for entry in entries] == expected
-    assert all(entry[2] is None for entry in entries)  # STANDARD, no folder markers: all shared
-    sizes = {entry[0]: entry[1] for entry in entries}
+    assert [entry.key for entry in entries] == expected
+    assert all(entry.not_shared is None for entry in entries)  # STANDARD, no folder markers: all shared
+    sizes = {entry.key: entry.size for entry in entries}
     assert all(sizes[k] == 5 for k in many)
     assert all(sizes[k] == len(f"body of {k}".encode()) for k in ODD_KEYS)
     assert calls["fast"] >= 3
@@ -92,7 +92,7 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
             moto_endpoint, bucket, WorkUnit(unit=0, prefix="many/", start_after="many/00999", end_key="many/02000")
         )
     )
-    assert [entry[0] for entry in bounded] == [k for k in many if "many/00999" < k <= "many/02000"]
+    assert [entry.key for entry in bounded] == [k for k in many if "many/00999" < k <= "many/02000"]
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "botocore-parse"])

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from s3fanout import listing
-from s3fanout import s3 as s3mod
-from s3fanout.listing import iter_object_pages, probe_page, split_list_objects_v2
+from s3fanout import botocore_overrides, listing
+from s3fanout.botocore_overrides import split_list_objects_v2
+from s3fanout.listing import iter_object_pages, probe_page
 from s3fanout.records import WorkUnit
 from s3fanout.s3 import new_session
 from tests.support.s3_helpers import put_keys
@@ -62,7 +62,7 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
             calls["fast" if result is not None else "slow"] += 1
         return result
 
-    monkeypatch.setattr(s3mod, "split_list_objects_v2", spy)
+    monkeypatch.setattr(botocore_overrides, "split_list_objects_v2", spy)
     claims: list[bool] = []
     original_claim = listing.PageRun.claim
 
@@ -102,7 +102,7 @@ def test_entries_carry_the_listed_etag_and_last_modified_text(
     """What a manifest line gives a recipient to check its download: the ETag (the body's MD5
     for a single-part upload) without quotes, and LastModified exactly as S3 wrote it."""
     if not fast:
-        monkeypatch.setattr(s3mod, "split_list_objects_v2", lambda _body: None)
+        monkeypatch.setattr(botocore_overrides, "split_list_objects_v2", lambda _body: None)
     put_keys(s3, bucket, ODD_KEYS)
     entries = asyncio.run(_collect(moto_endpoint, bucket, WorkUnit(unit=0, prefix="")))
     listed = {obj["Key"]: obj for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]}

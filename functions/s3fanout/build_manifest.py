@@ -79,7 +79,7 @@ MAX_PIECES = 40
 def oversized_at(request: BuildRequest, min_unit: int) -> int | None:
     """Keys listed after which this invocation stops to spread the rest (None: never)."""
     work = request.work
-    if request.child or work.delimited or work.estimate is None:
+    if request.child or work.estimate is None:
         return None  # pieces do not spread again; hand-made events carry no estimate
     return OVERSIZE_FACTOR * max(work.estimate, min_unit)
 

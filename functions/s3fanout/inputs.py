@@ -150,15 +150,11 @@ def _optional_key(value: Any, field: str) -> str | None:
 def parse_build_request(event: Any) -> BuildRequest:
     """Validate ``{"run_id", "bucket", "prefix", "unit", "suffix", "expires_in", ...}``."""
     data = _require_object(event, "event")
-    delimited = data.get("delimited", False)
-    if not isinstance(delimited, bool):
-        raise InvalidInput("delimited", delimited, "must be a boolean")
     work = WorkUnit(
         unit=validate_int(data.get("unit"), "unit", minimum=0, maximum=99_999),
         prefix=validate_string(data.get("prefix", ""), "prefix", max_bytes=MAX_PREFIX_BYTES),
         start_after=_optional_key(data.get("start_after"), "start_after"),
         end_key=_optional_key(data.get("end_key"), "end_key"),
-        delimited=delimited,
         estimate=None
         if data.get("estimate") is None
         else validate_int(data["estimate"], "estimate", minimum=0, maximum=MAX_ESTIMATE),

@@ -209,8 +209,6 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
     """Yield the unit's objects in key order, a listing page at a time (in batches of BATCH)."""
     # RestoreStatus tells a restored copy of an archived object (absent for any other).
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": work.prefix, "OptionalObjectAttributes": ["RestoreStatus"]}
-    if work.delimited:
-        params["Delimiter"] = "/"
     if work.start_after:
         params["StartAfter"] = work.start_after
     end_key = work.end_key

@@ -55,16 +55,14 @@ class WorkUnit(JsonRecord):
     """One Map item (a line of ``plan.json``): a key range of the source bucket.
 
     Keys ``k`` with ``k.startswith(prefix)``, ``k > start_after`` (if set) and ``k <= end_key``
-    (if set); ``delimited`` units list only the objects directly under ``prefix`` (the
-    planner never makes them; hand-made events may). ``estimate``: the planner's key
-    count for the range, by which BuildManifest notices a unit far bigger than planned.
+    (if set). ``estimate``: the planner's key count for the range, by which BuildManifest
+    notices a unit far bigger than planned.
     """
 
     unit: int
     prefix: str
     start_after: str | None = None
     end_key: str | None = None
-    delimited: bool = False
     estimate: int | None = None
 
 

@@ -290,8 +290,6 @@ GOOD_BUILD = {"run_id": "example-run", "bucket": GOOD_BUCKET, "unit": 0, "prefix
         pytest.param("expires_in", False, "must be an integer", id="expires_in-bool"),
         pytest.param("start_after", 5, "must be a string", id="start_after-int"),
         pytest.param("end_key", ["k"], "must be a string", id="end_key-list"),
-        pytest.param("delimited", "yes", "must be a boolean", id="delimited-string"),
-        pytest.param("delimited", 1, "must be a boolean", id="delimited-int"),
         pytest.param("attempt", 5, "must be a string", id="attempt-int"),
         pytest.param("segment", -1, "must be between 0 and", id="segment-negative"),
         pytest.param("segment", "1", "must be an integer", id="segment-string"),
@@ -325,7 +323,7 @@ def test_build_request_defaults() -> None:
     assert request.suffix == ".pdf"
     assert request.expires_in == 900
     assert request.segment == 0
-    assert request.work == WorkUnit(unit=0, prefix="reports/2024/", start_after=None, end_key=None, delimited=False)
+    assert request.work == WorkUnit(unit=0, prefix="reports/2024/", start_after=None, end_key=None)
 
 
 def test_build_request_keeps_a_continuation() -> None:
@@ -336,7 +334,6 @@ def test_build_request_keeps_a_continuation() -> None:
         "expires_in": 60,
         "start_after": "reports/2024/0999.pdf",
         "end_key": "reports/2024/5000.pdf",
-        "delimited": True,
         "segment": 3,
         "next": None,  # fields the workflow passes along are ignored
     }
@@ -347,7 +344,6 @@ def test_build_request_keeps_a_continuation() -> None:
         prefix="reports/2024/",
         start_after="reports/2024/0999.pdf",
         end_key="reports/2024/5000.pdf",
-        delimited=True,
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from botocore.exceptions import ClientError, PaginationError
 
 from .botocore_overrides import FAST_LISTING
-from .errors import S3_CALL_ERRORS, error_code, translate_client_error
+from .errors import AWS_CALL_ERRORS, error_code, translate_client_error
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -147,7 +147,7 @@ async def probe_page(
         params["StartAfter"] = start_after
     try:
         page = await _first_page(PageRun(client, params, read_ahead=False), params)
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
     keys = tuple(obj["Key"] for obj in page.get("Contents", ()))
     return ProbePage(keys, bool(page.get("IsTruncated")) and bool(keys))
@@ -159,7 +159,7 @@ async def list_keys(client: S3Client, bucket: str, prefix: str) -> list[str]:
     try:
         async for page in list_pages(client, {"Bucket": bucket, "Prefix": prefix}):
             keys.extend(obj["Key"] for obj in page.get("Contents", ()))
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
     return keys
 
@@ -233,5 +233,5 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
                 yield entries[start : start + BATCH]
             if done:
                 return
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc

@@ -8,7 +8,7 @@ import aioboto3
 from botocore.config import Config
 
 from . import botocore_overrides
-from .errors import S3_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
+from .errors import AWS_CALL_ERRORS, BucketNotFound, error_code, translate_client_error
 from .presign import shared_loader
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ async def bucket_region(client: S3Client, bucket: str, default: str) -> str:
     """The bucket's region: presigned URLs are only valid when signed for it."""
     try:
         response = await client.head_bucket(Bucket=bucket)
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         if error_code(exc) in {"404", "NoSuchBucket"}:
             raise BucketNotFound(bucket) from exc
         raise translate_client_error(exc, bucket=bucket, operation="HeadBucket") from exc

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .list_prefixes import plan_ranges
 from .listing import ObjectEntry, ProbePage, iter_object_pages, probe_page
 from .pipeline import STOP, Verdict, run_pipeline
 from .planner import KeyRange, RangePlanner
+from .probing import plan_ranges
 from .records import BuildRequest, PartSummary
 from .writer import StreamingUpload
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import ClientError, PaginationError
@@ -214,8 +215,8 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
     end_key = work.end_key
     try:
         async for page in _pages_with_optional_attributes(client, params):
-            entries = [
-                ObjectEntry(
+            rows = [
+                (
                     obj["Key"],
                     obj["Size"],
                     not_shared(obj),
@@ -224,6 +225,8 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
                 )
                 for obj in page.get("Contents", ())
             ]
+            # tuple.__new__ straight from C: ObjectEntry(...) is a Python call per key (~0.7 us).
+            entries: list[ObjectEntry] = list(map(tuple.__new__, repeat(ObjectEntry), rows))
             done = end_key is not None and bool(entries) and entries[-1].key > end_key
             if done and end_key is not None:
                 entries = [entry for entry in entries if entry.key <= end_key]

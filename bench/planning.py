@@ -54,8 +54,8 @@ def schedule(sizes: list[int], slots: int) -> float:
 
 
 async def _plan(endpoint: str, bucket: str, prefix: str, concurrency: int) -> tuple[list[Any], float, float]:
-    from s3fanout.inputs import RunRequest
     from s3fanout.list_prefixes import plan_units
+    from s3fanout.records import RunRequest
     from s3fanout.s3 import CLIENT_CONFIG, new_session
 
     request = RunRequest(bucket=bucket, prefix=prefix, suffix="", expires_in=900, max_concurrency=concurrency)

@@ -16,11 +16,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from s3fanout.records import new_run_id
 
 from . import lifeline, moto_overrides
 from .lambda_runtime.function_env import function_env
@@ -50,8 +51,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def new_execution_name() -> str:
-    return time.strftime("run-%Y%m%dT%H%M%SZ-", time.gmtime()) + uuid.uuid4().hex[:6]
+# The execution name is the run_id: the deployed rule (cli.py still imports this name).
+new_execution_name = new_run_id
 
 
 def _wait_for_port(
@@ -311,7 +312,7 @@ class EmbeddedEngine:
         on_poll: Callable[[], None] | None = None,
     ) -> ExecutionResult:
         """Start one execution and wait for it to end."""
-        name = name or new_execution_name()
+        name = name or new_run_id()
         first = len(self._invocations)
         started = time.monotonic()
         arn = self._sfn.start_execution(

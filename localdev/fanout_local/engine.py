@@ -51,10 +51,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# The execution name is the run_id: the deployed rule (cli.py still imports this name).
-new_execution_name = new_run_id
-
-
 def _wait_for_port(
     port: int, process: subprocess.Popen[bytes], checkpoint: Callable[[], None], timeout: float = 30.0
 ) -> None:

@@ -16,11 +16,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from s3fanout.records import new_run_id
 
 from . import lifeline, moto_overrides
 from .lambda_runtime.function_env import function_env
@@ -48,10 +49,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def new_execution_name() -> str:
-    return time.strftime("run-%Y%m%dT%H%M%SZ-", time.gmtime()) + uuid.uuid4().hex[:6]
 
 
 def _wait_for_port(
@@ -311,7 +308,7 @@ class EmbeddedEngine:
         on_poll: Callable[[], None] | None = None,
     ) -> ExecutionResult:
         """Start one execution and wait for it to end."""
-        name = name or new_execution_name()
+        name = name or new_run_id()
         first = len(self._invocations)
         started = time.monotonic()
         arn = self._sfn.start_execution(

@@ -14,8 +14,9 @@ from rich.table import Table
 
 from fanout_fetch import interrupts
 from fanout_local.cli.console import console, log_sink, print_failure, run_with_progress, running_engine
-from fanout_local.engine import EmbeddedEngine, EngineConfig, new_execution_name
+from fanout_local.engine import EmbeddedEngine, EngineConfig
 from fanout_local.progress import add_phase, new_progress
+from s3fanout.records import new_run_id
 
 
 def command(args: argparse.Namespace) -> int:
@@ -24,7 +25,7 @@ def command(args: argparse.Namespace) -> int:
 
     bucket = "demo-bucket"
     dataset = make_dataset(args.objects, args.prefixes)
-    name = new_execution_name()
+    name = new_run_id()
     with ExitStack() as stack:
         log, log_path = log_sink(stack, args.verbose, name)
         # A demo's thousand objects would be one unit at the deployed minimum (5,000 keys):

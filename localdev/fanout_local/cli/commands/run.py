@@ -14,7 +14,8 @@ from fanout_fetch import interrupts
 from fanout_fetch.reporting import waiting
 from fanout_local.cli.console import console, log_sink, print_failure, run_with_progress, running_engine
 from fanout_local.cli.preflight import aws_endpoint, check_bucket, check_lambda_endpoint
-from fanout_local.engine import EngineConfig, new_execution_name
+from fanout_local.engine import EngineConfig
+from s3fanout.records import new_run_id
 
 
 def _execution_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def _execution_input(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def command(args: argparse.Namespace) -> int:
-    name = args.name or new_execution_name()
+    name = args.name or new_run_id()
     s3_endpoint = args.s3_endpoint or aws_endpoint()
     with waiting(console, f"checking s3://{args.bucket} at {s3_endpoint}"):
         # In a thread: its timeouts add up to seconds, which a signal does not wait for.

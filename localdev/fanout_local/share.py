@@ -326,8 +326,9 @@ STOP_SECONDS = 10.0  # how long stop() makes sure the stop took
 
 def stop(sfn: Any, execution_arn: str, where: str, *, pause: Callable[[float], None] = time.sleep) -> str:
     """Stop the execution; its status after. On AWS it is ABORTED at once. moto's interpreter
-    (fanout serve) ignores a stop that comes before it began the first state, and ends the
-    state that runs first: asked again until it is no longer RUNNING, for a while."""
+    (fanout serve, moto 5.2.5) drops a stop that comes before its first state - so it is asked
+    again while the execution is RUNNING, for a while - and lets a Distributed Map that is
+    running go on to SUCCEEDED: the status returned says what came of it."""
     deadline = time.monotonic() + STOP_SECONDS
     while True:
         _call(

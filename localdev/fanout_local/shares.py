@@ -30,6 +30,9 @@ READ_THREADS = 16  # index documents read at once when listing
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 
 LIVE, EXPIRED, INCOMPLETE = "live", "expired", "incomplete"
+# The Distributed Map's ResultWriter writes under {root}/_map-results/ (statemachine/fanout.asl.json):
+# not a run.
+MAP_RESULTS = "_map-results"
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def run_ids(s3: Any, bucket: str, root: str = MANIFEST_ROOT) -> list[str]:
     found: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{root}/", Delimiter="/"):
         found += [p["Prefix"][len(root) + 1 : -1] for p in page.get("CommonPrefixes", ())]
-    return found
+    return [run_id for run_id in found if run_id != MAP_RESULTS]
 
 
 def read_share(s3: Any, bucket: str, run_id: str, *, root: str = MANIFEST_ROOT, now: float | None = None) -> Share:

@@ -7,6 +7,9 @@ tested against `fanout serve` (tests/workflow/test_share.py)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +78,44 @@ def test_a_stack_without_the_output_is_named(server: MotoProcess) -> None:
 
     with pytest.raises(UserError, match=r"stack not-fanout \(us-east-1\) has no StateMachineArn output"):
         share.stack_target(cloudformation, "not-fanout")
+
+
+def test_shares_and_revoke_find_the_manifest_bucket_in_the_stack(server: MotoProcess) -> None:
+    """The commands as a person runs them with --stack: AWS_ENDPOINT_URL points every client at
+    the moto server, as it would at any AWS-compatible endpoint."""
+    cloudformation = server.client("cloudformation")
+    bucket = share.stack_target(cloudformation, STACK).manifest_bucket
+    assert bucket is not None
+    s3 = server.client("s3")
+    expired = {"run_id": "old-run", "bucket": "src-a", "prefix": "docs/", "count": 3}
+    expired |= {"created_at": "2020-01-01T00:00:00Z", "expires_at": "2020-01-01T00:15:00Z", "page_url": "x"}
+    s3.put_object(Bucket=bucket, Key="manifests/old-run/index.json", Body=json.dumps(expired).encode())
+    s3.put_object(Bucket=bucket, Key="manifests/old-run/index.html", Body=b"<html>")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+    def fanout(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "fanout_local.cli", *args, "--stack", STACK, "--region", "us-east-1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+
+    listed = fanout("shares", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(s["run_id"], s["state"], s["page_url"]) for s in json.loads(listed.stdout)] == [
+        ("old-run", "expired", None)
+    ]
+
+    revoked = fanout("revoke", "--expired")
+
+    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked old-run (expired, s3://src-a/docs/): deleted 2 objects" in revoked.stderr
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="manifests/")["KeyCount"] == 0

@@ -187,6 +187,8 @@ def test_shares_lists_live_and_expired_and_revoke_takes_one_back(
     later = time.time() + 3600  # the short one's links have expired by then, the long one's not
 
     listed = {s.run_id: s for s in shares.list_shares(s3, served.manifest_bucket, now=later)}
+    assert shares.MAP_RESULTS not in listed  # the Map's ResultWriter folder is no share
+    assert s3.list_objects_v2(Bucket=served.manifest_bucket, Prefix=f"manifests/{shares.MAP_RESULTS}/")["KeyCount"]
 
     expired, live = listed[short.output["run_id"]], listed[long.output["run_id"]]
     assert (expired.state, expired.page_url) == (shares.EXPIRED, None)

@@ -76,10 +76,14 @@
     }
     $("what").textContent = text;
     if (share.note) { $("note").textContent = share.note; $("note").hidden = false; }
-    // The tool published beside the share (fanout-fetch.pyz), else the one installed from source.
-    const tool = isLink(share.fetch_tool_url);
-    if (tool) { $("fetch-tool-link").href = share.fetch_tool_url; $("fetch-tool").hidden = false; $("fetch-source").hidden = true; }
-    $("fetch-command").textContent = `${tool ? "python3 fanout-fetch.pyz" : "fanout-fetch"} '${pageUrl().replace(/'/g, "'\\''")}' --to DIR`;
+    const quoted = `'${pageUrl().replace(/'/g, "'\\''")}'`;
+    $("fetch-command").textContent = `fanout-fetch ${quoted} --to DIR`;
+    // The tool as one file, published beside the share (fanout-fetch.pyz): nothing to install.
+    if (isLink(share.fetch_tool_url)) {
+      $("fetch-tool-link").href = share.fetch_tool_url;
+      $("fetch-pyz-command").textContent = `python3 fanout-fetch.pyz ${quoted} --to DIR`;
+      $("fetch-tool").hidden = false; $("fetch-source").hidden = true;
+    }
   }
   function pageUrl() { return location.href.split("#")[0]; }
   function tick() {

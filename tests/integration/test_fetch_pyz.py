@@ -161,3 +161,23 @@ def test_a_package_without_the_zipapp_publishes_an_index_without_it(
     assert "fetch_tool_url" not in index
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="manifests/").get("Contents", [])]
     assert not [k for k in keys if k.endswith(".pyz")]
+
+
+def test_an_older_python_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Its __main__ runs on an older Python (only 3.11 is here: its version_info is set back)."""
+    with zipfile.ZipFile(PYZ_PATH) as archive:
+        main = archive.read("__main__.py").decode()
+    script = f"import sys; sys.version_info = (3, 10, 0); exec({main!r})"
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"fanout-fetch.pyz needs Python {'.'.join(map(str, minimum_python()))} or later; this is "
+        + sys.version.split()[0]
+    ]

@@ -16,7 +16,7 @@ from typing import Any
 from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_CONCURRENCY_LIMIT, MAX_EXPIRES_IN
 from .errors import InvalidInput
 from .planner import MAX_ESTIMATE
-from .records import RUN_ID_RE, BuildRequest, Filters, MergeRequest, RunRequest, WorkUnit
+from .records import RUN_ID_RE, BuildRequest, Filters, MergeRequest, RunRequest, WorkUnit, new_run_id
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -169,6 +169,25 @@ def parse_run_request(event: Any, *, default_expires_in: int, default_max_concur
         if data.get("message") is None
         else validate_text(data["message"], "message", max_chars=MAX_MESSAGE_CHARS, multiline=True),
     )
+
+
+def parse_list_event(event: Any, *, default_expires_in: int, default_max_concurrency: int) -> tuple[RunRequest, str]:
+    """ListPrefixes' event: the workflow's envelope ``{"input": {...}, "run_id": <execution
+    name>}`` or a bare execution input (``sam local invoke``, tests). Returns the request and
+    its run id: the input's (a deliberate re-run), else the execution name, else a new id.
+    """
+    raw_input, execution_name = event, None
+    if isinstance(event, dict) and set(event) == {"input", "run_id"}:
+        raw_input, execution_name = event["input"], event["run_id"]
+    request = parse_run_request(
+        raw_input, default_expires_in=default_expires_in, default_max_concurrency=default_max_concurrency
+    )
+    if request.run_id is not None:
+        return request, request.run_id
+    # The execution name is null when an engine starts an execution without one.
+    if execution_name is not None:
+        return request, validate_run_id(execution_name, "execution name")
+    return request, new_run_id()
 
 
 def _optional_region(value: Any) -> str | None:

@@ -1,8 +1,9 @@
 """Every record that crosses a boundary between the Lambdas, typed (in the spirit of
 Powertools' ``DataRecord``): the execution input (``RunRequest``), a work unit (a plan
 item), the BuildManifest and MergeIndex events, the run record (``run.json``, ListPrefixes'
-result), a part summary, an error record, and what MergeIndex publishes: the index
-(``IndexDocument``, the recipient's contract) and its result (``IndexResult``).
+result, with the plan in ``PlanResult``), a part summary (in ``BuildResult``, BuildManifest's
+result), an error record, and what MergeIndex publishes: the index (``IndexDocument``, the
+recipient's contract) and its result (``IndexResult``).
 
 Each knows its JSON shape (``to_json`` / ``from_json``); ``s3fanout.store.RunStore`` reads
 and writes them under ``manifests/{run_id}/``. Validating an event from outside (the
@@ -227,6 +228,24 @@ class RunRecord(JsonRecord):
 
 
 @dataclass(frozen=True)
+class PlanResult:
+    """What ListPrefixes planned: the run's record (its result), the units (the plan) and
+    the planner's counts (probes, rounds, units, queue_peak)."""
+
+    record: RunRecord
+    units: list[WorkUnit]
+    stats: dict[str, int]
+
+    def to_result(self, *, inline_plan: bool = False) -> dict[str, Any]:
+        output = self.record.to_result()
+        if inline_plan:
+            # Local testing only (Step Functions Local has no ItemReader): the units inline, for
+            # an INLINE Map's ItemsPath. State payloads are capped at 256 KiB: a few thousand units.
+            output["plan"] = [unit.to_json() for unit in self.units]
+        return output
+
+
+@dataclass(frozen=True)
 class PartSummary(JsonRecord):
     """What one BuildManifest invocation wrote: its part and where listing stopped.
 
@@ -267,6 +286,28 @@ class PartSummary(JsonRecord):
         for name in self._BOOKKEEPING:
             del result[name]
         return result
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """BuildManifest's result: its part's summary, then what the workflow runs next - the
+    unit's next segment (``next``), or the pieces it spread into (``spill``), or neither."""
+
+    summary: PartSummary
+    following: BuildRequest | None = None
+    pieces: list[BuildRequest] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, request: BuildRequest, summary: PartSummary, pieces: list[BuildRequest]) -> BuildResult:
+        if pieces:
+            return cls(summary, pieces=pieces)
+        return cls(summary, following=None if summary.done else request.continued(summary.next_start_after or ""))
+
+    def to_json(self) -> dict[str, Any]:
+        """The state machine reads ``next`` (another segment) and ``spill`` (an INLINE Map's items)."""
+        following = self.following and self.following.to_event()
+        spill = [piece.to_event() for piece in self.pieces] if self.pieces else None
+        return {**self.summary.to_result(), "next": following, "spill": spill}
 
 
 @dataclass(frozen=True)

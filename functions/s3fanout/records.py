@@ -104,6 +104,9 @@ class RunRequest:
     max_concurrency: int
     run_id: str | None = None
     filters: Filters = field(default_factory=Filters)
+    # The sender's words for the share page: its headline (and tab title), a note under it.
+    title: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,9 @@ class RunRecord(JsonRecord):
     modified_before: str | None = None
     min_size: int | None = None
     max_size: int | None = None
+    # For MergeIndex only (index.json and the page): not in ListPrefixes' result.
+    title: str | None = None
+    message: str | None = None
 
     @classmethod
     def of(
@@ -208,12 +214,16 @@ class RunRecord(JsonRecord):
             bucket_region=region,
             created_at=time.time(),
             **request.filters.to_json(),
+            title=request.title,
+            message=request.message,
         )
 
     def to_result(self) -> dict[str, Any]:
-        """ListPrefixes' result: the record without its timestamp."""
+        """ListPrefixes' result: the record without its timestamp and the sender's words (the
+        state machine passes the result on; a 2,000-character message has no business there)."""
         result = self.to_json()
-        del result["created_at"]
+        for name in ("created_at", "title", "message"):
+            del result[name]
         return result
 
 
@@ -381,6 +391,11 @@ class IndexDocument:
     parts: list[IndexPart]
     # Only with temporary credentials: why links may stop working early.
     note: str | None = None
+    # The sender's words (execution input), each only when given.
+    title: str | None = None
+    message: str | None = None
+    # The recipient's tool as one file (fanout-fetch.pyz, published beside the index), presigned.
+    fetch_tool_url: str | None = None
 
     @classmethod
     def of(
@@ -393,6 +408,7 @@ class IndexDocument:
         page_url: str,
         part_url: Callable[[str], str],
         note: str | None = None,
+        fetch_tool_url: str | None = None,
     ) -> IndexDocument:
         """The index of ``parts`` (in key order); ``part_url`` presigns a part's key."""
         # Object URLs were signed when their part was built: the index is only as good as the oldest.
@@ -424,12 +440,17 @@ class IndexDocument:
                 for p in parts
             ],
             note=note,
+            title=run.title,
+            message=run.message,
+            fetch_tool_url=fetch_tool_url,
         )
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
-        if document["note"] is None:
-            del document["note"]
+        # The optional fields are left out, not null (the schema in docs/formats.md).
+        for name in ("note", "title", "message", "fetch_tool_url"):
+            if document[name] is None:
+                del document[name]
         return document
 
 

@@ -12,7 +12,7 @@ ASL_RENDERED := .aws-sam/lint/fanout.asl.json
 # sam: no telemetry (and no network) during lint; validate needs a region, never credentials.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help install test lint lint-asl lint-sam typecheck unit explore integration workflow browser demo bench clean screenshot
+.PHONY: help install test lint lint-asl lint-sam typecheck unit explore integration workflow browser demo bench clean screenshot fetch-pyz
 .PHONY: up down sfn-local docs graphs seed invoke
 
 help:
@@ -52,6 +52,11 @@ lint: $(STAMP) lint-sam lint-asl typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+
+# The recipient's tool as one file, shipped with MergeIndex (docs/recipient.md). Deterministic:
+# rebuilding unchanged sources gives the same members; a test fails when it is stale.
+fetch-pyz: $(STAMP)
+	$(PY) -m fanout_local.fetch_pyz
 
 # mypy --strict on the deployed code (pyproject.toml [tool.mypy]).
 typecheck: $(STAMP)

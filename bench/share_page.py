@@ -21,12 +21,12 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 from typing import Any
 
 from bench.processes import BenchError, child_setup, entry, signals_held
 from s3fanout.presign import new_url_signer
 from s3fanout.share_page import render_share_page
+from s3fanout.sigv4 import FrozenCredentials
 
 PART_LINES = 5000
 
@@ -42,7 +42,7 @@ class ShareServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.objects = objects
         self.origin = f"http://127.0.0.1:{self.server_address[1]}"
-        identity = SimpleNamespace(access_key="AKIABENCHEXAMPLE", secret_key="bench-secret")
+        identity = FrozenCredentials(access_key="AKIABENCHEXAMPLE", secret_key="bench-secret")
         self.signer = new_url_signer(
             "bench-bucket", 604800, region="us-east-1", endpoint_url=self.origin, credentials=identity
         )

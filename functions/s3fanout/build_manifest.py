@@ -1,18 +1,22 @@
-"""BuildManifest's core: list a work unit, filter, presign, stream a JSONL part to S3; and
-the oversize policy (a unit far bigger than planned spreads its rest into pieces)."""
+"""BuildManifest's core: list a work unit, filter, presign, stream a JSONL part to S3; the
+oversize policy (a unit far bigger than planned spreads its rest into pieces); and one
+invocation's bookkeeping (``build_part``: the summary, an error record, what runs next)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from .errors import FanoutError, RunNotFound
 from .listing import ObjectEntry, ProbePage, iter_object_pages, probe_page
+from .observability import logger
 from .pipeline import STOP, Verdict, run_pipeline
 from .planner import KeyRange, RangePlanner
 from .probing import plan_ranges
-from .records import BuildRequest, PartSummary
+from .records import BuildRequest, BuildResult, ErrorRecord, PartSummary
 from .writer import StreamingUpload
 
 if TYPE_CHECKING:
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from .layout import RunLayout
     from .presign import UrlSigner
     from .records import WorkUnit
+    from .store import RunStore
 
 JSONL_CONTENT_TYPE = "application/x-ndjson"
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -248,3 +253,59 @@ async def build_manifest(
         oversized=tally.oversized,
         skipped=tally.skipped,
     )
+
+
+async def build_part(
+    client: S3Client,
+    store: RunStore,
+    request: BuildRequest,
+    new_signer: Callable[[], Awaitable[UrlSigner]],
+    *,
+    queue_max: int,
+    part_size: int,
+    min_unit: int,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> BuildResult:
+    """One BuildManifest invocation: write the part and its summary, spread an oversized
+    unit, and say what runs next. A failure is recorded (``errors/``) before it is raised.
+
+    ``new_signer()`` makes the source bucket's signer (loading the signing identity can
+    fail: that is recorded too).
+    """
+    if not request.attempt:
+        # Hand-made events (sam local invoke) do not know the attempt: take the run's.
+        run = await store.read_run()
+        if run is None:
+            raise RunNotFound(request.run_id, store.location)
+        request = replace(request, attempt=run.attempt)
+    try:
+        signer = await new_signer()
+        signed_at = time.time()
+        part = await build_manifest(
+            client,
+            signer,
+            request,
+            store.layout,
+            store.bucket,
+            queue_max=queue_max,
+            part_size=part_size,
+            should_stop=should_stop,
+            oversized_at=oversized_at(request, min_unit),
+            # Earlier runs' manifests, when they share the source bucket, are never shared.
+            skip_prefix=f"{store.layout.root}/" if store.bucket == request.bucket else None,
+        )
+        pieces = await spread_pieces(client, request, part, min_unit)
+        summary = replace(part, attempt=request.attempt, signed_at=signed_at, pieces=len(pieces))
+        await store.write_summary(summary)
+    except Exception as exc:
+        await record_error(store, ErrorRecord.of(request, exc))
+        raise
+    return BuildResult.of(request, summary, pieces)
+
+
+async def record_error(store: RunStore, record: ErrorRecord) -> None:
+    """Leave the error where MergeIndex can name it (the Distributed Map may swallow it)."""
+    try:
+        await store.write_error(record)
+    except FanoutError:
+        logger.warning("could not record the error", extra={"unit": record.unit, "child": record.child})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_CONCURRENCY_LIMIT, MAX_EXPIRES_IN
 from .errors import InvalidInput
 from .planner import MAX_ESTIMATE
-from .records import RUN_ID_RE, BuildRequest, Filters, MergeRequest, RunRequest, WorkUnit
+from .records import RUN_ID_RE, BuildRequest, Filters, MergeRequest, RunRequest, WorkUnit, new_run_id
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -24,7 +25,15 @@ MAX_SUFFIX_BYTES = 255
 
 # run_id: optional, to re-run a run under the same keys (execution names cannot be reused on AWS).
 FILTER_FIELDS = frozenset({"modified_after", "modified_before", "min_size", "max_size"})
-EXECUTION_FIELDS = frozenset({"bucket", "prefix", "suffix", "expires_in", "max_concurrency", "run_id"}) | FILTER_FIELDS
+# title / message: the sender's words on the share page (its tab title and headline, a note under it).
+TEXT_FIELDS = frozenset({"title", "message"})
+EXECUTION_FIELDS = (
+    frozenset({"bucket", "prefix", "suffix", "expires_in", "max_concurrency", "run_id"}) | FILTER_FIELDS | TEXT_FIELDS
+)
+# In characters (what a reader sees), not bytes: a headline fits a line or two, a message a
+# short letter; both end up in run.json, index.json and the page, never in a URL.
+MAX_TITLE_CHARS = 200
+MAX_MESSAGE_CHARS = 2000
 MAX_OBJECT_SIZE = 5 * 1024**4  # S3's largest object, 5 TiB
 
 
@@ -55,6 +64,30 @@ def validate_string(value: Any, field: str, *, max_bytes: int) -> str:
         raise InvalidInput(field, value, "must be a string")
     if len(value.encode("utf-8", "surrogatepass")) > max_bytes:
         raise InvalidInput(field, value, f"is longer than {max_bytes} bytes")
+    return value
+
+
+def validate_text(value: Any, field: str, *, max_chars: int, multiline: bool = False) -> str:
+    """A sender's words for a person to read: a non-blank string of at most ``max_chars``
+    characters, without control characters (``multiline``: newlines allowed) or unpaired
+    surrogates, which JSON carries but a page would show as garbage or not at all."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, "must be a string")
+    # The value in a message is shown shortened: a 10,000-character message is no help there.
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    if len(value) > max_chars:
+        raise InvalidInput(field, shown, f"is {len(value):,} characters long; at most {max_chars:,} are allowed")
+    if not value.strip():
+        raise InvalidInput(field, value, "is empty; leave the field out instead")
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if char == "\n" and multiline:
+            continue
+        if category in ("Cc", "Cs"):
+            allowed = "newlines (\\n) are the only control character allowed" if multiline else "use one line of text"
+            raise InvalidInput(
+                field, shown, f"has the control character U+{ord(char):04X} at character {position + 1}; {allowed}"
+            )
     return value
 
 
@@ -108,7 +141,8 @@ def parse_filters(data: Mapping[str, Any]) -> Filters:
 
 
 def parse_run_request(event: Any, *, default_expires_in: int, default_max_concurrency: int) -> RunRequest:
-    """Validate the execution input ``{"bucket", "prefix", "suffix", "expires_in", "max_concurrency"}``."""
+    """Validate the execution input ``{"bucket", "prefix", "suffix", "expires_in", "max_concurrency", ...}``
+    (``EXECUTION_FIELDS``: also ``run_id``, the filters, and the sender's ``title`` and ``message``)."""
     data = _require_object(event, "input")
     unknown = sorted(set(data) - EXECUTION_FIELDS)
     if unknown:
@@ -130,7 +164,30 @@ def parse_run_request(event: Any, *, default_expires_in: int, default_max_concur
         ),
         run_id=None if data.get("run_id") is None else validate_run_id(data["run_id"]),
         filters=parse_filters(data),
+        title=None if data.get("title") is None else validate_text(data["title"], "title", max_chars=MAX_TITLE_CHARS),
+        message=None
+        if data.get("message") is None
+        else validate_text(data["message"], "message", max_chars=MAX_MESSAGE_CHARS, multiline=True),
     )
+
+
+def parse_list_event(event: Any, *, default_expires_in: int, default_max_concurrency: int) -> tuple[RunRequest, str]:
+    """ListPrefixes' event: the workflow's envelope ``{"input": {...}, "run_id": <execution
+    name>}`` or a bare execution input (``sam local invoke``, tests). Returns the request and
+    its run id: the input's (a deliberate re-run), else the execution name, else a new id.
+    """
+    raw_input, execution_name = event, None
+    if isinstance(event, dict) and set(event) == {"input", "run_id"}:
+        raw_input, execution_name = event["input"], event["run_id"]
+    request = parse_run_request(
+        raw_input, default_expires_in=default_expires_in, default_max_concurrency=default_max_concurrency
+    )
+    if request.run_id is not None:
+        return request, request.run_id
+    # The execution name is null when an engine starts an execution without one.
+    if execution_name is not None:
+        return request, validate_run_id(execution_name, "execution name")
+    return request, new_run_id()
 
 
 def _optional_region(value: Any) -> str | None:

@@ -36,6 +36,11 @@ class RunLayout:
         return f"{self.base}index.html"
 
     @property
+    def fetch_tool_key(self) -> str:
+        """The recipient's tool as one file (a Python zipapp), linked from the index and page."""
+        return f"{self.base}fanout-fetch.pyz"
+
+    @property
     def summaries_prefix(self) -> str:
         return f"{self.base}summaries/"
 

@@ -1,4 +1,5 @@
-"""ListPrefixes' core: a prefix's work units, planned by probing the listing (the handler writes them)."""
+"""ListPrefixes' core: a prefix's work units, planned by probing the listing, and the run
+(``plan.json``, ``run.json``) written for the workflow."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import TYPE_CHECKING
 from .listing import ProbePage, probe_page
 from .planner import RangePlanner
 from .probing import plan_ranges
-from .records import WorkUnit
+from .records import PlanResult, RunRecord, WorkUnit
+from .s3 import bucket_region
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
     from .records import RunRequest
+    from .store import RunStore
 
 
 # Units per Map slot: a few per slot evens out the slots' totals without costing many
@@ -50,3 +53,23 @@ async def plan_units(
         )
         for number, r in enumerate(ranges)
     ]
+
+
+async def plan_run(
+    client: S3Client, request: RunRequest, run_id: str, store: RunStore, *, min_unit: int, default_region: str
+) -> PlanResult:
+    """Plan ``request``'s units and write the plan, then the run record (in ``store``)."""
+    region = await bucket_region(client, request.bucket, default=default_region)
+    stats: dict[str, int] = {}
+    units = await plan_units(client, request, min_unit=min_unit, stats=stats)
+    record = RunRecord.of(
+        request,
+        run_id,
+        units=len(units),
+        manifest_bucket=store.bucket,
+        plan_key=store.layout.plan_key,
+        region=region,
+    )
+    await store.write_plan(units)
+    await store.write_run(record)
+    return PlanResult(record, units, stats)

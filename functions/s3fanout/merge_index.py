@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, PartsMissing, RunNotFound
+from .fetch_tool import FETCH_TOOL_CONTENT_TYPE, fetch_tool
 from .inputs import parse_build_request
 from .records import IndexDocument, IndexResult
 from .share_page import HTML_CONTENT_TYPE, render_share_page
@@ -102,6 +104,7 @@ async def merge_index(
     # Each document links the other: the page reads its parts, fetch finds the index from the page.
     index_url = part_signer.presign_get(layout.index_key)
     page_url = part_signer.presign_get(layout.page_key)
+    tool = fetch_tool()
     index = IndexDocument.of(
         run,
         parts,
@@ -110,9 +113,13 @@ async def merge_index(
         page_url=page_url,
         part_url=part_signer.presign_get,
         note=TEMPORARY_CREDENTIALS_NOTE if url_credentials == "temporary" else None,
+        fetch_tool_url=None if tool is None else part_signer.presign_get(layout.fetch_tool_key),
     )
-    # The page first: once index.json exists the run is published, and its page with it.
-    await store.write_page(render_share_page(index.to_json(), index_url), HTML_CONTENT_TYPE)
+    # The tool and the page first (together): once index.json exists the run is published, with both.
+    writes = [store.write_page(render_share_page(index.to_json(), index_url), HTML_CONTENT_TYPE)]
+    if tool is not None:
+        writes.append(store.write_fetch_tool(tool, FETCH_TOOL_CONTENT_TYPE))
+    await asyncio.gather(*writes)
     await store.write_index(index)
     return IndexResult(
         run_id=layout.run_id,

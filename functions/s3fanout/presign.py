@@ -159,7 +159,7 @@ def new_url_signer(
     """
     if credentials is not None:
         # botocore's own type, for its reference client (the fast signer is proven against it).
-        resolved: Any = Credentials(credentials.access_key, credentials.secret_key, getattr(credentials, "token", None))
+        resolved: Any = Credentials(credentials.access_key, credentials.secret_key, credentials.token)
     else:
         resolved = _process_session().get_component("credential_provider").load_credentials()
     if resolved is None:  # no credentials: whatever botocore does about it

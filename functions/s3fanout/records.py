@@ -1,8 +1,9 @@
 """Every record that crosses a boundary between the Lambdas, typed (in the spirit of
 Powertools' ``DataRecord``): the execution input (``RunRequest``), a work unit (a plan
 item), the BuildManifest and MergeIndex events, the run record (``run.json``, ListPrefixes'
-result), a part summary, an error record, and what MergeIndex publishes: the index
-(``IndexDocument``, the recipient's contract) and its result (``IndexResult``).
+result, with the plan in ``PlanResult``), a part summary (in ``BuildResult``, BuildManifest's
+result), an error record, and what MergeIndex publishes: the index (``IndexDocument``, the
+recipient's contract) and its result (``IndexResult``).
 
 Each knows its JSON shape (``to_json`` / ``from_json``); ``s3fanout.store.RunStore`` reads
 and writes them under ``manifests/{run_id}/``. Validating an event from outside (the
@@ -103,6 +104,9 @@ class RunRequest:
     max_concurrency: int
     run_id: str | None = None
     filters: Filters = field(default_factory=Filters)
+    # The sender's words for the share page: its headline (and tab title), a note under it.
+    title: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,9 @@ class RunRecord(JsonRecord):
     modified_before: str | None = None
     min_size: int | None = None
     max_size: int | None = None
+    # For MergeIndex only (index.json and the page): not in ListPrefixes' result.
+    title: str | None = None
+    message: str | None = None
 
     @classmethod
     def of(
@@ -207,13 +214,35 @@ class RunRecord(JsonRecord):
             bucket_region=region,
             created_at=time.time(),
             **request.filters.to_json(),
+            title=request.title,
+            message=request.message,
         )
 
     def to_result(self) -> dict[str, Any]:
-        """ListPrefixes' result: the record without its timestamp."""
+        """ListPrefixes' result: the record without its timestamp and the sender's words (the
+        state machine passes the result on; a 2,000-character message has no business there)."""
         result = self.to_json()
-        del result["created_at"]
+        for name in ("created_at", "title", "message"):
+            del result[name]
         return result
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """What ListPrefixes planned: the run's record (its result), the units (the plan) and
+    the planner's counts (probes, rounds, units, queue_peak)."""
+
+    record: RunRecord
+    units: list[WorkUnit]
+    stats: dict[str, int]
+
+    def to_result(self, *, inline_plan: bool = False) -> dict[str, Any]:
+        output = self.record.to_result()
+        if inline_plan:
+            # Local testing only (Step Functions Local has no ItemReader): the units inline, for
+            # an INLINE Map's ItemsPath. State payloads are capped at 256 KiB: a few thousand units.
+            output["plan"] = [unit.to_json() for unit in self.units]
+        return output
 
 
 @dataclass(frozen=True)
@@ -257,6 +286,28 @@ class PartSummary(JsonRecord):
         for name in self._BOOKKEEPING:
             del result[name]
         return result
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """BuildManifest's result: its part's summary, then what the workflow runs next - the
+    unit's next segment (``next``), or the pieces it spread into (``spill``), or neither."""
+
+    summary: PartSummary
+    following: BuildRequest | None = None
+    pieces: list[BuildRequest] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, request: BuildRequest, summary: PartSummary, pieces: list[BuildRequest]) -> BuildResult:
+        if pieces:
+            return cls(summary, pieces=pieces)
+        return cls(summary, following=None if summary.done else request.continued(summary.next_start_after or ""))
+
+    def to_json(self) -> dict[str, Any]:
+        """The state machine reads ``next`` (another segment) and ``spill`` (an INLINE Map's items)."""
+        following = self.following and self.following.to_event()
+        spill = [piece.to_event() for piece in self.pieces] if self.pieces else None
+        return {**self.summary.to_result(), "next": following, "spill": spill}
 
 
 @dataclass(frozen=True)
@@ -340,6 +391,11 @@ class IndexDocument:
     parts: list[IndexPart]
     # Only with temporary credentials: why links may stop working early.
     note: str | None = None
+    # The sender's words (execution input), each only when given.
+    title: str | None = None
+    message: str | None = None
+    # The recipient's tool as one file (fanout-fetch.pyz, published beside the index), presigned.
+    fetch_tool_url: str | None = None
 
     @classmethod
     def of(
@@ -352,6 +408,7 @@ class IndexDocument:
         page_url: str,
         part_url: Callable[[str], str],
         note: str | None = None,
+        fetch_tool_url: str | None = None,
     ) -> IndexDocument:
         """The index of ``parts`` (in key order); ``part_url`` presigns a part's key."""
         # Object URLs were signed when their part was built: the index is only as good as the oldest.
@@ -383,12 +440,17 @@ class IndexDocument:
                 for p in parts
             ],
             note=note,
+            title=run.title,
+            message=run.message,
+            fetch_tool_url=fetch_tool_url,
         )
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
-        if document["note"] is None:
-            del document["note"]
+        # The optional fields are left out, not null (the schema in docs/formats.md).
+        for name in ("note", "title", "message", "fetch_tool_url"):
+            if document[name] is None:
+                del document[name]
         return document
 
 

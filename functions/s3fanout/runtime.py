@@ -78,6 +78,11 @@ def url_signer(
     )
 
 
+async def identity_url_signer(bucket: str, expires_in: int, *, region: str | None = None) -> UrlSigner:
+    """``url_signer`` with the configured signing identity (loaded now: it may fail)."""
+    return url_signer(bucket, expires_in, await signing_credentials(), region=region)
+
+
 def run_layout(run_id: str) -> RunLayout:
     return RunLayout(root=settings().manifest_prefix, run_id=run_id)
 

@@ -57,7 +57,9 @@ def script_json(value: Any) -> str:
 def share_data(index: dict[str, Any], index_url: str) -> dict[str, Any]:
     """What the page needs of the index: the summary, and each part's URL and count (in key
     order, so the first rows need only the first part)."""
-    fields = ("run_id", "bucket", "prefix", "suffix", "created_at", "expires_at", "url_credentials", "note")
+    fields: tuple[str, ...] = ("run_id", "bucket", "prefix", "suffix", "created_at", "expires_at", "url_credentials")
+    # The sender's words (shown as text only) and the recipient's tool: null when absent.
+    fields += ("note", "title", "message", "fetch_tool_url")
     data: dict[str, Any] = {"version": 1, **{name: index.get(name) for name in fields}}
     data.update(
         count=index["count"],

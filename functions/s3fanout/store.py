@@ -77,6 +77,9 @@ class RunStore:
     async def write_page(self, page: bytes, content_type: str) -> None:
         await put_document(self.client, self.bucket, self.layout.page_key, page, content_type)
 
+    async def write_fetch_tool(self, tool: bytes, content_type: str) -> None:
+        await put_document(self.client, self.bucket, self.layout.fetch_tool_key, tool, content_type)
+
     async def _read_all(self, keys: list[str]) -> list[Any]:
         limit = asyncio.Semaphore(READ_CONCURRENCY)
 

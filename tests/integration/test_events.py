@@ -181,6 +181,8 @@ def test_execution_input_event(s3: Any, demo_bucket: str) -> None:
     assert result["index"]["count"] == len(want) > 0
     assert f"X-Amz-Expires={execution_input['expires_in']}" in result["index"]["index_url"]
     index = json.loads(http_get(result["index"]["index_url"]))
+    # The sender's words, where the example gives them, reach the index.
+    assert {k: index.get(k) for k in ("title", "message")} == {k: execution_input.get(k) for k in ("title", "message")}
     got: dict[str, bytes] = {}
     for part in index["parts"]:
         for line in (json.loads(raw) for raw in http_get(part["url"]).decode().splitlines()):

@@ -30,6 +30,23 @@ def test_the_function_build_is_our_package_with_bytecode_and_its_assets(tmp_path
     assert {p.name for p in (out / "s3fanout" / "share").iterdir()} == {"page.html", "page.css", "page.js"}
 
 
+def test_merge_index_alone_ships_the_recipients_zipapp(tmp_path: Path) -> None:
+    """MergeIndex publishes fanout-fetch.pyz beside each index (s3fanout.fetch_tool); the
+    other functions are built without its 2 MB."""
+    shipped = {}
+    for function in ("ListPrefixesFunction", "MergeIndexFunction"):
+        out = tmp_path / function
+        subprocess.run(
+            ["make", "-s", "-C", str(ROOT / "functions"), f"build-{function}", f"ARTIFACTS_DIR={out}",
+             f"PYTHON={sys.executable}"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        shipped[function] = (out / "s3fanout" / "share" / "fanout-fetch.pyz").is_file()
+    assert shipped == {"ListPrefixesFunction": False, "MergeIndexFunction": True}
+    tool = tmp_path / "MergeIndexFunction" / "s3fanout" / "share" / "fanout-fetch.pyz"
+    assert tool.read_bytes() == (ROOT / "functions" / "s3fanout" / "share" / "fanout-fetch.pyz").read_bytes()
+
+
 def _checkout_files(root: Path) -> set[str]:
     """Every path under ``root``, bytecode caches aside (a test run writes those)."""
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if "__pycache__" not in p.parts}

@@ -3,12 +3,13 @@ order, and what the record writes is what the schema admits."""
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from typing import Any
 
 import jsonschema
 import pytest
 
+from s3fanout.inputs import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS
 from s3fanout.records import IndexDocument, IndexPart, PartSummary, RunRecord
 from tests.support.index_schema import index_example, index_schema
 
@@ -46,15 +47,16 @@ def part(unit: int, count: int, *, signed_at: float, skipped: dict[str, int] | N
     )
 
 
-def document(note: str | None = None) -> IndexDocument:
+def document(note: str | None = None, *, run: RunRecord = RUN, fetch_tool_url: str | None = None) -> IndexDocument:
     return IndexDocument.of(
-        RUN,
+        run,
         [part(0, 3, signed_at=1_000.0, skipped={"GLACIER": 2}), part(1, 0, signed_at=900.0)],
         created_at=1_100.0,
         url_credentials="temporary" if note else "long-term",
         page_url="https://h/out/manifests/r1/index.html?sig",
         part_url=lambda key: f"https://h/out/{key}?sig",
         note=note,
+        fetch_tool_url=fetch_tool_url,
     )
 
 
@@ -104,5 +106,28 @@ def test_the_documented_example_is_a_valid_index() -> None:
 def test_the_schema_refuses_a_document_that_drifted(spoil: Any) -> None:
     written = document().to_json()
     spoil(written)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(written, index_schema())
+
+
+def test_the_senders_words_and_the_tool_are_in_the_index_only_when_given() -> None:
+    run = replace(RUN, title="Q4 <b>reports</b>", message="All of them.\nAsk if one is missing.")
+    written = document(run=run, fetch_tool_url="https://h/out/manifests/r1/fanout-fetch.pyz?sig").to_json()
+    jsonschema.validate(written, index_schema())
+    assert (written["title"], written["message"]) == (run.title, run.message)
+    assert written["fetch_tool_url"] == "https://h/out/manifests/r1/fanout-fetch.pyz?sig"
+    assert {"title", "message", "fetch_tool_url"}.isdisjoint(document().to_json())
+    limits = {name: index_schema()["properties"][name]["maxLength"] for name in ("title", "message")}
+    assert limits == {"title": MAX_TITLE_CHARS, "message": MAX_MESSAGE_CHARS}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", ""), ("title", "t" * 201), ("message", "m" * 2001), ("title", 5)],
+    ids=["empty-title", "long-title", "long-message", "number"],
+)
+def test_the_schema_holds_the_input_limits(field: str, value: Any) -> None:
+    written = document().to_json()
+    written[field] = value
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(written, index_schema())

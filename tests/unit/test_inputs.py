@@ -12,8 +12,10 @@ from s3fanout.errors import FanoutError, InvalidInput
 from s3fanout.inputs import (
     EXECUTION_FIELDS,
     MAX_CONCURRENCY_LIMIT,
+    MAX_MESSAGE_CHARS,
     MAX_PREFIX_BYTES,
     MAX_SUFFIX_BYTES,
+    MAX_TITLE_CHARS,
     parse_build_request,
     parse_merge_request,
     parse_run_request,
@@ -220,6 +222,8 @@ def test_run_request_keeps_given_values() -> None:
         "expires_in": 60,
         "max_concurrency": 3,
         "run_id": "re-run_1",
+        "title": "Q4 reports",
+        "message": "All of them.\nAsk if one is missing.",
     }
     no_filters = {"modified_after": None, "modified_before": None, "min_size": None, "max_size": None}
     assert asdict(run_request(event)) == {**event, "filters": no_filters}
@@ -400,3 +404,49 @@ def test_merge_request_must_be_an_object(event: Any) -> None:
 def test_merge_request_ok() -> None:
     request = parse_merge_request({"run_id": "example-run", "bucket": GOOD_BUCKET, "units": 3})
     assert (request.run_id, request.bucket) == ("example-run", GOOD_BUCKET)
+
+
+# --- the sender's words: title and message ------------------------------------------------
+
+LONG_TITLE = "t" * (MAX_TITLE_CHARS + 1)
+LONG_MESSAGE = "m" * (MAX_MESSAGE_CHARS + 1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown", "reason"),
+    [
+        pytest.param("title", 7, 7, "must be a string", id="title-int"),
+        pytest.param("title", ["a"], ["a"], "must be a string", id="title-list"),
+        pytest.param("title", "", "", "is empty", id="title-empty"),
+        pytest.param("title", " \n ", " \n ", "is empty", id="title-blank"),
+        pytest.param("title", LONG_TITLE, "t" * 57 + "...", "is 201 characters long; at most 200", id="title-long"),
+        pytest.param("title", "two\nlines", "two\nlines", "U+000A at character 4; use one line", id="title-newline"),
+        pytest.param("title", "tab\there", "tab\there", "control character U+0009", id="title-tab"),
+        pytest.param("title", "esc\x1b[31m", "esc\x1b[31m", "control character U+001B", id="title-escape"),
+        pytest.param("title", "lone \ud800", "lone \ud800", "U+D800", id="title-lone-surrogate"),
+        pytest.param("message", False, False, "must be a string", id="message-bool"),
+        pytest.param("message", "", "", "is empty", id="message-empty"),
+        pytest.param(
+            "message", LONG_MESSAGE, "m" * 57 + "...", "is 2,001 characters long; at most 2,000", id="message-long"
+        ),
+        pytest.param("message", "a\r\nb", "a\r\nb", "U+000D at character 2; newlines", id="message-cr"),
+        pytest.param("message", "nul\x00", "nul\x00", "U+0000", id="message-nul"),
+        pytest.param("message", "c1\x85", "c1\x85", "U+0085", id="message-c1-control"),
+    ],
+)
+def test_run_request_rejects_bad_sender_text(field: str, value: Any, shown: Any, reason: str) -> None:
+    assert_invalid(run_request, {"bucket": GOOD_BUCKET, field: value}, field, shown, reason)
+
+
+def test_run_request_takes_the_senders_words_up_to_their_limits() -> None:
+    title = "Résumé <script>alert(1)</script> & 📄" + "x" * (MAX_TITLE_CHARS - 36)
+    message = "Hello,\nthe files of Q4.\n\n" + "é" * (MAX_MESSAGE_CHARS - 25)
+    assert (len(title), len(message)) == (MAX_TITLE_CHARS, MAX_MESSAGE_CHARS)
+    request = run_request({"bucket": GOOD_BUCKET, "title": title, "message": message})
+    assert (request.title, request.message) == (title, message)
+    assert {"title", "message"} <= EXECUTION_FIELDS
+
+
+def test_run_request_without_sender_text_has_none() -> None:
+    request = run_request({"bucket": GOOD_BUCKET, "title": None})
+    assert (request.title, request.message) == (None, None)

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from fanout_fetch.arguments import one_line
 from tests.support.cli import all_parsers
 from tests.support.silent_server import silent_server as silent_server_running
 
@@ -103,6 +104,8 @@ CASES: list[Case] = [
     *[case("fanout run", "--lambda-endpoint", e, *RUN) for e in ["notaurl", "http://[::1", "http://h:0"]],
     *[case("fanout run", "--lambda-timeout", n, *RUN) for n in ["inf", "nan", "0", "-1", "901", "abc", "1e999"]],
     *[case("fanout run", "--name", n, *RUN) for n in ["a/b", "../../x", "", "n" * 81, "[/oops]"]],
+    *[case("fanout run", "--title", t, *RUN) for t in ["", "   ", "t" * 201, "two\nlines", "bell\x07"]],
+    *[case("fanout run", "--message", m, *RUN) for m in ["", "m" * 2001, "tab\there", "cr\r\n"]],
     # seed
     *[case("fanout seed", "--bucket", b, "--source-dir", "{tmp}", "--s3-endpoint", "{endpoint}") for b in BAD_BUCKETS],
     *[
@@ -244,7 +247,8 @@ def test_a_bad_value_is_one_line_exit_2_and_nothing_done(bad: Case, world: World
     named = bad.option.lstrip("-") in message or f"argument {_metavar(bad)}:" in message
     assert named or bad.option == "index_url", message
     if bad.typed:
-        assert f"'{bad.typed.format(**world.values)}'" in message, message  # as typed, not repr()
+        # As typed, not repr(); a control character escaped, so the message stays one line.
+        assert f"'{one_line(bad.typed.format(**world.values))}'" in message, message
     # Failed fast: no engine, no S3 request, nothing written anywhere.
     assert "starting the engine" not in done.stderr
     assert seconds < 30

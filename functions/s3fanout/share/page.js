@@ -58,6 +58,14 @@
 
   // -- what was shared, and until when -----------------------------------------------------
   function header() {
+    // The sender's title, else where the files are as a person says it (not an s3:// URL).
+    const place = `${share.bucket || ""} / ${share.prefix.replace(/\/$/, "")}`.replace(/ \/ $/, "");
+    const headline = typeof share.title === "string" && share.title.trim() ? share.title.trim() : `Files from ${place}`;
+    $("headline").textContent = readable(headline);
+    document.title = readable(headline);
+    if (typeof share.message === "string" && share.message.trim()) {
+      $("message").textContent = share.message.trim(); $("message").hidden = false;
+    }
     const where = `s3://${share.bucket}/${share.prefix}`;
     const skipped = Object.entries(share.skipped || {});
     let text = `${readable(where)}${share.suffix ? ` (names ending ${readable(share.suffix)})` : ""}: ` +
@@ -68,7 +76,14 @@
     }
     $("what").textContent = text;
     if (share.note) { $("note").textContent = share.note; $("note").hidden = false; }
-    $("fetch-command").textContent = `fanout-fetch '${pageUrl().replace(/'/g, "'\\''")}' --to DIR`;
+    const quoted = `'${pageUrl().replace(/'/g, "'\\''")}'`;
+    $("fetch-command").textContent = `fanout-fetch ${quoted} --to DIR`;
+    // The tool as one file, published beside the share (fanout-fetch.pyz): nothing to install.
+    if (isLink(share.fetch_tool_url)) {
+      $("fetch-tool-link").href = share.fetch_tool_url;
+      $("fetch-pyz-command").textContent = `python3 fanout-fetch.pyz ${quoted} --to DIR`;
+      $("fetch-tool").hidden = false; $("fetch-source").hidden = true;
+    }
   }
   function pageUrl() { return location.href.split("#")[0]; }
   function tick() {

@@ -25,7 +25,15 @@ from s3fanout.config import (
     MIN_UNIT_KEYS_RANGE,
 )
 from s3fanout.errors import InvalidInput
-from s3fanout.inputs import MAX_PREFIX_BYTES, MAX_SUFFIX_BYTES, validate_bucket, validate_run_id
+from s3fanout.inputs import (
+    MAX_MESSAGE_CHARS,
+    MAX_PREFIX_BYTES,
+    MAX_SUFFIX_BYTES,
+    MAX_TITLE_CHARS,
+    validate_bucket,
+    validate_run_id,
+    validate_text,
+)
 
 # The demo seeds into an in-memory moto S3 and keeps every key in memory: far beyond this
 # it only runs out of memory or patience.
@@ -69,6 +77,23 @@ def key_suffix(text: str) -> str:
     if len(_utf8(text).encode("utf-8")) > MAX_SUFFIX_BYTES:
         raise argparse.ArgumentTypeError(f"{shown(text)} is longer than {MAX_SUFFIX_BYTES} bytes")
     return text
+
+
+def _sender_text(text: str, field: str, max_chars: int, *, multiline: bool) -> str:
+    try:
+        return validate_text(_utf8(text), field, max_chars=max_chars, multiline=multiline)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(f"{shown(text)} {exc.reason}") from None
+
+
+def share_title(text: str) -> str:
+    """The share page's headline, by the execution input's rule (``s3fanout.inputs``)."""
+    return _sender_text(text, "title", MAX_TITLE_CHARS, multiline=False)
+
+
+def share_message(text: str) -> str:
+    """A note for the recipient under the headline; newlines allowed (``$'a\\nb'`` in bash)."""
+    return _sender_text(text, "message", MAX_MESSAGE_CHARS, multiline=True)
 
 
 def execution_name(text: str) -> str:

@@ -99,6 +99,16 @@ def _run(sub: Subparsers) -> None:
         help="seconds; overrides BuildManifest's Timeout (forces continuations)",
     )
     parser.add_argument("--name", type=argtypes.execution_name, help="execution name (= run_id); default: generated")
+    parser.add_argument(
+        "--title",
+        type=argtypes.share_title,
+        help="the share page's headline and tab title (one line, at most 200 characters)",
+    )
+    parser.add_argument(
+        "--message",
+        type=argtypes.share_message,
+        help="a note shown under the headline (at most 2,000 characters; newlines kept)",
+    )
     parser.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
     parser.add_argument("--allow-empty", action="store_true", help="exit 0 even when nothing matched")
     parser.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")

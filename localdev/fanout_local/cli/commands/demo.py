@@ -44,6 +44,7 @@ def command(args: argparse.Namespace) -> int:
             "suffix": ".pdf",
             "expires_in": 3600,
             "max_concurrency": args.max_concurrency,
+            "title": "s3-fanout demo: synthetic PDFs",
         }
         result = run_with_progress(engine, execution_input, name)
         if not result.succeeded:

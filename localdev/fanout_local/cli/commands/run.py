@@ -24,6 +24,9 @@ def _execution_input(args: argparse.Namespace) -> dict[str, Any]:
         data["expires_in"] = args.expires_in
     if args.max_concurrency is not None:
         data["max_concurrency"] = args.max_concurrency
+    for name in ("title", "message"):
+        if getattr(args, name) is not None:
+            data[name] = getattr(args, name)
     return data
 
 

@@ -39,10 +39,12 @@ class ShareRequest:
     expires_in: int | None = None
     max_concurrency: int | None = None
     name: str | None = None  # the execution name, which is the run id; None: generated
+    title: str | None = None  # the share page's headline
+    message: str | None = None  # a note under it
 
     def execution_input(self) -> dict[str, Any]:
         data: dict[str, Any] = {"bucket": self.bucket, "prefix": self.prefix}
-        for key in ("suffix", "expires_in", "max_concurrency"):
+        for key in ("suffix", "expires_in", "max_concurrency", "title", "message"):
             if (value := getattr(self, key)) is not None:
                 data[key] = value
         return data

@@ -149,6 +149,8 @@ CASES: list[Case] = [
     *[case("fanout share", "--expires-in", d, *SHARE) for d in ["8d", "0", "15 minutes", "-1m", "1.5h", "604801"]],
     *[case("fanout share", "--max-concurrency", n, *SHARE) for n in ["0", "100000", "two"]],
     *[case("fanout share", "--name", n, *SHARE) for n in ["a/b", "n" * 81]],
+    *[case("fanout share", "--title", t, *SHARE) for t in ["", "t" * 201, "two\nlines"]],
+    *[case("fanout share", "--message", m, *SHARE) for m in ["", "m" * 2001]],
     *[case("fanout share", "--stack", n, "s3://{bucket}/") for n in ["1stack", "has_underscore", ""]],
     *[case("fanout share", "--endpoint-url", e, "s3://{bucket}/") for e in ["notaurl", "http://[::1"]],
     *[case("fanout share", "--state-machine-arn", a, "s3://{bucket}/") for a in ["arn:nope", "{bucket}"]],

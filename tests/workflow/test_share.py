@@ -278,11 +278,15 @@ def test_fanout_share_prints_the_page_url_and_shares_lists_it(served: Served) ->
 
 
 def test_fanout_share_json_is_the_execution_output(served: Served) -> None:
-    shared = cli(served, "share", f"s3://{SOURCE}/docs/", "--endpoint-url", served.url, "--json", "--name", "as-json")
+    args = ("--json", "--name", "as-json", "--title", "Q1 reports", "--message", "For the audit.")
+    shared = cli(served, "share", f"s3://{SOURCE}/docs/", "--endpoint-url", served.url, *args)
 
     assert shared.returncode == 0, shared.stderr
     output = json.loads(shared.stdout)
     assert (output["run_id"], output["count"]) == ("as-json", OBJECTS)
+    page = requests.get(output["page_url"], timeout=30).text
+    assert "Q1 reports" in page
+    assert "For the audit." in page
 
 
 def test_fanout_share_of_a_failing_run_names_the_error_and_exits_1(served: Served) -> None:

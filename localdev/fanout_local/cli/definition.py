@@ -252,6 +252,16 @@ def _share(sub: Subparsers) -> None:
         "--max-concurrency", type=argtypes.max_concurrency, help="the Map's MaxConcurrency; default: the stack's"
     )
     parser.add_argument("--name", type=argtypes.execution_name, help="execution name (= run id); default: generated")
+    parser.add_argument(
+        "--title",
+        type=argtypes.share_title,
+        help="the share page's headline and tab title (one line, at most 200 characters)",
+    )
+    parser.add_argument(
+        "--message",
+        type=argtypes.share_message,
+        help="a note shown under the headline (at most 2,000 characters; newlines kept)",
+    )
     where = parser.add_argument_group("where (one of)")
     where.add_argument("--stack", type=argtypes.stack_name, help="a deployed stack: its StateMachineArn output")
     where.add_argument(

@@ -51,6 +51,8 @@ def command(args: argparse.Namespace) -> int:
         expires_in=args.expires_in,
         max_concurrency=args.max_concurrency,
         name=args.name,
+        title=args.title,
+        message=args.message,
     )
     sfn = aws.client("stepfunctions", endpoint=args.endpoint_url, region=args.region)
     with waiting(console, "finding the state machine"):

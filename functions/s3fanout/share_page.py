@@ -57,8 +57,8 @@ def script_json(value: Any) -> str:
 
 
 def share_data(index: dict[str, Any], index_url: str) -> dict[str, Any]:
-    """What the page needs of the index: the summary, and each part's URL and count (in key
-    order, so the first rows need only the first part)."""
+    """What the page needs of the index: the summary, each part's URL, count and key range
+    (in key order, so the first rows need only the first part), and the folder summary."""
     fields = ("run_id", "bucket", "prefix", "suffix", "created_at", "expires_at", "url_credentials", "note")
     data: dict[str, Any] = {"version": 1, **{name: index.get(name) for name in fields}}
     data.update(
@@ -66,8 +66,20 @@ def share_data(index: dict[str, Any], index_url: str) -> dict[str, Any]:
         object_bytes=index["object_bytes"],
         skipped=index.get("skipped", {}),
         index_url=index_url,
-        parts=[{"url": part["url"], "count": part["count"]} for part in index["parts"]],
+        # Each part's first and last key: a folder is a key range, so the page loads only the
+        # parts that can hold it.
+        parts=[
+            {
+                "url": part["url"],
+                "count": part["count"],
+                "first_key": part.get("first_key"),
+                "last_key": part.get("last_key"),
+            }
+            for part in index["parts"]
+        ],
     )
+    if "folders" in index:  # the folder summary (s3fanout.folder_summary), when MergeIndex wrote one
+        data["folders"] = index["folders"]
     return data
 
 

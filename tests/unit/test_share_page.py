@@ -24,7 +24,18 @@ INDEX: dict[str, Any] = {
     "count": 2,
     "object_bytes": 3,
     "skipped": {"GLACIER": 1},
-    "parts": [{"key": "k0", "count": 2, "url": "https://h/b/k0?X-Amz-Signature=1", "prefix": "p/", "bytes": 9}],
+    "parts": [
+        {
+            "key": "k0",
+            "count": 2,
+            "url": "https://h/b/k0?X-Amz-Signature=1",
+            "prefix": "p/",
+            "bytes": 9,
+            "first_key": "p/a.pdf",
+            "last_key": "p/b/c.pdf",
+        }
+    ],
+    "folders": {"version": 1, "entries": [["", 2, 3, "", 0, 0, 1, 1, [0, 1]]]},
 }
 DATA = re.compile(rf'<script id="{DATA_ELEMENT_ID}" type="application/json">(.*?)</script>', re.DOTALL)
 
@@ -50,7 +61,11 @@ def test_the_data_block_holds_the_summary_and_parts_in_order() -> None:
     data = json.loads(blocks[0])
     assert data["prefix"] == hostile["prefix"]
     assert data["index_url"] == "https://h/b/index.json?sig"
-    assert data["parts"] == [{"url": "https://h/b/k0?X-Amz-Signature=1", "count": 2}]
+    # Each part's key range: the page loads only the parts that can hold a folder.
+    assert data["parts"] == [
+        {"url": "https://h/b/k0?X-Amz-Signature=1", "count": 2, "first_key": "p/a.pdf", "last_key": "p/b/c.pdf"}
+    ]
+    assert data["folders"] == INDEX["folders"]
     assert (data["count"], data["object_bytes"], data["skipped"]) == (2, 3, {"GLACIER": 1})
     assert html.count("<script") == 2  # the data block and the page's own script, nothing else
 

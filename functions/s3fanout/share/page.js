@@ -691,6 +691,7 @@
       return;
     }
     if (token !== renderToken || expired || !view) return;
+    view.state = fragment(state);
     lastView = view;
     // The same rows as on screen are not drawn again (a control in them may hold the focus).
     const signature = [fragment(state), view.count, view.rows.length, ...view.rows.map((r) => (r.folder ? r.folder.path : r.file.key))].join("\n");
@@ -780,7 +781,10 @@
     // A search: its matches (all pages). Otherwise every file below the folder shown.
     if (state.query) {
       const view = lastView;
-      if (!view || !view.complete) { status.textContent = "The search is still running: save when it is done (or stop it)."; return null; }
+      if (!view || view.state !== fragment(state) || !(view.complete || view.cancelled)) {
+        status.textContent = "The search is still running: save when it is done (or stop it).";
+        return null;
+      }
       return view.all || [];
     }
     const start = prefix + state.folder;

@@ -416,6 +416,26 @@ def test_download_button_saves_the_file_when_page_and_files_share_an_origin(
     assert page.driver.current_url == result["page_url"]
 
 
+def test_download_this_folder_saves_each_file_one_after_another(s3: Any, bucket: str, page: Browser) -> None:
+    result = share(s3, bucket, KEYS)
+    open_page(page, result["page_url"] + "#folder=reports/")
+    button = page.driver.find_element(By.ID, "download-all")
+    assert button.is_displayed()
+    assert button.text == "Download this folder"
+    button.click()
+    expected = {"shared_reports_2024_q1.pdf", "shared_reports_2024_q2.pdf", "shared_reports_2025_q1.pdf"}
+    WebDriverWait(page.driver, 20).until(
+        lambda _d: {p.name for p in page.downloads.iterdir() if not p.name.endswith(".crdownload")} == expected
+    )
+    for name in expected:
+        key = name.replace("_", "/")
+        assert (page.downloads / name).read_bytes() == body_of(key)
+    WebDriverWait(page.driver, 10).until(
+        lambda _d: "Asked the browser to save 3 files" in text_of(page, "download-status")
+    )
+    assert page.driver.current_url == result["page_url"] + "#folder=reports/"  # the page stayed
+
+
 def test_a_title_and_message_in_the_page_data_are_shown_as_text(s3: Any, bucket: str, page: Browser) -> None:
     result = share(s3, bucket, KEYS)
     html = requests.get(result["page_url"], timeout=10).text

@@ -17,6 +17,7 @@
   const MATCH_CAP = 10000; // a search keeps at most this many matches
   const TOP_CAP = 10000; // a size or date sort of a bigger view shows its first TOP_CAP
   const SAVE_CAP = 200000; // links a list saved in the browser may hold
+  const DOWNLOAD_CAP = 200; // files "Download these files" saves one after another
   const started = performance.now();
 
   // -- one locale for every number, size, date and name comparison --------------------------
@@ -141,6 +142,7 @@
   const expiresAt = Date.parse(share.expires_at);
   let expired = false;
   let failure = "";
+  let filesShareOrigin = false;
   const cache = new Map(); // part index -> rows, least recently used first
   const loading = new Map();
 
@@ -171,6 +173,10 @@
             throw new Error(`part ${index + 1} answered HTTP ${response.status}${code ? ` ${code}` : ""}`);
           }
           const rows = parseLines(text);
+          if (rows.length && sameOrigin(rows[0].url) !== filesShareOrigin) {
+            filesShareOrigin = !filesShareOrigin;
+            $("download-many").hidden = !filesShareOrigin;
+          }
           cache.set(index, rows);
           while (cache.size > CACHED_PARTS) cache.delete(cache.keys().next().value);
           return rows;
@@ -734,6 +740,7 @@
     $("cancel").hidden = view.complete || view.cancelled;
     $("retry").hidden = true;
     $("list-scope").textContent = scopeText(view);
+    $("download-all").textContent = state.query ? "Download the files found" : state.folder ? "Download this folder" : "Download all";
     if (!document.body.dataset.firstRowsMs && shown.length) {
       document.body.dataset.firstRowsMs = String(Math.round(performance.now() - started));
     }
@@ -832,6 +839,31 @@
       (left ? ` (${number.format(left)} left out: a name that leaves the folder, repeats another, holds a control character${kind === "curl" ? "" : " or a '.'/'..' folder - the curl list has those"})` : "") + ".";
   }
 
+  // One after another, each an <a download> click: honoured when the page and the files
+  // share an origin (the browser asks once to allow several). Across origins it would open
+  // each file instead, so the button is only offered on one origin.
+  async function downloadMany() {
+    const status = $("download-status");
+    let chosen;
+    try { chosen = await filesOnScreen(status); } catch { status.textContent = failure; return; }
+    if (!chosen) return;
+    const files = chosen.filter((row) => browserSafe(row.key) && localPath(row.key) !== null && sameOrigin(row.url));
+    if (!files.length) { status.textContent = "Nothing to download: no file is shown."; return; }
+    if (files.length > DOWNLOAD_CAP) {
+      status.textContent = `${count(files.length, "file")} are too many to download one by one here (${number.format(DOWNLOAD_CAP)} at most): use fanout-fetch or a link list (Other ways).`;
+      return;
+    }
+    for (const [n, row] of files.entries()) {
+      const link = document.createElement("a");
+      link.href = row.url; link.rel = "noopener noreferrer";
+      link.download = localPath(row.key).replace(/\//g, "_"); // a browser saves into one folder
+      document.body.append(link); link.click(); link.remove();
+      status.textContent = `Downloading: ${number.format(n + 1)} of ${count(files.length, "file")}\u2026`;
+      await new Promise((resolve) => { setTimeout(resolve, 300); }); // a browser drops clicks that come too fast
+    }
+    status.textContent = `Asked the browser to save ${count(files.length, "file")} (folders become part of each name).`;
+  }
+
   // -- jump to a name -----------------------------------------------------------------------------
   async function jump(text) {
     const status = $("jump-status");
@@ -911,6 +943,11 @@
   $("save-aria2").addEventListener("click", () => saveList("aria2"));
   $("save-curl").addEventListener("click", () => saveList("curl"));
   $("save-urls").addEventListener("click", () => saveList("urls"));
+  $("download-all").addEventListener("click", downloadMany);
+  // The files' origin: known from the first part read; until then, the page being in the
+  // source bucket itself (the default) says the same.
+  filesShareOrigin = location.hostname.startsWith(`${share.bucket}.`) || location.pathname.startsWith(`/${share.bucket}/`);
+  $("download-many").hidden = !total || !filesShareOrigin;
   $("jump").addEventListener("submit", (event) => { event.preventDefault(); jump($("jump-to").value); });
   const copyFetch = copyButton("Copy", "Copy the command", () => $("fetch-command").textContent);
   copyFetch.id = "copy-fetch";

@@ -146,9 +146,15 @@
   const cache = new Map(); // part index -> rows, least recently used first
   const loading = new Map();
 
-  function parseLines(text) {
+  // Parsed a slice at a time, giving the page back in between: a 5,000-line part never holds
+  // the main thread (clicks, the countdown) for long.
+  const yieldToPage = () => (globalThis.scheduler && scheduler.yield ? scheduler.yield() : new Promise((resolve) => { setTimeout(resolve, 0); }));
+  async function parseLines(text) {
     const rows = [];
-    for (const line of text.split("\n")) {
+    const lines = text.split("\n");
+    for (let n = 0; n < lines.length; n += 1) {
+      if (n && n % 1000 === 0) await yieldToPage();
+      const line = lines[n];
       if (!line) continue;
       let row;
       try { row = JSON.parse(line); } catch { continue; }
@@ -172,7 +178,7 @@
             const code = (/<Code>([^<]*)<\/Code>/.exec(text) || [])[1] || "";
             throw new Error(`part ${index + 1} answered HTTP ${response.status}${code ? ` ${code}` : ""}`);
           }
-          const rows = parseLines(text);
+          const rows = await parseLines(text);
           if (rows.length && sameOrigin(rows[0].url) !== filesShareOrigin) {
             filesShareOrigin = !filesShareOrigin;
             $("download-many").hidden = !filesShareOrigin;

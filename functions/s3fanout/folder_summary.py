@@ -15,15 +15,22 @@ by loading the parts of its key range - a few at most.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
+import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Callable, Iterable
 
 # ~100 bytes of page data each: at most ~2 MB whatever the tree.
 FOLDER_LIMIT = 20_000
+# Parts read ahead while one is summed (each at most PART_SIZE_BYTES, 8 MiB).
+READ_AHEAD = 4
+_URL_FIELD = b',"url":"'
+
 FIELDS = (
     "path",  # relative to the share's prefix, ending "/"; "" is the share itself
     "files",  # every file below it
@@ -143,4 +150,41 @@ def summarize(rows: Iterable[tuple[str, int, str, int]], prefix: str, limit: int
     summary = FolderSummary(prefix, limit)
     for key, size, modified, part in rows:
         summary.add(key, size, modified, part)
+    return summary.result()
+
+
+def line_fields(line: bytes) -> tuple[str, int, str]:
+    """(key, size, last_modified) of a part's line. The URL - most of the line - is never
+    parsed: manifest lines put it last, and no escaped key can hold its unescaped marker."""
+    cut = line.find(_URL_FIELD)
+    row = json.loads(line[:cut] + b"}" if cut > 0 else line)
+    return row["key"], int(row["size"]), row.get("last_modified") or ""
+
+
+async def summarize_parts(
+    read: Callable[[str], Awaitable[bytes]], part_keys: list[str], prefix: str, limit: int = FOLDER_LIMIT
+) -> dict[str, Any]:
+    """The summary of the parts (in key order), read ``READ_AHEAD`` at a time by ``read(key)``."""
+    summary = FolderSummary(prefix, limit)
+    pending: deque[asyncio.Task[bytes]] = deque()
+    upcoming = iter(part_keys)
+    try:
+        for key in upcoming:
+            pending.append(asyncio.create_task(read(key)))
+            if len(pending) >= READ_AHEAD:
+                break
+        index = 0
+        while pending:
+            body = await pending.popleft()
+            for key in upcoming:
+                pending.append(asyncio.create_task(read(key)))
+                break
+            for line in body.split(b"\n"):
+                if line:
+                    name, size, modified = line_fields(line)
+                    summary.add(name, size, modified, index)
+            index += 1
+    finally:
+        for task in pending:
+            task.cancel()
     return summary.result()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s3fanout.folder_summary import FIELDS, FolderSummary, summarize
+from s3fanout.folder_summary import FIELDS, FolderSummary, line_fields, summarize, summarize_parts
 
 
 def rows_of(keys: list[str], per_part: int) -> list[tuple[str, int, str, int]]:
@@ -98,3 +100,30 @@ def test_keys_out_of_order_are_refused() -> None:
     summary.add("p/b.pdf", 1, "", 0)
     with pytest.raises(ValueError, match="key order"):
         summary.add("p/a.pdf", 1, "", 0)
+
+
+def test_read_from_the_parts_lines_it_is_the_same_summary() -> None:
+    rows = rows_of([*KEYS, 'p/quote"d/back\\slash.pdf', 'p/url","url":"x.pdf'], 3)
+    bodies: dict[str, bytes] = {}
+    for key, size, modified, part in rows:
+        line = {
+            "key": key,
+            "size": size,
+            "etag": "e",
+            "last_modified": modified,
+            "url": "https://h/b/k?X-Amz-Signature=1",
+        }
+        bodies[f"parts/{part:05d}.jsonl"] = (
+            bodies.get(f"parts/{part:05d}.jsonl", b"") + json.dumps(line).encode() + b"\n"
+        )
+    bodies["parts/99999.jsonl"] = b""  # an empty part
+
+    async def read(key: str) -> bytes:
+        await asyncio.sleep(0)
+        return bodies[key]
+
+    keys = sorted(bodies)
+    from_parts = asyncio.run(summarize_parts(read, keys, "p/"))
+    assert from_parts == summarize(rows, "p/")
+    line = json.dumps({"key": 'a","url":"b', "size": 3, "last_modified": "t", "url": "https://x"}).encode()
+    assert line_fields(line) == ('a","url":"b', 3, "t")

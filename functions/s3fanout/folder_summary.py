@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Callable, Coroutine, Iterable
 
 # ~100 bytes of page data each: at most ~2 MB whatever the tree.
 FOLDER_LIMIT = 20_000
@@ -162,7 +162,7 @@ def line_fields(line: bytes) -> tuple[str, int, str]:
 
 
 async def summarize_parts(
-    read: Callable[[str], Awaitable[bytes]], part_keys: list[str], prefix: str, limit: int = FOLDER_LIMIT
+    read: Callable[[str], Coroutine[Any, Any, bytes]], part_keys: list[str], prefix: str, limit: int = FOLDER_LIMIT
 ) -> dict[str, Any]:
     """The summary of the parts (in key order), read ``READ_AHEAD`` at a time by ``read(key)``."""
     summary = FolderSummary(prefix, limit)

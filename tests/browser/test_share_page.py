@@ -239,6 +239,28 @@ def test_search_in_a_folder_finds_what_lies_below_it_and_save_saves_exactly_that
     }
 
 
+def seven_deep(n: int) -> str:
+    """3,000 keys in a 7-deep tree, a quarter of them named report-…"""
+    kind = "report" if n % 4 == 0 else "scan"
+    return f"shared/projects/{2020 + n % 5}/q{1 + n % 4}/team-{n % 3}/x{n % 2}/y/z/{kind}-{n:04d}.pdf"
+
+
+def test_folders_and_list_find_the_same_matches_and_save_exactly_them(s3: Any, bucket: str, page: Browser) -> None:
+    keys = sorted(seven_deep(n) for n in range(3000))
+    result = share(s3, bucket, keys)
+    wanted = {k for k in keys if "report" in k.removeprefix("shared/")}
+    for fragment_ in ("#q=report", "#view=list&q=report"):
+        open_page(page, result["page_url"] + fragment_)
+        assert text_of(page, "range") == f"1\u2013100 of {len(wanted):,} matches"
+        for stale in page.downloads.iterdir():
+            stale.unlink()
+        assert aria2_paths(saved(page, "save-aria2", "fanout-links.aria2")) == wanted
+    in_q1 = {k for k in keys if k.startswith("shared/projects/2024/q1/")}
+    for fragment_ in ("#q=projects/2024/q1", "#view=list&q=projects/2024/q1"):
+        open_page(page, result["page_url"] + fragment_)
+        assert text_of(page, "range").endswith(f" of {len(in_q1):,} matches")
+
+
 def test_the_view_lives_in_the_fragment_with_history(s3: Any, bucket: str, page: Browser) -> None:
     result = share(s3, bucket, KEYS)
     open_page(page, result["page_url"])

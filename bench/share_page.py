@@ -74,9 +74,8 @@ class ShareServer(ThreadingHTTPServer):
             "count": objects,
             "object_bytes": sum(size_of(n) for n in range(objects)),
             "parts": parts,
-            "folders": folders,
         }
-        self.page = render_share_page(index, f"{self.origin}/index.json")
+        self.page = render_share_page(index, f"{self.origin}/index.json", folders)
         self.part_bytes = 0
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -56,9 +56,10 @@ def script_json(value: Any) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda m: _UNSAFE_IN_SCRIPT[m.group(0)], text)
 
 
-def share_data(index: dict[str, Any], index_url: str) -> dict[str, Any]:
+def share_data(index: dict[str, Any], index_url: str, folders: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the page needs of the index: the summary, each part's URL, count and key range
-    (in key order, so the first rows need only the first part), and the folder summary."""
+    (in key order, so the first rows need only the first part), and the folder summary
+    (``s3fanout.folder_summary``: page data only, not in index.json)."""
     fields = ("run_id", "bucket", "prefix", "suffix", "created_at", "expires_at", "url_credentials", "note")
     data: dict[str, Any] = {"version": 1, **{name: index.get(name) for name in fields}}
     data.update(
@@ -78,13 +79,14 @@ def share_data(index: dict[str, Any], index_url: str) -> dict[str, Any]:
             for part in index["parts"]
         ],
     )
-    if "folders" in index:  # the folder summary (s3fanout.folder_summary), when MergeIndex wrote one
-        data["folders"] = index["folders"]
+    if folders is not None:  # the folder summary (s3fanout.folder_summary)
+        data["folders"] = folders
     return data
 
 
-def render_share_page(index: dict[str, Any], index_url: str) -> bytes:
+def render_share_page(index: dict[str, Any], index_url: str, folders: dict[str, Any] | None = None) -> bytes:
     template, style, script, csp = _assets()
-    values = {"csp": csp, "style": style, "script": script, "data": script_json(share_data(index, index_url))}
+    data = script_json(share_data(index, index_url, folders))
+    values = {"csp": csp, "style": style, "script": script, "data": data}
     # One pass over the template: text put in a slot is never scanned for another slot.
     return _SLOT.sub(lambda m: values[m.group(1)], template).encode("utf-8")

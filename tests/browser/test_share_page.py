@@ -623,7 +623,7 @@ def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: 
                     "key": k,
                     "size": 1000 + i,
                     "etag": "e",
-                    "last_modified": "2026-11-20T09:14:03.000Z",
+                    "last_modified": MODIFIED,
                     "url": signer.presign_get(k),
                 }
             )
@@ -642,6 +642,7 @@ def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: 
             }
         )
     sizes = {k: 1000 + i % part_lines for i, k in enumerate(keys)}
+    folders = summarize(((k, sizes[k], MODIFIED, i // part_lines) for i, k in enumerate(keys)), "shared/")
     index = {
         "run_id": "big",
         "bucket": bucket,
@@ -652,14 +653,11 @@ def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: 
         "count": len(keys),
         "object_bytes": sum(sizes.values()),
         "parts": parts,
-        "folders": summarize(
-            ((k, sizes[k], "2026-11-20T09:14:03.000Z", i // part_lines) for i, k in enumerate(keys)), "shared/"
-        ),
     }
     s3.put_object(
         Bucket=bucket,
         Key="manifests/big/index.html",
-        Body=render_share_page(index, signer.presign_get("manifests/big/index.json")),
+        Body=render_share_page(index, signer.presign_get("manifests/big/index.json"), folders),
         ContentType="text/html; charset=utf-8",
     )
     return signer.presign_get("manifests/big/index.html")

@@ -9,16 +9,19 @@ so ten million objects need no S3 at all. Page and parts share the origin, as on
 Keys: 200 batches x 100 folders x 500 files per 10M (``key_of``).
 
     python -m bench.share_page --objects 1000000 10000000   # --smoke: one part (make test)
+    python -m bench.share_page --costs   # CPU per object: the folder summary; one more URL
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
 import shutil
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -27,7 +30,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bench.processes import BenchError, child_setup, entry, signals_held
-from s3fanout.folder_summary import summarize
+from s3fanout.folder_summary import summarize, summarize_parts
 from s3fanout.presign import new_url_signer
 from s3fanout.share_page import render_share_page
 
@@ -261,11 +264,47 @@ def share_page_figures(sizes: list[int]) -> dict[str, Any]:
     return figures
 
 
+def costs(objects: int = 1_000_000, runs: int = 3) -> dict[str, Any]:
+    """CPU per object (median of ``runs``, this process) of what the page's data costs the
+    Lambdas: MergeIndex's folder summary read from the parts' lines (in memory here, as
+    read), and - the road not taken - one more presigned URL per object (a download URL)."""
+    server = ShareServer(PART_LINES)  # its signer and its part format
+    server.objects = objects
+    bodies = {f"{n:05d}": server.part(n) for n in range(-(-objects // PART_LINES))}
+
+    async def read(key: str) -> bytes:
+        return bodies[key]
+
+    summary_us = []
+    for _ in range(runs):
+        started = time.process_time()
+        asyncio.run(summarize_parts(read, sorted(bodies), "shared/"))
+        summary_us.append((time.process_time() - started) / objects * 1e6)
+    keys = [key_of(n) for n in range(min(objects, 200_000))]
+    presign_us = []
+    for _ in range(runs):
+        started = time.process_time()
+        for key in keys:
+            server.signer.presign_get(key)
+        presign_us.append((time.process_time() - started) / len(keys) * 1e6)
+    return {
+        "objects": objects,
+        "parts_mb": round(sum(map(len, bodies.values())) / 1e6),
+        "folder_summary_us_per_object": round(statistics.median(summary_us), 2),
+        "one_more_url_us_per_object": round(statistics.median(presign_us), 2),
+        "signer": type(server.signer).__name__,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--smoke", action="store_true", help=f"one part ({PART_LINES:,} objects): does it run")
+    parser.add_argument("--costs", action="store_true", help="CPU per object: the folder summary, one more URL")
     args = parser.parse_args()
+    if args.costs:
+        print(json.dumps(costs()))
+        return
     if args.smoke:
         args.objects = [PART_LINES]
     if any(n < 1 for n in args.objects):

@@ -380,7 +380,7 @@
       result.folders = (kids.get(folder) || []).map((e) => ({ path: e.path, name: nameOf(e.path), files: e.files, size: e.bytes, modified: e.modified }));
       const dp = entry.directParts;
       const list = [];
-      for (let i = 0; i < dp.length; i += 2) list.push({ part: parts[dp[i]], n: dp[i + 1] });
+      for (let i = 0; i < dp.length; i += 2) if (parts[dp[i]]) list.push({ part: parts[dp[i]], n: dp[i + 1] });
       if (entry.direct > SORT_LIMIT) {
         result.lazy = { runs: list, count: entry.direct }; // key order, a page at a time
         result.complete = true;
@@ -808,7 +808,8 @@
     }
     const list = partsUnder(start);
     const out = [];
-    const j = newJob(`save:${state.folder}`, () => { status.textContent = `Preparing the list: ${number.format(j.done)} of ${count(list.length, "part")}\u2026`; });
+    // Its own stream: a save neither stops the view's nor is stopped by it.
+    const j = { key: "save", cancelled: false, done: 0, progress: () => { status.textContent = `Preparing the list: ${number.format(j.done)} of ${count(list.length, "part")}\u2026`; } };
     await stream(list, j, (rows) => { for (const row of rows) if (row.key.startsWith(start)) out.push(row); });
     if (j.cancelled) { status.textContent = failure || "Stopped."; return null; }
     return out.sort((a, b) => keyCompare(a.key, b.key));

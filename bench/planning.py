@@ -54,8 +54,8 @@ def schedule(sizes: list[int], slots: int) -> float:
 
 
 async def _plan(endpoint: str, bucket: str, prefix: str, concurrency: int) -> tuple[list[Any], float, float]:
-    from s3fanout.inputs import RunRequest
     from s3fanout.list_prefixes import plan_units
+    from s3fanout.records import RunRequest
     from s3fanout.s3 import CLIENT_CONFIG, new_session
 
     request = RunRequest(bucket=bucket, prefix=prefix, suffix="", expires_in=900, max_concurrency=concurrency)
@@ -79,7 +79,11 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
     for unit in units:
         # Only the fields every planner's WorkUnit has (newer ones add e.g. ``estimate``).
         u = _fields(unit)
-        runs.append(unit_intervals(keys, u["prefix"], u.get("start_after"), u.get("end_key"), delimited=u["delimited"]))
+        runs.append(
+            unit_intervals(
+                keys, u["prefix"], u.get("start_after"), u.get("end_key"), delimited=u.get("delimited", False)
+            )
+        )
         sizes.append(sum(stop - start for start, stop in runs[-1]))
         estimates.append(u.get("estimate"))
     total = count_range(keys, prefix, None, None)
@@ -96,7 +100,7 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
         "list_requests": stats["list_requests"],
         "listed_keys": stats["listed_keys"],
         "units": len(units),
-        "delimited_units": sum(bool(_fields(unit)["delimited"]) for unit in units),
+        "delimited_units": sum(bool(_fields(unit).get("delimited", False)) for unit in units),
         "max_unit": max(sizes, default=0),
         "mean_unit": round(mean),
         "max_over_mean": round(max(sizes, default=0) / mean, 2) if mean else None,

@@ -1,15 +1,18 @@
-"""BuildManifest's core: list a work unit, filter, presign, stream a JSONL part to S3."""
+"""BuildManifest's core: list a work unit, filter, presign, stream a JSONL part to S3; and
+the oversize policy (a unit far bigger than planned spreads its rest into pieces)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .listing import ObjectEntry, iter_object_pages
-from .pipeline import run_pipeline
-from .records import PartSummary
+from .listing import ObjectEntry, ProbePage, iter_object_pages, probe_page
+from .pipeline import STOP, Verdict, run_pipeline
+from .planner import KeyRange, RangePlanner
+from .probing import plan_ranges
+from .records import BuildRequest, PartSummary
 from .writer import StreamingUpload
 
 if TYPE_CHECKING:
@@ -17,7 +20,7 @@ if TYPE_CHECKING:
 
     from .layout import RunLayout
     from .presign import UrlSigner
-    from .records import BuildRequest
+    from .records import WorkUnit
 
 JSONL_CONTENT_TYPE = "application/x-ndjson"
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -64,6 +67,132 @@ def manifest_lines(entries: list[ObjectEntry], signer: UrlSigner) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
+# A planned unit that lists this many times its estimate (and of the minimum unit size)
+# while more keys follow is far bigger than planned: it spreads the rest into pieces
+# built in parallel instead of listing it alone.
+OVERSIZE_FACTOR = 2
+# It spreads into at most this many pieces, run at once by the workflow (an INLINE Map
+# inside the unit's Distributed Map iteration).
+MAX_PIECES = 40
+
+
+def oversized_at(request: BuildRequest, min_unit: int) -> int | None:
+    """Keys listed after which this invocation stops to spread the rest (None: never)."""
+    work = request.work
+    if request.child or work.estimate is None:
+        return None  # pieces do not spread again; hand-made events carry no estimate
+    return OVERSIZE_FACTOR * max(work.estimate, min_unit)
+
+
+async def plan_pieces(
+    client: S3Client, bucket: str, work: WorkUnit, start_after: str, *, piece_size: int
+) -> list[KeyRange]:
+    """The rest of an oversized unit - keys in (start_after, work.end_key] - as pieces of
+    about ``piece_size`` keys (fewer, bigger ones past MAX_PIECES)."""
+
+    async def probe(point: str | None, max_keys: int) -> ProbePage:
+        return await probe_page(client, bucket, work.prefix, point, max_keys=max_keys)
+
+    planner = RangePlanner(
+        work.prefix, target_units=MAX_PIECES, start_after=start_after, end_key=work.end_key, min_unit=piece_size
+    )
+    return await plan_ranges(probe, planner)
+
+
+async def spread_pieces(
+    client: S3Client, request: BuildRequest, part: PartSummary, min_unit: int
+) -> list[BuildRequest]:
+    """For a unit that stopped as oversized: the rest of its range in pieces (none when the
+    rest is small enough for one: it then simply continues)."""
+    if not part.oversized or part.next_start_after is None:
+        return []
+    piece_size = max(request.work.estimate or 0, min_unit)
+    ranges = await plan_pieces(client, request.bucket, request.work, part.next_start_after, piece_size=piece_size)
+    return request.pieces(ranges) if len(ranges) > 1 else []
+
+
+@dataclass(slots=True)
+class PartTally:
+    """What one part has seen so far: listed keys, written lines and where each stopped."""
+
+    listed: int = 0
+    count: int = 0
+    object_bytes: int = 0
+    last_listed: str | None = None
+    first_written: str | None = None
+    last_written: str | None = None
+    # Keys that matched but got no link, by reason (PartSummary.skipped).
+    skipped: dict[str, int] = field(default_factory=dict)
+    stopped: bool = False
+    oversized: bool = False
+
+
+class PartWriter:
+    """The pipeline's consumer: one page of listed objects in, their manifest lines out.
+
+    Says STOP at a page boundary when the deadline nears (``should_stop``) or the unit
+    turns out far bigger than planned (``oversized_at`` keys listed).
+    """
+
+    def __init__(
+        self,
+        upload: StreamingUpload,
+        signer: UrlSigner,
+        matches: Callable[[str], bool],
+        request: BuildRequest,
+        *,
+        should_stop: Callable[[], bool],
+        oversized_at: int | None,
+    ) -> None:
+        self.upload = upload
+        self.signer = signer
+        self.matches = matches
+        self.filters = request.filters if request.filters.active else None
+        self.should_stop = should_stop
+        self.oversized_at = oversized_at
+        self.tally = PartTally()
+
+    def _stop_before(self) -> Verdict:
+        # Checked when another page is ready, not after the last one: a unit whose listing
+        # is complete is done, however late. At least one page per segment: progress.
+        tally = self.tally
+        if not tally.listed:
+            return None
+        if self.should_stop():
+            tally.stopped = True
+            return STOP
+        if self.oversized_at is not None and tally.listed >= self.oversized_at:
+            tally.stopped = tally.oversized = True
+            return STOP
+        return None
+
+    async def __call__(self, entries: list[ObjectEntry]) -> Verdict:
+        if not entries:  # a range's last page can end before its first key
+            return None
+        if self._stop_before() is STOP:
+            return STOP
+        tally, matches, filters, skipped = self.tally, self.matches, self.filters, self.tally.skipped
+        tally.listed += len(entries)
+        tally.last_listed = entries[-1].key
+        selected = []
+        for entry in entries:
+            if matches(entry.key) and (filters is None or filters.admits(entry.size, entry.last_modified)):
+                if entry.not_shared is None:
+                    selected.append(entry)
+                else:  # would match, but gets no link: counted by reason
+                    skipped[entry.not_shared] = skipped.get(entry.not_shared, 0) + 1
+        if selected:
+            if tally.first_written is None:
+                tally.first_written = selected[0].key
+            tally.last_written = selected[-1].key
+            self.upload.write(manifest_lines(selected, self.signer))
+            tally.count += len(selected)
+            tally.object_bytes += sum(entry.size for entry in selected)
+        if self.upload.needs_flush:
+            await self.upload.flush()
+        return None
+
+
 async def build_manifest(
     client: S3Client,
     signer: UrlSigner,
@@ -85,7 +214,6 @@ async def build_manifest(
     """
     work = request.work
     selects = suffix_matcher(request.suffix)
-    filters = request.filters if request.filters.active else None
     matches = selects if not skip_prefix else (lambda key: selects(key) and not key.startswith(skip_prefix))
     upload = StreamingUpload(
         client,
@@ -94,67 +222,29 @@ async def build_manifest(
         content_type=JSONL_CONTENT_TYPE,
         part_size=part_size,
     )
-    state: dict[str, Any] = {"count": 0, "listed": 0, "object_bytes": 0, "last_key": None}
-    written: dict[str, str] = {}  # "first" and "last" key written
-    skipped: dict[str, int] = {}
-    stopped = oversized = False
-
-    async def write_page(entries: list[ObjectEntry]) -> None:
-        nonlocal stopped, oversized
-        if not entries:  # a range's last page can end before its first key
-            return
-        # Checked when another page is ready, not after the last one: a unit whose listing
-        # is complete is done, however late. At least one page per segment: progress.
-        if state["listed"]:
-            if should_stop():
-                stopped = True
-                raise _StopListing
-            if oversized_at is not None and state["listed"] >= oversized_at:
-                stopped = oversized = True
-                raise _StopListing
-        state["listed"] += len(entries)
-        state["last_key"] = entries[-1][0]
-        selected = []
-        for entry in entries:
-            if matches(entry[0]) and (filters is None or filters.admits(entry[1], entry[3])):
-                if entry[2] is None:
-                    selected.append(entry)
-                else:  # would match, but gets no link: counted by reason
-                    skipped[entry[2]] = skipped.get(entry[2], 0) + 1
-        if selected:
-            written.setdefault("first", selected[0][0])
-            written["last"] = selected[-1][0]
-            upload.write(manifest_lines(selected, signer))
-            state["count"] += len(selected)
-            state["object_bytes"] += sum(entry[1] for entry in selected)
-        if upload.needs_flush:
-            await upload.flush()
-
+    writer = PartWriter(upload, signer, matches, request, should_stop=should_stop, oversized_at=oversized_at)
     try:
-        with contextlib.suppress(_StopListing):
-            await run_pipeline(iter_object_pages(client, request.bucket, work), write_page, maxsize=queue_max)
+        await run_pipeline(iter_object_pages(client, request.bucket, work), writer, maxsize=queue_max)
         size = await upload.close()
     except BaseException:
         await upload.abort()
         raise
+    tally = writer.tally
+    written = [key for key in (tally.first_written, tally.last_written) if key is not None]
     return PartSummary(
         unit=work.unit,
         segment=request.segment,
-        prefix=folder_of(list(written.values()), work.prefix),
-        count=state["count"],
+        prefix=folder_of(written, work.prefix),
+        count=tally.count,
         bytes=size,
-        object_bytes=state["object_bytes"],
+        object_bytes=tally.object_bytes,
         part_key=upload.key,
-        listed=state["listed"],
-        done=not stopped,
-        next_start_after=state["last_key"] if stopped else None,
+        listed=tally.listed,
+        done=not tally.stopped,
+        next_start_after=tally.last_listed if tally.stopped else None,
         child=request.child,
-        first_key=written.get("first"),
-        last_key=written.get("last"),
-        oversized=oversized,
-        skipped=skipped,
+        first_key=tally.first_written,
+        last_key=tally.last_written,
+        oversized=tally.oversized,
+        skipped=tally.skipped,
     )
-
-
-class _StopListing(Exception):  # never escapes build_manifest
-    """Raised by the consumer to end the pipeline early at a page boundary."""

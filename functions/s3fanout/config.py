@@ -55,7 +55,9 @@ class Settings:
     # BuildManifest stops listing this long before its timeout; None: its own default.
     time_safety_ms: int | None = None
     # Local Step Functions only (its INLINE Map has no ItemReader): ListPrefixes also
-    # returns the plan inline.
+    # returns the plan inline. A deployed setting because under `sam local start-lambda`
+    # (docs/docker.md) the function runs in SAM's container, where no local tooling can
+    # wrap it: only its environment (events/env.json) can ask for the inline plan.
     inline_plan: bool = False
 
     @classmethod

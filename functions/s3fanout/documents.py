@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
 
-from .errors import S3_CALL_ERRORS, error_code, translate_client_error
+from .errors import AWS_CALL_ERRORS, error_code, translate_client_error
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 async def put_document(client: S3Client, bucket: str, key: str, body: bytes, content_type: str) -> None:
     try:
         await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="PutObject") from exc
 
 
@@ -50,7 +50,7 @@ async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:
     for attempt in range(1, BODY_ATTEMPTS + 1):
         try:
             response = await client.get_object(Bucket=bucket, Key=key)
-        except S3_CALL_ERRORS as exc:
+        except AWS_CALL_ERRORS as exc:
             if error_code(exc) in {"NoSuchKey", "404"}:
                 return None
             raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc

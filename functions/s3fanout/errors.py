@@ -10,9 +10,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 _NOT_FOUND_CODES = frozenset({"NoSuchBucket"})
 _DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 
-# What an S3 call raises once the client's retries are spent: an error response
-# (ClientError) or no response at all (BotoCoreError: dropped connection, timeout, ...).
-S3_CALL_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
+# What an AWS call (S3, Secrets Manager) raises once the client's retries are spent: an
+# error response (ClientError) or no response at all (BotoCoreError: dropped connection, ...).
+AWS_CALL_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 
 
 class FanoutError(Exception):

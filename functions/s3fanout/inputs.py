@@ -9,17 +9,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .config import DEFAULT_EXPIRES_IN, DEFAULT_SUFFIX, MAX_CONCURRENCY_LIMIT, MAX_EXPIRES_IN
 from .errors import InvalidInput
 from .planner import MAX_ESTIMATE
-from .records import BuildRequest, Filters, WorkUnit
+from .records import RUN_ID_RE, BuildRequest, Filters, MergeRequest, RunRequest, WorkUnit
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 MAX_PREFIX_BYTES = 1024  # S3 keys are at most 1024 bytes of UTF-8.
 MAX_SUFFIX_BYTES = 255
@@ -70,7 +68,7 @@ def validate_int(value: Any, field: str, *, minimum: int, maximum: int) -> int:
 
 
 def validate_run_id(value: Any, field: str = "run_id") -> str:
-    if not isinstance(value, str) or not _RUN_ID_RE.match(value):
+    if not isinstance(value, str) or not RUN_ID_RE.match(value):
         raise InvalidInput(field, value, "must be 1-80 characters of A-Z a-z 0-9 _ -")
     return value
 
@@ -107,22 +105,6 @@ def parse_filters(data: Mapping[str, Any]) -> Filters:
     if filters.min_size is not None and filters.max_size is not None and filters.min_size > filters.max_size:
         raise InvalidInput("max_size", filters.max_size, "must be at least min_size")
     return filters
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """The validated execution input."""
-
-    bucket: str
-    prefix: str
-    suffix: str
-    expires_in: int
-    max_concurrency: int
-    run_id: str | None = None
-    filters: Filters = field(default_factory=Filters)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def parse_run_request(event: Any, *, default_expires_in: int, default_max_concurrency: int) -> RunRequest:
@@ -168,15 +150,11 @@ def _optional_key(value: Any, field: str) -> str | None:
 def parse_build_request(event: Any) -> BuildRequest:
     """Validate ``{"run_id", "bucket", "prefix", "unit", "suffix", "expires_in", ...}``."""
     data = _require_object(event, "event")
-    delimited = data.get("delimited", False)
-    if not isinstance(delimited, bool):
-        raise InvalidInput("delimited", delimited, "must be a boolean")
     work = WorkUnit(
         unit=validate_int(data.get("unit"), "unit", minimum=0, maximum=99_999),
         prefix=validate_string(data.get("prefix", ""), "prefix", max_bytes=MAX_PREFIX_BYTES),
         start_after=_optional_key(data.get("start_after"), "start_after"),
         end_key=_optional_key(data.get("end_key"), "end_key"),
-        delimited=delimited,
         estimate=None
         if data.get("estimate") is None
         else validate_int(data["estimate"], "estimate", minimum=0, maximum=MAX_ESTIMATE),
@@ -198,12 +176,6 @@ def parse_build_request(event: Any) -> BuildRequest:
         bucket_region=_optional_region(data.get("bucket_region")),
         filters=parse_filters(data),
     )
-
-
-@dataclass(frozen=True)
-class MergeRequest:
-    run_id: str
-    bucket: str
 
 
 def parse_merge_request(event: Any) -> MergeRequest:

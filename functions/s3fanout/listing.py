@@ -1,40 +1,44 @@
 """ListObjectsV2 as async streams of pages, with S3 errors turned into named errors.
 
-Listing pages are parsed on a fast path (see :func:`split_list_objects_v2`): botocore's
-generic XML parser costs ~25-50 us per key even without timestamp parsing, because it
-builds an element tree and walks the shape model for every field of every object. We only
-need each object's Key and Size, so when a client comes from :func:`s3fanout.s3.new_session`
-and the request is made here, the ``<Contents>`` run of the response is read with two
-regular expressions, and botocore parses the rest (top-level fields, CommonPrefixes), runs
-its handlers (EncodingType=url decoding of keys) and its retries as usual. Anything
-unexpected in the body sends the whole page to botocore's parser instead.
+With a client from :func:`s3fanout.s3.new_session`, the requests made here (``FAST_LISTING``
+set) are parsed on the fast path of :mod:`s3fanout.botocore_overrides` (five fields per
+object read from the raw page) and read ahead: the next page is requested while this one
+is parsed (:class:`PageRun`). Other clients get botocore's full output, one request at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import ClientError, PaginationError
 
-from .errors import S3_CALL_ERRORS, error_code, translate_client_error
+from .botocore_overrides import FAST_LISTING
+from .errors import AWS_CALL_ERRORS, error_code, translate_client_error
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
     from .records import WorkUnit
 
-# (key, size, why it is not shared or None, LastModified text, ETag without its quotes)
-# - all a manifest needs. Timestamps stay S3's text: nothing is parsed per key.
-ObjectEntry = tuple[str, int, str | None, str, str]
+
+class ObjectEntry(NamedTuple):
+    """One listed object: all a manifest needs. A tuple (cheap to make per key); timestamps
+    stay S3's text: nothing is parsed per key."""
+
+    key: str
+    size: int
+    # Why it gets no link (an archived storage class, "folder marker"), or None.
+    not_shared: str | None
+    last_modified: str  # S3's LastModified text
+    etag: str  # without its quotes
 
 
 class PageRun:
-    """One :func:`list_pages` run, as the response hook of s3.new_session() sees it.
+    """One :func:`list_pages` run, as the response hook of botocore_overrides sees it.
 
     Set in ``FAST_LISTING`` (only) around the ListObjectsV2 calls made in this module: the
     hook and parser take the fast path only then, so every other caller of
@@ -76,121 +80,11 @@ class PageRun:
             self._ahead = None
 
 
-FAST_LISTING: ContextVar[PageRun | None] = ContextVar("s3fanout_fast_listing", default=None)
-_NEXT_TOKEN = re.compile(rb"<NextContinuationToken>([^<]*)</NextContinuationToken>")
-
-
-def next_token_of(body: bytes) -> str | None:
-    """The NextContinuationToken of a raw ListObjectsV2 body, if it is plainly truncated.
-
-    Only a guess to start the next request early: the page's parsed token decides.
-    """
-    if b"<IsTruncated>true</IsTruncated>" not in body:
-        return None
-    found = _NEXT_TOKEN.findall(body)
-    if len(found) != 1:
-        return None
-    try:
-        return _xml_text(found[0].decode("utf-8")) or None
-    except ValueError:
-        return None
-
-
-_KEY = re.compile(r"<Key>([^<]*)</Key>")
-_SIZE = re.compile(r"<Size>([^<]*)</Size>")
-_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
-_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
-_OPEN, _CLOSE = "<Contents>", "</Contents>"
-_STORAGE_CLASS = re.compile(r"<StorageClass>([^<]*)</StorageClass>")
-_MODIFIED = re.compile(r"<LastModified>([^<]*)</LastModified>")
-_ETAG = re.compile(r"<ETag>([^<]*)</ETag>")
-# A restored archived object: its RestoreStatus says the restore is no longer in progress.
-_RESTORED = "<IsRestoreInProgress>false</IsRestoreInProgress>"
-
 # Storage classes whose objects answer a GET with 403 InvalidObjectState until restored.
 # GLACIER_IR (Instant Retrieval) is read like STANDARD; Intelligent-Tiering's archive tiers
 # do not show in a listing at all (their StorageClass stays INTELLIGENT_TIERING).
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 FOLDER_MARKER = "folder marker"
-
-
-def _entity(match: re.Match[str]) -> str:
-    name, dec, hexa = match.groups()
-    if name:
-        return _NAMED[name]
-    return chr(int(dec) if dec else int(hexa, 16))
-
-
-def _xml_text(raw: str) -> str:
-    if "&" not in raw:
-        return raw
-    text, replaced = _ENTITY.subn(_entity, raw)
-    if replaced != raw.count("&"):
-        raise ValueError("unknown XML entity")
-    return text
-
-
-def _etag_text(raw: str) -> str:
-    # S3 writes ETags as &quot;...&quot;: the common case costs one replace, not the entity regex.
-    text = raw.replace("&quot;", '"')
-    return _xml_text(text) if "&" in text else text
-
-
-def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
-    """Cut the ``<Contents>`` run out of a ListObjectsV2 body.
-
-    Returns ``(rest, contents)``: the document without its Contents elements (for
-    botocore to parse) and ``[{"Key", "Size", "LastModified", "ETag", "StorageClass"}, ...]`` with
-    keys exactly as botocore's XML parser would give them (before its EncodingType=url
-    decoding); an archived object restored for now also has ``"Restored": True``.
-    Returns None - parse it all with botocore - for an empty page or any body that is not
-    plainly S3's shape: comments, CDATA, DOCTYPE, carriage returns (XML parsers normalise
-    them), Contents not contiguous, or an object without exactly one Key and one Size.
-    """
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    start = text.find(_OPEN)
-    if start < 0 or "<!" in text or "\r" in text:
-        return None
-    end = text.rfind(_CLOSE) + len(_CLOSE)
-    region = text[start:end]
-    count = region.count(_OPEN)
-    if (
-        region.count(_CLOSE) != count
-        or region.count(_CLOSE + _OPEN) != count - 1
-        or "<?" in region
-        or "/>" in region  # a self-closing element: leave it to the real parser
-    ):
-        return None
-    keys = _KEY.findall(region)
-    sizes = _SIZE.findall(region)
-    modified = _MODIFIED.findall(region)
-    etags = _ETAG.findall(region)
-    if len(keys) != count or len(sizes) != count or len(modified) != count or len(etags) not in (0, count):
-        return None
-    try:
-        contents = [
-            {"Key": _xml_text(key), "Size": int(size), "LastModified": stamp, "ETag": _etag_text(etag)}
-            for key, size, stamp, etag in zip(keys, sizes, modified, etags or [""] * count, strict=True)
-        ]
-    except ValueError:
-        return None
-    classes = _STORAGE_CLASS.findall(region)
-    if classes and (len(classes) != count or "<RestoreStatus>" in region):
-        # Not one class per object, or restore states to attach: read object by object.
-        elements = region[len(_OPEN) : -len(_CLOSE)].split(_CLOSE + _OPEN)
-        for entry, element in zip(contents, elements, strict=True):
-            found = _STORAGE_CLASS.search(element)
-            if found:
-                entry["StorageClass"] = found.group(1)
-            if _RESTORED in element:
-                entry["Restored"] = True
-    else:
-        for entry, storage_class in zip(contents, classes, strict=False):
-            entry["StorageClass"] = storage_class
-    return (text[:start] + text[end:]).encode("utf-8"), contents
 
 
 async def _first_page(run: PageRun, params: dict[str, Any]) -> Any:
@@ -204,9 +98,10 @@ async def _first_page(run: PageRun, params: dict[str, Any]) -> Any:
 async def list_pages(client: S3Client, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
     """ListObjectsV2 pages, following continuation tokens like botocore's paginator.
 
-    With a client from :func:`s3fanout.s3.new_session`, pages carry only ``Key`` and
-    ``Size`` per object and the next page is requested while this one is parsed (see
-    :class:`PageRun`); other clients give botocore's full output, one request at a time.
+    With a client from :func:`s3fanout.s3.new_session`, pages carry only the five fields
+    of ``botocore_overrides.split_list_objects_v2`` per object and the next page is
+    requested while this one is parsed (see :class:`PageRun`); other clients give
+    botocore's full output, one request at a time.
     """
     params = dict(params)
     run = PageRun(client, dict(params))
@@ -253,7 +148,7 @@ async def probe_page(
         params["StartAfter"] = start_after
     try:
         page = await _first_page(PageRun(client, params, read_ahead=False), params)
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
     keys = tuple(obj["Key"] for obj in page.get("Contents", ()))
     return ProbePage(keys, bool(page.get("IsTruncated")) and bool(keys))
@@ -265,7 +160,7 @@ async def list_keys(client: S3Client, bucket: str, prefix: str) -> list[str]:
     try:
         async for page in list_pages(client, {"Bucket": bucket, "Prefix": prefix}):
             keys.extend(obj["Key"] for obj in page.get("Contents", ()))
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
     return keys
 
@@ -315,14 +210,12 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
     """Yield the unit's objects in key order, a listing page at a time (in batches of BATCH)."""
     # RestoreStatus tells a restored copy of an archived object (absent for any other).
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": work.prefix, "OptionalObjectAttributes": ["RestoreStatus"]}
-    if work.delimited:
-        params["Delimiter"] = "/"
     if work.start_after:
         params["StartAfter"] = work.start_after
     end_key = work.end_key
     try:
         async for page in _pages_with_optional_attributes(client, params):
-            entries = [
+            rows = [
                 (
                     obj["Key"],
                     obj["Size"],
@@ -332,14 +225,16 @@ async def iter_object_pages(client: S3Client, bucket: str, work: WorkUnit) -> As
                 )
                 for obj in page.get("Contents", ())
             ]
-            done = end_key is not None and bool(entries) and entries[-1][0] > end_key
-            if done:
-                entries = [entry for entry in entries if entry[0] <= end_key]
+            # tuple.__new__ straight from C: ObjectEntry(...) is a Python call per key (~0.7 us).
+            entries: list[ObjectEntry] = list(map(tuple.__new__, repeat(ObjectEntry), rows))
+            done = end_key is not None and bool(entries) and entries[-1].key > end_key
+            if done and end_key is not None:
+                entries = [entry for entry in entries if entry.key <= end_key]
             for start in range(0, len(entries), BATCH):
                 if start:
                     await asyncio.sleep(0)
                 yield entries[start : start + BATCH]
             if done:
                 return
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, PartsMissing, RunNotFound
 from .inputs import parse_build_request
+from .records import IndexDocument, IndexResult
 from .share_page import HTML_CONTENT_TYPE, render_share_page
 from .signing_identity import TEMPORARY_CREDENTIALS_NOTE
 from .store import RunStore
@@ -21,45 +20,6 @@ if TYPE_CHECKING:
     from .layout import RunLayout
     from .presign import UrlSigner
     from .records import PartSummary, RunRecord, WorkUnit
-
-
-def iso8601(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class IndexResult:
-    run_id: str
-    count: int
-    parts: int
-    index_key: str
-    index_url: str
-    # The share page (index.html): the link to give a person.
-    page_url: str
-    expires_at: str
-    # Matching objects left out, by reason (archived storage class, "folder marker").
-    skipped: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "count": self.count,
-            "parts": self.parts,
-            "index_key": self.index_key,
-            "index_url": self.index_url,
-            "page_url": self.page_url,
-            "expires_at": self.expires_at,
-            "skipped": self.skipped,
-        }
-
-
-def skipped_total(parts: list[PartSummary]) -> dict[str, int]:
-    """What the parts left out, summed by reason."""
-    total: dict[str, int] = {}
-    for part in parts:
-        for reason, count in part.skipped.items():
-            total[reason] = total.get(reason, 0) + count
-    return dict(sorted(total.items()))
 
 
 def _chain(summaries: list[PartSummary]) -> list[PartSummary] | None:
@@ -138,55 +98,29 @@ async def merge_index(
     if run is None or plan is None:
         raise RunNotFound(layout.run_id, store.location)
     parts = await collect_parts(store, run, plan)
-    now = time.time()
     part_signer = signer_for(run.expires_in)
-    # Object URLs were signed when their part was built: the index is only as good as the oldest.
-    signed_at = min([p.signed_at for p in parts], default=now)
-    expires_at = iso8601(signed_at + run.expires_in)
     # Each document links the other: the page reads its parts, fetch finds the index from the page.
     index_url = part_signer.presign_get(layout.index_key)
     page_url = part_signer.presign_get(layout.page_key)
-    index: dict[str, Any] = {
-        "run_id": layout.run_id,
-        "bucket": run.bucket,
-        "prefix": run.prefix,
-        "suffix": run.suffix,
-        "created_at": iso8601(now),
-        "expires_at": expires_at,
-        # signing-identity | temporary | long-term: temporary credentials can end before expires_at.
-        "url_credentials": url_credentials,
-        "count": sum(p.count for p in parts),
-        "object_bytes": sum(p.object_bytes for p in parts),
-        # Matching objects without a link: archived (not restored) or folder markers.
-        "skipped": skipped_total(parts),
-        "page_url": page_url,
-        "parts": [
-            {
-                "prefix": p.prefix,
-                "first_key": p.first_key,
-                "last_key": p.last_key,
-                "count": p.count,
-                "bytes": p.bytes,
-                "object_bytes": p.object_bytes,
-                "skipped": p.skipped,
-                "key": p.part_key,
-                "url": part_signer.presign_get(p.part_key),
-            }
-            for p in parts
-        ],
-    }
-    if url_credentials == "temporary":
-        index["note"] = TEMPORARY_CREDENTIALS_NOTE
+    index = IndexDocument.of(
+        run,
+        parts,
+        created_at=time.time(),
+        url_credentials=url_credentials,
+        page_url=page_url,
+        part_url=part_signer.presign_get,
+        note=TEMPORARY_CREDENTIALS_NOTE if url_credentials == "temporary" else None,
+    )
     # The page first: once index.json exists the run is published, and its page with it.
-    await store.write_page(render_share_page(index, index_url), HTML_CONTENT_TYPE)
+    await store.write_page(render_share_page(index.to_json(), index_url), HTML_CONTENT_TYPE)
     await store.write_index(index)
     return IndexResult(
         run_id=layout.run_id,
-        count=index["count"],
+        count=index.count,
         parts=len(parts),
         index_key=layout.index_key,
         index_url=index_url,
         page_url=page_url,
-        expires_at=expires_at,
-        skipped=index["skipped"],
+        expires_at=index.expires_at,
+        skipped=index.skipped,
     )

@@ -8,7 +8,9 @@ caller's task consumes. Guarantees:
   it failed, so the consumer never waits forever;
 * a producer error reaches the caller as soon as the consumer next looks at the queue -
   items still queued behind it are dropped, not processed;
-* a consumer error (or cancellation) cancels the producer, and the caller gets the error.
+* a consumer error (or cancellation) cancels the producer, and the caller gets the error;
+* a consumer that returns ``STOP`` ends the run there: the producer is cancelled and what
+  is still queued is dropped (BuildManifest stopping at a page boundary).
 """
 
 from __future__ import annotations
@@ -16,9 +18,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from enum import Enum
+from typing import Final, Generic, Literal, TypeVar
 
 T = TypeVar("T")
+
+
+class _Stop(Enum):
+    STOP = "stop"
+
+
+# What a consumer returns to end the pipeline early; None (or nothing) goes on.
+STOP: Final = _Stop.STOP
+Verdict = Literal[_Stop.STOP] | None
 
 
 @dataclass(frozen=True)
@@ -61,14 +73,15 @@ class _Producer(Generic[T]):
 
 async def run_pipeline(
     source: AsyncIterable[T],
-    consume: Callable[[T], Awaitable[None] | None],
+    consume: Callable[[T], Awaitable[Verdict] | Verdict],
     *,
     maxsize: int,
 ) -> PipelineStats:
     """Feed ``source`` through a bounded queue into ``consume`` until exhausted.
 
     ``consume`` may be a coroutine function or a plain function (cheap CPU work need not pay
-    for an await per item).
+    for an await per item); it returns ``STOP`` to end the run before this item, which is
+    not counted.
     """
     queue: asyncio.Queue[T | _EndOfStream] = asyncio.Queue(maxsize=maxsize)
     producer = _Producer(source, queue)
@@ -85,8 +98,10 @@ async def run_pipeline(
                     raise item.error
                 break
             result = consume(item)
-            if result is not None:
-                await result
+            if result is not None and result is not STOP:
+                result = await result
+            if result is STOP:
+                break
             stats.items += 1
     finally:
         if not task.done():

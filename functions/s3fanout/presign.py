@@ -16,7 +16,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from .sigv4 import SigV4GetSigner, parse_timestamp
+from .sigv4 import FrozenCredentials, SigV4GetSigner, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -143,16 +143,22 @@ def fast_signer_from(reference: BotocoreUrlSigner, credentials: Any) -> SigV4Get
 
 
 def new_url_signer(
-    bucket: str, expires_in: int, *, region: str, endpoint_url: str | None, credentials: Any = None
+    bucket: str,
+    expires_in: int,
+    *,
+    region: str,
+    endpoint_url: str | None,
+    credentials: FrozenCredentials | None = None,
 ) -> UrlSigner:
     """The signer to use for ``bucket``: the fast one when proven identical, else botocore.
 
-    ``credentials`` (anything with ``access_key``, ``secret_key`` and optionally ``token``)
-    signs with that identity; by default botocore's credential chain is resolved afresh on
+    ``credentials`` (a signing identity, ``s3fanout.signing_identity``) signs with that
+    identity; by default botocore's credential chain is resolved afresh on
     every call - once per invocation - and a refreshable set is re-read by the fast signer
     while it runs.
     """
     if credentials is not None:
+        # botocore's own type, for its reference client (the fast signer is proven against it).
         resolved: Any = Credentials(credentials.access_key, credentials.secret_key, getattr(credentials, "token", None))
     else:
         resolved = _process_session().get_component("credential_provider").load_credentials()

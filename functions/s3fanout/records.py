@@ -1,6 +1,8 @@
 """Every record that crosses a boundary between the Lambdas, typed (in the spirit of
-Powertools' ``DataRecord``): a work unit (a plan item), the BuildManifest event, the run
-record (``run.json``, ListPrefixes' result), a part summary and an error record.
+Powertools' ``DataRecord``): the execution input (``RunRequest``), a work unit (a plan
+item), the BuildManifest and MergeIndex events, the run record (``run.json``, ListPrefixes'
+result), a part summary, an error record, and what MergeIndex publishes: the index
+(``IndexDocument``, the recipient's contract) and its result (``IndexResult``).
 
 Each knows its JSON shape (``to_json`` / ``from_json``); ``s3fanout.store.RunStore`` reads
 and writes them under ``manifests/{run_id}/``. Validating an event from outside (the
@@ -10,7 +12,12 @@ reads documents this code wrote itself.
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self, cast
 
 if TYPE_CHECKING:
@@ -23,6 +30,16 @@ def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``cls`` present in ``data`` (documents from older versions lack some)."""
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+# A run id names the run's folder (manifests/{run_id}/) and may be an execution name.
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def new_run_id() -> str:
+    """Sortable and unique, within RUN_ID_RE: ``20261126T163000Z-1a2b3c4d``. The one rule for
+    a generated run id (ListPrefixes without an execution name, the local ``fanout`` CLI)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 class JsonRecord:
@@ -41,16 +58,14 @@ class WorkUnit(JsonRecord):
     """One Map item (a line of ``plan.json``): a key range of the source bucket.
 
     Keys ``k`` with ``k.startswith(prefix)``, ``k > start_after`` (if set) and ``k <= end_key``
-    (if set); ``delimited`` units list only the objects directly under ``prefix`` (the
-    planner never makes them; hand-made events may). ``estimate``: the planner's key
-    count for the range, by which BuildManifest notices a unit far bigger than planned.
+    (if set). ``estimate``: the planner's key count for the range, by which BuildManifest
+    notices a unit far bigger than planned.
     """
 
     unit: int
     prefix: str
     start_after: str | None = None
     end_key: str | None = None
-    delimited: bool = False
     estimate: int | None = None
 
 
@@ -75,6 +90,27 @@ class Filters(JsonRecord):
             and (self.modified_after is None or modified > self.modified_after)
             and (self.modified_before is None or modified < self.modified_before)
         )
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The validated execution input (``s3fanout.inputs.parse_run_request``)."""
+
+    bucket: str
+    prefix: str
+    suffix: str
+    expires_in: int
+    max_concurrency: int
+    run_id: str | None = None
+    filters: Filters = field(default_factory=Filters)
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """The MergeIndex event: the run to merge; the rest is read from its ``run.json``."""
+
+    run_id: str
+    bucket: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +186,28 @@ class RunRecord(JsonRecord):
     modified_before: str | None = None
     min_size: int | None = None
     max_size: int | None = None
+
+    @classmethod
+    def of(
+        cls, request: RunRequest, run_id: str, *, units: int, manifest_bucket: str, plan_key: str, region: str
+    ) -> RunRecord:
+        """The run's record, with a fresh attempt id: MergeIndex then ignores whatever an
+        earlier attempt of the same run_id left (idempotent re-runs)."""
+        return cls(
+            run_id=run_id,
+            attempt=uuid.uuid4().hex,
+            bucket=request.bucket,
+            prefix=request.prefix,
+            suffix=request.suffix,
+            expires_in=request.expires_in,
+            max_concurrency=request.max_concurrency,
+            manifest_bucket=manifest_bucket,
+            plan_key=plan_key,
+            units=units,
+            bucket_region=region,
+            created_at=time.time(),
+            **request.filters.to_json(),
+        )
 
     def to_result(self) -> dict[str, Any]:
         """ListPrefixes' result: the record without its timestamp."""
@@ -227,3 +285,124 @@ class ErrorRecord(JsonRecord):
             error=type(exc).__name__,
             message=str(exc),
         )
+
+
+def iso8601(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def skipped_total(parts: list[PartSummary]) -> dict[str, int]:
+    """What the parts left out, summed by reason."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for reason, count in part.skipped.items():
+            total[reason] = total.get(reason, 0) + count
+    return dict(sorted(total.items()))
+
+
+@dataclass(frozen=True)
+class IndexPart:
+    """One part as ``index.json`` lists it: what it holds and its presigned URL."""
+
+    prefix: str
+    first_key: str | None
+    last_key: str | None
+    count: int
+    bytes: int
+    object_bytes: int
+    skipped: dict[str, int]
+    key: str
+    url: str
+
+
+@dataclass(frozen=True)
+class IndexDocument:
+    """``index.json``: what a recipient reads (fanout fetch, the share page's script).
+
+    MergeIndex is its one writer; its JSON Schema is in docs/formats.md (a test holds the
+    two together). Field order is the JSON's order.
+    """
+
+    run_id: str
+    bucket: str
+    prefix: str
+    suffix: str
+    created_at: str
+    # When the first object URL expires (URLs are signed when their part is built).
+    expires_at: str
+    # signing-identity | temporary | long-term: temporary credentials can end before expires_at.
+    url_credentials: str
+    count: int
+    object_bytes: int
+    # Matching objects without a link: archived (not restored) or folder markers.
+    skipped: dict[str, int]
+    page_url: str
+    parts: list[IndexPart]
+    # Only with temporary credentials: why links may stop working early.
+    note: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        run: RunRecord,
+        parts: list[PartSummary],
+        *,
+        created_at: float,
+        url_credentials: str,
+        page_url: str,
+        part_url: Callable[[str], str],
+        note: str | None = None,
+    ) -> IndexDocument:
+        """The index of ``parts`` (in key order); ``part_url`` presigns a part's key."""
+        # Object URLs were signed when their part was built: the index is only as good as the oldest.
+        signed_at = min([p.signed_at for p in parts], default=created_at)
+        return cls(
+            run_id=run.run_id,
+            bucket=run.bucket,
+            prefix=run.prefix,
+            suffix=run.suffix,
+            created_at=iso8601(created_at),
+            expires_at=iso8601(signed_at + run.expires_in),
+            url_credentials=url_credentials,
+            count=sum(p.count for p in parts),
+            object_bytes=sum(p.object_bytes for p in parts),
+            skipped=skipped_total(parts),
+            page_url=page_url,
+            parts=[
+                IndexPart(
+                    prefix=p.prefix,
+                    first_key=p.first_key,
+                    last_key=p.last_key,
+                    count=p.count,
+                    bytes=p.bytes,
+                    object_bytes=p.object_bytes,
+                    skipped=p.skipped,
+                    key=p.part_key,
+                    url=part_url(p.part_key),
+                )
+                for p in parts
+            ],
+            note=note,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        if document["note"] is None:
+            del document["note"]
+        return document
+
+
+@dataclass(frozen=True)
+class IndexResult(JsonRecord):
+    """MergeIndex's result (the execution's output): where the index and its page are."""
+
+    run_id: str
+    count: int
+    parts: int
+    index_key: str
+    index_url: str
+    # The share page (index.html): the link to give a person.
+    page_url: str
+    expires_at: str
+    # Matching objects left out, by reason (archived storage class, "folder marker").
+    skipped: dict[str, int]

@@ -20,7 +20,8 @@ from .layout import RunLayout
 from .observability import logger
 from .presign import UrlSigner, new_url_signer
 from .s3 import client_kwargs, new_session
-from .signing_identity import SigningCredentials, load_signing_credentials
+from .signing_identity import load_signing_credentials
+from .sigv4 import FrozenCredentials
 
 T = TypeVar("T")
 
@@ -53,7 +54,7 @@ async def s3_client() -> Any:
     return client
 
 
-async def signing_credentials() -> SigningCredentials | None:
+async def signing_credentials() -> FrozenCredentials | None:
     """The configured signing identity (SIGNING_SECRET_ARN), or None for the default chain."""
     config = settings()
     if config.signing_secret_arn is None:
@@ -64,7 +65,7 @@ async def signing_credentials() -> SigningCredentials | None:
 
 
 def url_signer(
-    bucket: str, expires_in: int, credentials: SigningCredentials | None = None, *, region: str | None = None
+    bucket: str, expires_in: int, credentials: FrozenCredentials | None = None, *, region: str | None = None
 ) -> UrlSigner:
     """A signer for ``bucket``, for its own region when known (else the function's)."""
     config = settings()

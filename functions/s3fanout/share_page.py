@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
-# The element fanout fetch reads the index URL from, when given the page's URL.
-DATA_ELEMENT_ID = "fanout-share"
 _ASSETS = Path(__file__).parent / "share"
 _SLOT = re.compile(r"\{(csp|style|data|script)\}")
 # Inside <script>, "</script" or "<!--" would end or confuse the block: JSON allows \u escapes.

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from .errors import S3_CALL_ERRORS, SigningIdentityUnavailable, error_code
+from .errors import AWS_CALL_ERRORS, SigningIdentityUnavailable, error_code
+from .sigv4 import FrozenCredentials
 
 _CACHE_SECONDS = 300.0  # re-read now and then so a rotated key is picked up
-_cache: dict[str, tuple[float, SigningCredentials]] = {}
-
-
-@dataclass(frozen=True)
-class SigningCredentials:
-    access_key: str
-    secret_key: str
-
+_cache: dict[str, tuple[float, FrozenCredentials]] = {}
 
 # What the index tells recipients about how long links really live.
 TEMPORARY_CREDENTIALS_NOTE = (
@@ -34,10 +27,11 @@ TEMPORARY_CREDENTIALS_NOTE = (
 )
 
 
-def parse_secret(secret_id: str, secret_string: str) -> SigningCredentials:
+def parse_secret(secret_id: str, secret_string: str) -> FrozenCredentials:
+    """The IAM user's key pair (long-lived: no session token)."""
     try:
         data = json.loads(secret_string)
-        return SigningCredentials(access_key=data["aws_access_key_id"], secret_key=data["aws_secret_access_key"])
+        return FrozenCredentials(access_key=data["aws_access_key_id"], secret_key=data["aws_secret_access_key"])
     except (ValueError, KeyError, TypeError):
         raise SigningIdentityUnavailable(
             secret_id, 'must be JSON {"aws_access_key_id": ..., "aws_secret_access_key": ...}'
@@ -46,7 +40,7 @@ def parse_secret(secret_id: str, secret_string: str) -> SigningCredentials:
 
 async def load_signing_credentials(
     session: Any, secret_id: str, *, region: str, endpoint_url: str | None = None
-) -> SigningCredentials:
+) -> FrozenCredentials:
     """The key pair in ``secret_id``, cached for a few minutes per execution environment."""
     cached = _cache.get(secret_id)
     if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
@@ -54,14 +48,14 @@ async def load_signing_credentials(
     try:
         async with session.client("secretsmanager", region_name=region, endpoint_url=endpoint_url) as client:
             response = await client.get_secret_value(SecretId=secret_id)
-    except S3_CALL_ERRORS as exc:
+    except AWS_CALL_ERRORS as exc:
         raise SigningIdentityUnavailable(secret_id, f"cannot be read ({error_code(exc)})") from exc
     credentials = parse_secret(secret_id, response.get("SecretString") or "")
     _cache[secret_id] = (time.monotonic(), credentials)
     return credentials
 
 
-def url_credentials_kind(credentials: SigningCredentials | None) -> str:
+def url_credentials_kind(credentials: FrozenCredentials | None) -> str:
     """How the URLs are signed: ``signing-identity``, ``temporary`` or ``long-term``."""
     if credentials is not None:
         return "signing-identity"

@@ -71,6 +71,9 @@ def parse_timestamp(value: str) -> int:
 
 @dataclass(frozen=True)
 class FrozenCredentials:
+    """A key pair (and session token, if temporary) as of one moment: s3fanout's one
+    credentials type (the signing identity's, and botocore's frozen into it)."""
+
     access_key: str
     secret_key: str
     token: str | None = None

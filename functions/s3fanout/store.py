@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .documents import get_json, put_document, put_json
 from .listing import list_keys
-from .records import ErrorRecord, PartSummary, RunRecord, WorkUnit
+from .records import ErrorRecord, IndexDocument, PartSummary, RunRecord, WorkUnit
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -71,8 +71,8 @@ class RunStore:
                     found[pair] = record
         return found
 
-    async def write_index(self, index: dict[str, Any]) -> None:
-        await put_json(self.client, self.bucket, self.layout.index_key, index)
+    async def write_index(self, index: IndexDocument) -> None:
+        await put_json(self.client, self.bucket, self.layout.index_key, index.to_json())
 
     async def write_page(self, page: bytes, content_type: str) -> None:
         await put_document(self.client, self.bucket, self.layout.page_key, page, content_type)

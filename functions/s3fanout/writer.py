@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from .errors import S3_CALL_ERRORS, translate_client_error
+from .errors import AWS_CALL_ERRORS, translate_client_error
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -57,7 +57,7 @@ class StreamingUpload:
             response = await self._client.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=chunk
             )
-        except S3_CALL_ERRORS as exc:
+        except AWS_CALL_ERRORS as exc:
             raise translate_client_error(exc, bucket=self.bucket, operation="UploadPart") from exc
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
 
@@ -77,7 +77,7 @@ class StreamingUpload:
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": self._parts},
                 )
-        except S3_CALL_ERRORS as exc:
+        except AWS_CALL_ERRORS as exc:
             raise translate_client_error(exc, bucket=self.bucket, operation="PutObject") from exc
         self._buffer.clear()
         return self.bytes_written
@@ -88,5 +88,5 @@ class StreamingUpload:
         if self._upload_id is None:
             return
         upload_id, self._upload_id = self._upload_id, None
-        with contextlib.suppress(*S3_CALL_ERRORS):
+        with contextlib.suppress(*AWS_CALL_ERRORS):
             await self._client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)

@@ -3,7 +3,7 @@
 S3 is a moto server started here, or any endpoint given (MinIO from docker compose); every
 S3 call - the handlers' and the interpreter's own (ItemReader, ResultWriter) - goes there.
 Lambda tasks reach, via ``AWS_ENDPOINT_URL_LAMBDA``, the built-in Invoke API endpoint
-(``lambda_server``) or an external one such as ``sam local start-lambda``.
+(``lambda_runtime``) or an external one such as ``sam local start-lambda``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from s3fanout.records import new_run_id
+
 from . import lifeline, moto_overrides
-from .lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, worker_base_env
+from .lambda_runtime.function_env import function_env
+from .lambda_runtime.invoke_api import LambdaInvokeServer
+from .lambda_runtime.pool import Invocation, LambdaRuntime
 from .template import ACCOUNT_ID, PROJECT_ROOT, REGION, Project, load_project
 
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -46,10 +49,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def new_execution_name() -> str:
-    return time.strftime("run-%Y%m%dT%H%M%SZ-", time.gmtime()) + uuid.uuid4().hex[:6]
 
 
 def _wait_for_port(
@@ -168,7 +167,7 @@ class EmbeddedEngine:
         self._set_env(AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
         # Taken before mock_aws, which swaps in fake credentials: a real endpoint (MinIO)
         # needs the caller's.
-        function_env = worker_base_env({})
+        caller_env = dict(os.environ)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
         # The interpreter logs every failed state at ERROR; the execution result says it better.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
@@ -176,7 +175,7 @@ class EmbeddedEngine:
         # S3 server so nothing seeded later is lost.
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        s3_credentials = self._interpreter_s3_credentials(function_env)
+        s3_credentials = self._interpreter_s3_credentials(caller_env)
         moto_port = None
         if self.s3_endpoint is None:
             self._start_stage("starting the S3 server (moto, in its own process)")
@@ -185,16 +184,13 @@ class EmbeddedEngine:
             self._start_stage(f"starting Lambda workers for {len(self.project.functions)} functions (their imports)")
             self.runtime = LambdaRuntime(
                 self.project.functions,
-                base_env={
-                    **function_env,
-                    "S3_ENDPOINT_URL": self.s3_endpoint,
-                    "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
-                    "MANIFEST_BUCKET": self.config.manifest_bucket,
-                    "AWS_DEFAULT_REGION": REGION,
-                    "AWS_REGION": REGION,
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                    **self.config.extra_function_env,
-                },
+                base_env=function_env(
+                    manifest_bucket=self.config.manifest_bucket,
+                    s3_endpoint=self.s3_endpoint,
+                    default_region=REGION,  # set above, so taken as it is
+                    extra=self.config.extra_function_env,
+                    inherited=caller_env,
+                ),
                 log=self.config.log,
                 timeout_overrides=(
                     {"BuildManifestFunction": self.config.lambda_timeout} if self.config.lambda_timeout else None
@@ -312,7 +308,7 @@ class EmbeddedEngine:
         on_poll: Callable[[], None] | None = None,
     ) -> ExecutionResult:
         """Start one execution and wait for it to end."""
-        name = name or new_execution_name()
+        name = name or new_run_id()
         first = len(self._invocations)
         started = time.monotonic()
         arn = self._sfn.start_execution(

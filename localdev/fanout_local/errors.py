@@ -31,6 +31,10 @@ class UserError(Exception):
         self.exit_code = exit_code
 
 
+class TemplateError(Exception):
+    """template.yaml holds something the local tooling cannot resolve (``intrinsics``, ``template``)."""
+
+
 def explain(exc: BaseException) -> UserError | None:
     """A one-line UserError for the errors a user causes (None: a bug)."""
     if isinstance(exc, UserError):

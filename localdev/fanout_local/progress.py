@@ -18,7 +18,7 @@ from rich.progress import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .lambda_server import Invocation
+    from .lambda_runtime.pool import Invocation
 
 
 def new_progress(console: Console) -> Progress:

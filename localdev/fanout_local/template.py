@@ -1,7 +1,7 @@
 """Read what the engine needs from template.yaml: functions, their settings, ASL substitutions.
 
-Only the intrinsic functions this project's template uses are resolved (Ref, Fn::If,
-Fn::Equals, Fn::Not, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split); anything else is a clear error.
+Intrinsic functions are resolved by ``intrinsics`` (the one evaluator, the tests' too), with
+the names ``sam local`` gives resources: a function's is its logical ID.
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from typing import Any
 
 import yaml
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
+from .errors import TemplateError
+from .intrinsics import ACCOUNT_ID, NO_VALUE, REGION, Stack, resolve
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _SHORT_TAGS = ("Ref", "Condition")
-
-
-class TemplateError(Exception):
-    """template.yaml holds something the embedded engine cannot resolve."""
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -70,101 +67,6 @@ class FunctionSpec:
     layer_uris: tuple[Path, ...] = ()  # its layers' sources (the dependencies' requirements.txt)
 
 
-class _Resolver:
-    def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
-        self.template = template
-        self.parameters: dict[str, Any] = {}
-        for name, spec in (template.get("Parameters") or {}).items():
-            value = parameters.get(name, spec.get("Default"))
-            if value is None:
-                raise TemplateError(f"parameter {name} has no default and no value was given")
-            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            self.parameters[name] = value
-        self.parameters.update(
-            {
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT_ID,
-                "AWS::Partition": "aws",
-                "AWS::StackName": "local",
-                "AWS::URLSuffix": "amazonaws.com",
-            }
-        )
-        self.resources: dict[str, Any] = template.get("Resources") or {}
-
-    def condition(self, name: str) -> bool:
-        return bool(self.resolve((self.template.get("Conditions") or {})[name]))
-
-    def ref(self, name: str) -> Any:
-        if name in self.parameters:
-            return self.parameters[name]
-        resource = self.resources.get(name)
-        if resource is None:
-            raise TemplateError(f"Ref to unknown name {name!r}")
-        if resource["Type"] == "AWS::Serverless::Function":
-            return name  # sam local names functions by logical ID
-        if resource["Type"] == "AWS::Serverless::StateMachine":
-            return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
-        return name.lower()
-
-    def get_att(self, name: str, attribute: str) -> str:
-        resource = self.resources.get(name) or {}
-        if resource.get("Type") == "AWS::Serverless::Function" and attribute == "Arn":
-            return function_arn(name)
-        if attribute == "Arn":
-            return f"arn:aws:s3:::{self.ref(name)}"
-        raise TemplateError(f"cannot resolve !GetAtt {name}.{attribute}")
-
-    def sub(self, text: str, variables: dict[str, Any]) -> str:
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in variables:
-                return str(variables[name])
-            if "." in name:
-                resource, attribute = name.split(".", 1)
-                return self.get_att(resource, attribute)
-            return str(self.ref(name))
-
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
-
-    def resolve(self, value: Any) -> Any:  # noqa: PLR0911, PLR0912 - one branch per intrinsic
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
-        ((key, arg),) = value.items()
-        if key == "Ref":
-            return self.ref(arg)
-        if key == "Condition":
-            return self.condition(arg)
-        if key == "Fn::If":
-            name, when_true, when_false = arg
-            return self.resolve(when_true if self.condition(name) else when_false)
-        if key == "Fn::Equals":
-            left, right = (self.resolve(v) for v in arg)
-            return str(left) == str(right)
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
-        if key == "Fn::GetAtt":
-            return self.get_att(*arg)
-        if key == "Fn::Sub":
-            if isinstance(arg, str):
-                return self.sub(arg, {})
-            text, variables = arg
-            return self.sub(text, {k: self.resolve(v) for k, v in variables.items()})
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(v) for v in self.resolve(items))
-        if key == "Fn::Split":
-            sep, text = arg
-            return str(self.resolve(text)).split(sep)
-        if key.startswith("Fn::"):
-            raise TemplateError(f"the embedded engine does not resolve {key}")
-        return {key: self.resolve(arg)}
-
-
 @dataclass(frozen=True)
 class Project:
     """template.yaml resolved for one local run."""
@@ -187,6 +89,27 @@ class Project:
         return rendered
 
 
+def _local_name(name: str, resource: dict[str, Any]) -> str:
+    """What ``Ref`` gives for a resource run locally."""
+    if resource.get("Type") == "AWS::Serverless::Function":
+        return name  # sam local names functions by logical ID
+    if resource.get("Type") == "AWS::Serverless::StateMachine":
+        return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+    return name.lower()
+
+
+def _local_arn(name: str, resource: dict[str, Any]) -> str:
+    if resource.get("Type") == "AWS::Serverless::Function":
+        return function_arn(name)
+    return f"arn:aws:s3:::{_local_name(name, resource)}"
+
+
+def _strings(values: dict[str, Any], stack: Stack) -> dict[str, str]:
+    """Each value resolved to text; one that resolves to AWS::NoValue is left out, as on deploy."""
+    resolved = {k: resolve(v, stack) for k, v in values.items()}
+    return {k: str(v) for k, v in resolved.items() if v is not NO_VALUE}
+
+
 def _layer_sources(root: Path, resources: dict[str, Any], layers: list[Any]) -> tuple[Path, ...]:
     """The ContentUri of each layer given as ``!Ref`` to a layer of this template."""
     found = []
@@ -201,12 +124,19 @@ def _layer_sources(root: Path, resources: dict[str, Any], layers: list[Any]) -> 
 def load_project(root: Path, parameters: dict[str, str] | None = None) -> Project:
     """Resolve template.yaml under ``root`` with parameter overrides."""
     template = load_template(root / "template.yaml")
-    resolver = _Resolver(template, parameters or {})
+    resources: dict[str, Any] = template.get("Resources") or {}
+    stack = Stack.of(
+        template,
+        parameters or {},
+        physical_ids={name: _local_name(name, resource) for name, resource in resources.items()},
+        attributes={f"{name}.Arn": _local_arn(name, resource) for name, resource in resources.items()},
+        stack_name="local",
+    )
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     global_env = ((globals_fn.get("Environment") or {}).get("Variables")) or {}
     functions: dict[str, FunctionSpec] = {}
     machine: tuple[str, dict[str, Any]] | None = None
-    for name, resource in resolver.resources.items():
+    for name, resource in resources.items():
         props = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::Serverless::Function":
             env = {**global_env, **((props.get("Environment") or {}).get("Variables") or {})}
@@ -215,20 +145,18 @@ def load_project(root: Path, parameters: dict[str, str] | None = None) -> Projec
                 handler=props.get("Handler", globals_fn.get("Handler")),
                 timeout=float(props.get("Timeout", globals_fn.get("Timeout", 3))),
                 memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
-                environment={k: str(resolver.resolve(v)) for k, v in env.items()},
+                environment=_strings(env, stack),
                 code_uri=root / code_uri
                 if isinstance(code_uri := props.get("CodeUri", globals_fn.get("CodeUri")), str)
                 else None,
-                layer_uris=_layer_sources(
-                    root, resolver.resources, [*globals_fn.get("Layers", []), *props.get("Layers", [])]
-                ),
+                layer_uris=_layer_sources(root, resources, [*globals_fn.get("Layers", []), *props.get("Layers", [])]),
             )
         elif resource.get("Type") == "AWS::Serverless::StateMachine":
             machine = (name, props)
     if machine is None:
         raise TemplateError("template.yaml has no AWS::Serverless::StateMachine")
     name, props = machine
-    substitutions = {k: str(resolver.resolve(v)) for k, v in (props.get("DefinitionSubstitutions") or {}).items()}
+    substitutions = _strings(props.get("DefinitionSubstitutions") or {}, stack)
     return Project(
         root=root,
         functions=functions,

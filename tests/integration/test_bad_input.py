@@ -198,7 +198,6 @@ def build_event(source: str, **changes: Any) -> dict[str, Any]:
         pytest.param({"unit": ...}, "unit", None, "integer", id="missing-unit"),
         pytest.param({"unit": -1}, "unit", -1, "between 0 and", id="negative-unit"),
         pytest.param({"expires_in": 0}, "expires_in", 0, "between 1 and", id="expires-0"),
-        pytest.param({"delimited": "no"}, "delimited", "no", "boolean", id="delimited-str"),
         pytest.param({"segment": -2}, "segment", -2, "between 0 and", id="segment-negative"),
     ],
 )

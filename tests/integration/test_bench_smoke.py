@@ -211,14 +211,14 @@ MOMENTS = [
     ("bench", ["--smoke"], "== naive vs ours", signal.SIGINT),
     # ... the engine section (alone: the sections before it were just interrupted above):
     # bench -> bench.engine -> its S3 server and a fanout run's engine -> its Lambda workers
-    ("bench", ["--smoke", "--only", "engine"], "process:fanout_local.worker", signal.SIGTERM),
+    ("bench", ["--smoke", "--only", "engine"], "process:fanout_local.lambda_runtime.child", signal.SIGTERM),
     # planning: its server starting, then a worker planning 1M keys
     ("bench.planning", ["--case", "skewed:100"], "== planning", signal.SIGTERM),
     ("bench.planning", ["--case", "tree36:10", "--case", "skewed:100"], "tree36:10 ", signal.SIGINT),
     # engine: its S3 server and the first run starting; that run's engine with its Lambda
-    # workers (bench.engine -> --one-run -> fanout_local.worker); the per-item run's starting
+    # workers (bench.engine -> --one-run -> fanout_local.lambda_runtime.child); the per-item run's starting
     ("bench.engine", ["--smoke"], "== embedded engine", signal.SIGINT),
-    ("bench.engine", ["--smoke"], "process:fanout_local.worker", signal.SIGTERM),
+    ("bench.engine", ["--smoke"], "process:fanout_local.lambda_runtime.child", signal.SIGTERM),
     ("bench.engine", ["--smoke"], "MaxConcurrency   2:", signal.SIGTERM),
     # the browser and its driver up
     ("bench.share_page", ["--objects", "200000"], "process:chromedriver", signal.SIGINT),

@@ -80,10 +80,10 @@ def plan_units(s3: Any, plan: dict[str, Any]) -> list[dict[str, Any]]:
     return json.loads(s3.get_object(Bucket=plan["manifest_bucket"], Key=plan["plan_key"])["Body"].read())
 
 
-def expected_units(prefix: str) -> list[tuple[str, bool]]:
+def expected_units(prefix: str) -> list[str]:
     # The sample data is far under the default 5,000-key minimum unit: one key range.
     assert any(key.startswith(prefix) for key in sample_objects())
-    return [(prefix, False)]
+    return [prefix]
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +125,7 @@ def test_list_prefixes_event(s3: Any, demo_bucket: str) -> None:
     assert result["plan_key"] == f"manifests/{event['run_id']}/plan.json"
     assert result["attempt"]
     units = plan_units(s3, result)
-    assert [(u["prefix"], u["delimited"]) for u in units] == want
+    assert [u["prefix"] for u in units] == want
     assert [u["unit"] for u in units] == list(range(len(want)))
 
 
@@ -177,7 +177,7 @@ def test_execution_input_event(s3: Any, demo_bucket: str) -> None:
     result = run_handlers(s3, execution_input, run_id="example-execution")
     want = matching(execution_input["prefix"], execution_input["suffix"])
     assert result["plan"]["max_concurrency"] == execution_input["max_concurrency"]
-    assert [(u["prefix"], u["delimited"]) for u in result["units"]] == expected_units(execution_input["prefix"])
+    assert [u["prefix"] for u in result["units"]] == expected_units(execution_input["prefix"])
     assert result["index"]["count"] == len(want) > 0
     assert f"X-Amz-Expires={execution_input['expires_in']}" in result["index"]["index_url"]
     index = json.loads(http_get(result["index"]["index_url"]))

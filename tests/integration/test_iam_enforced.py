@@ -1,6 +1,6 @@
 """Least privilege, verified by running: the three handlers, each as an IAM user holding
 exactly the S3 statements of its function's role in the transformed template (intrinsics
-resolved by tests.support.cfn_resolve), on a moto server that enforces IAM.
+resolved by fanout_local.intrinsics), on a moto server that enforces IAM.
 
 The server is a process of its own (tests.support.moto_process): moto's IAM switch is
 process-global and would otherwise apply to every other test. The state machine's role
@@ -38,8 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from fanout_local.intrinsics import Stack, resolve
 from s3fanout.errors import AccessDenied, FanoutError
-from tests.support.cfn_resolve import Stack, resolve
 from tests.support.flow import run_handlers
 from tests.support.function_identity import FunctionIdentities, forget_runtime_clients
 from tests.support.moto_process import AccessKey, MotoProcess

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from s3fanout import listing
-from s3fanout import s3 as s3mod
-from s3fanout.listing import iter_object_pages, probe_page, split_list_objects_v2
+from s3fanout import botocore_overrides, listing
+from s3fanout.botocore_overrides import split_list_objects_v2
+from s3fanout.listing import iter_object_pages, probe_page
 from s3fanout.records import WorkUnit
 from s3fanout.s3 import new_session
 from tests.support.s3_helpers import put_keys
@@ -46,7 +46,7 @@ async def _collect(moto_endpoint: str, bucket: str, work: WorkUnit) -> list[Any]
         direct = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         assert "LastModified" in direct["Contents"][0]  # outside listing.py: botocore's full output
         probe = await probe_page(client, bucket, "", entries[2][0], max_keys=5)
-        assert probe.keys == tuple(entry[0] for entry in entries[3:8])  # the planner's probe: same parse
+        assert probe.keys == tuple(entry.key for entry in entries[3:8])  # the planner's probe: same parse
         assert probe.truncated
         return entries
 
@@ -62,7 +62,7 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
             calls["fast" if result is not None else "slow"] += 1
         return result
 
-    monkeypatch.setattr(s3mod, "split_list_objects_v2", spy)
+    monkeypatch.setattr(botocore_overrides, "split_list_objects_v2", spy)
     claims: list[bool] = []
     original_claim = listing.PageRun.claim
 
@@ -77,9 +77,9 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
     put_keys(s3, bucket, ODD_KEYS)
     entries = asyncio.run(_collect(moto_endpoint, bucket, WorkUnit(unit=0, prefix="")))
     expected = sorted(ODD_KEYS + many)
-    assert [entry[0] for entry in entries] == expected
-    assert all(entry[2] is None for entry in entries)  # STANDARD, no folder markers: all shared
-    sizes = {entry[0]: entry[1] for entry in entries}
+    assert [entry.key for entry in entries] == expected
+    assert all(entry.not_shared is None for entry in entries)  # STANDARD, no folder markers: all shared
+    sizes = {entry.key: entry.size for entry in entries}
     assert all(sizes[k] == 5 for k in many)
     assert all(sizes[k] == len(f"body of {k}".encode()) for k in ODD_KEYS)
     assert calls["fast"] >= 3
@@ -92,7 +92,7 @@ def test_moto_pages_take_the_fast_path_and_keep_keys_exact(
             moto_endpoint, bucket, WorkUnit(unit=0, prefix="many/", start_after="many/00999", end_key="many/02000")
         )
     )
-    assert [entry[0] for entry in bounded] == [k for k in many if "many/00999" < k <= "many/02000"]
+    assert [entry.key for entry in bounded] == [k for k in many if "many/00999" < k <= "many/02000"]
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "botocore-parse"])
@@ -102,7 +102,7 @@ def test_entries_carry_the_listed_etag_and_last_modified_text(
     """What a manifest line gives a recipient to check its download: the ETag (the body's MD5
     for a single-part upload) without quotes, and LastModified exactly as S3 wrote it."""
     if not fast:
-        monkeypatch.setattr(s3mod, "split_list_objects_v2", lambda _body: None)
+        monkeypatch.setattr(botocore_overrides, "split_list_objects_v2", lambda _body: None)
     put_keys(s3, bucket, ODD_KEYS)
     entries = asyncio.run(_collect(moto_endpoint, bucket, WorkUnit(unit=0, prefix="")))
     listed = {obj["Key"]: obj for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]}

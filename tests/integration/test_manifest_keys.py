@@ -104,7 +104,7 @@ def test_units_are_chained_key_ranges_over_every_depth(s3: Any, bucket: str) -> 
     result = run_handlers(s3, {"bucket": bucket, "prefix": "root/"})
     units = result["units"]
     assert len(units) >= 2  # five keys, 2-key minimum units in tests
-    assert all(u["prefix"] == "root/" and not u["delimited"] for u in units)
+    assert all(u["prefix"] == "root/" and "delimited" not in u for u in units)
     assert units[0]["start_after"] is None
     assert units[-1]["end_key"] is None
     assert [u["start_after"] for u in units[1:]] == [u["end_key"] for u in units[:-1]]

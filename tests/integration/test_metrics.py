@@ -72,7 +72,6 @@ def test_build_manifest_counts_listed_written_and_bytes(
         "suffix": ".pdf",
         "unit": 0,
         "prefix": "docs/",
-        "delimited": True,
     }
     result = build_manifest.lambda_handler(event, FakeLambdaContext())
     doc = only_emf(capsys)

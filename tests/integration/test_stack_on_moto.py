@@ -12,7 +12,7 @@ As far as moto 5.2.5 goes:
   the server as "localhost" (moto reads a bucket from any other host name's first label);
 - created and checked: the three functions (code from the uploaded zip, handler, runtime,
   memory, timeout, environment, role), their roles and the state machine's (inline policies
-  equal to what tests/support/cfn_resolve.py makes of them - two evaluators agree), the
+  equal to what fanout_local/intrinsics.py makes of them - two evaluators agree), the
   state machine (name, role, every Lambda ARN and the manifest bucket substituted), the
   log groups, the stack's manifest bucket, and every output;
 - not created or ignored by moto, so not verified: AWS::S3::BucketPolicy (unsupported: the
@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cfn_resolve import Stack, resolve
+from fanout_local.intrinsics import Stack, resolve
 from tests.support.moto_cfn import for_moto
 from tests.support.moto_process import MotoProcess
 from tests.support.transformed import transformed_template

@@ -16,7 +16,7 @@ import copy
 import re
 from typing import Any
 
-from tests.support.cfn_resolve import Stack, resolve_conditions
+from fanout_local.intrinsics import Stack, resolve_conditions
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

@@ -14,7 +14,9 @@ import pytest
 from rich.console import Console
 
 from fanout_fetch import arguments as fetch_arguments
-from fanout_local import arguments, cli
+from fanout_local import cli
+from fanout_local.cli import argtypes as arguments
+from fanout_local.cli import console as cli_console
 from fanout_local.engine import ExecutionResult
 from fanout_local.errors import explain
 from fanout_local.progress import new_progress
@@ -184,9 +186,9 @@ def recording_console() -> Console:
 
 def test_a_failure_prints_its_cause_as_data(monkeypatch: pytest.MonkeyPatch) -> None:
     console = recording_console()
-    monkeypatch.setattr(cli, "console", console)
+    monkeypatch.setattr(cli_console, "console", console)
     cause = json.dumps({"errorType": "PartsMissing", "errorMessage": "unit 0: [/:] in key [bold]x[/bold]"})
-    cli._print_failure(ExecutionResult("run-[1]", "FAILED", None, "States.[/]TaskFailed", cause, 1.0))
+    cli_console.print_failure(ExecutionResult("run-[1]", "FAILED", None, "States.[/]TaskFailed", cause, 1.0))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "execution run-[1] FAILED: States.[/]TaskFailed" in text
     assert "cause: PartsMissing: unit 0: [/:] in key [bold]x[/bold]" in text

@@ -18,8 +18,8 @@ def test_fanout_fetch_imports_neither_the_functions_nor_the_local_tooling() -> N
 
 def test_fanout_fetch_and_fanout_fetch_subcommand_are_the_same_command() -> None:
     from fanout_fetch import cli as fetch_cli
-    from fanout_local import cli
+    from fanout_local.cli import definition
 
-    assert cli.add_fetch_arguments is fetch_cli.add_arguments
-    parsed = cli.build_parser().parse_args(["fetch", "http://x/index.json", "--to", "d"])
+    assert definition.add_fetch_arguments is fetch_cli.add_arguments
+    parsed = definition.build_parser().parse_args(["fetch", "http://x/index.json", "--to", "d"])
     assert (parsed.index_url, parsed.to, parsed.concurrency) == ("http://x/index.json", "d", 8)

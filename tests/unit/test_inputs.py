@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -13,12 +14,12 @@ from s3fanout.inputs import (
     MAX_CONCURRENCY_LIMIT,
     MAX_PREFIX_BYTES,
     MAX_SUFFIX_BYTES,
-    RunRequest,
-    WorkUnit,
     parse_build_request,
     parse_merge_request,
     parse_run_request,
+    validate_run_id,
 )
+from s3fanout.records import RunRequest, WorkUnit, new_run_id
 
 GOOD_BUCKET = "demo-bucket"
 RUN_DEFAULTS = {"default_expires_in": 1234, "default_max_concurrency": 7}
@@ -205,6 +206,12 @@ def test_run_request_defaults() -> None:
     )
 
 
+def test_a_generated_run_id_is_a_valid_run_id() -> None:
+    run_id = new_run_id()
+    assert validate_run_id(run_id) == run_id
+    assert new_run_id() != run_id
+
+
 def test_run_request_keeps_given_values() -> None:
     event = {
         "bucket": GOOD_BUCKET,
@@ -215,7 +222,7 @@ def test_run_request_keeps_given_values() -> None:
         "run_id": "re-run_1",
     }
     no_filters = {"modified_after": None, "modified_before": None, "min_size": None, "max_size": None}
-    assert run_request(event).to_dict() == {**event, "filters": no_filters}
+    assert asdict(run_request(event)) == {**event, "filters": no_filters}
 
 
 @pytest.mark.parametrize(
@@ -283,8 +290,6 @@ GOOD_BUILD = {"run_id": "example-run", "bucket": GOOD_BUCKET, "unit": 0, "prefix
         pytest.param("expires_in", False, "must be an integer", id="expires_in-bool"),
         pytest.param("start_after", 5, "must be a string", id="start_after-int"),
         pytest.param("end_key", ["k"], "must be a string", id="end_key-list"),
-        pytest.param("delimited", "yes", "must be a boolean", id="delimited-string"),
-        pytest.param("delimited", 1, "must be a boolean", id="delimited-int"),
         pytest.param("attempt", 5, "must be a string", id="attempt-int"),
         pytest.param("segment", -1, "must be between 0 and", id="segment-negative"),
         pytest.param("segment", "1", "must be an integer", id="segment-string"),
@@ -318,7 +323,7 @@ def test_build_request_defaults() -> None:
     assert request.suffix == ".pdf"
     assert request.expires_in == 900
     assert request.segment == 0
-    assert request.work == WorkUnit(unit=0, prefix="reports/2024/", start_after=None, end_key=None, delimited=False)
+    assert request.work == WorkUnit(unit=0, prefix="reports/2024/", start_after=None, end_key=None)
 
 
 def test_build_request_keeps_a_continuation() -> None:
@@ -329,7 +334,6 @@ def test_build_request_keeps_a_continuation() -> None:
         "expires_in": 60,
         "start_after": "reports/2024/0999.pdf",
         "end_key": "reports/2024/5000.pdf",
-        "delimited": True,
         "segment": 3,
         "next": None,  # fields the workflow passes along are ignored
     }
@@ -340,7 +344,6 @@ def test_build_request_keeps_a_continuation() -> None:
         prefix="reports/2024/",
         start_after="reports/2024/0999.pdf",
         end_key="reports/2024/5000.pdf",
-        delimited=True,
     )
 
 

@@ -15,10 +15,8 @@ from botocore.parsers import RestXMLParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s3fanout import listing
-from s3fanout import s3 as s3mod
-from s3fanout.listing import FAST_LISTING, split_list_objects_v2
-from s3fanout.s3 import ListingParser
+from s3fanout import botocore_overrides, listing
+from s3fanout.botocore_overrides import FAST_LISTING, ListingParser, split_list_objects_v2
 
 OPERATION = botocore.session.get_session().get_service_model("s3").operation_model("ListObjectsV2")
 OUTPUT_SHAPE = OPERATION.output_shape
@@ -87,7 +85,7 @@ def fast_parse(body: bytes) -> dict[str, Any]:
         marker = FAST_LISTING.set(pages)  # type: ignore[arg-type]
         try:
             response = {"body": body, "headers": {}, "status_code": 200, "context": {}}
-            await s3mod.split_listing_body(operation_model=OPERATION, response_dict=response)
+            await botocore_overrides.split_listing_body(operation_model=OPERATION, response_dict=response)
             parsed = await ListingParser(timestamp_parser=lambda value: value).parse(response, OUTPUT_SHAPE)
         finally:
             FAST_LISTING.reset(marker)

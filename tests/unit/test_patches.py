@@ -1,8 +1,8 @@
-"""Guards every botocore / aiobotocore / aioboto3 internal that s3fanout.s3 overrides or
-leans on (the model: aiobotocore's tests/test_patches.py).
+"""Guards every botocore / aiobotocore / aioboto3 internal that s3fanout.botocore_overrides
+overrides or that s3fanout.s3 leans on (the model: aiobotocore's tests/test_patches.py).
 
-s3fanout.s3 replaces botocore's 200-error check, extends the rest-xml parser's payload
-step and reaches aioboto3's botocore session. If the pinned versions change any of that
+s3fanout.botocore_overrides replaces botocore's 200-error check and extends the rest-xml
+parser's payload step; s3fanout.s3 reaches aioboto3's botocore session. If the pinned versions change any of that
 code, this test fails with the name of what changed: re-read it, check the override still
 holds (tests/unit/test_listing_parse.py exercises it), then update the digest here.
 """
@@ -19,7 +19,7 @@ from tests.support.hash_guard import source_digest
 
 # name -> (object, sha1 of its source) for the pinned versions (requirements-dev.txt).
 GUARDED = {
-    # replaced by s3fanout.s3.split_listing_body, which calls it after cutting the Contents run
+    # replaced by s3fanout.botocore_overrides.split_listing_body, which calls it after cutting the Contents run
     "botocore.handlers._handle_200_error": (
         botocore.handlers._handle_200_error,
         "f2c6e1601b746dbc409182be7fa2117ba9aad84b",
@@ -28,7 +28,7 @@ GUARDED = {
         botocore.handlers._should_handle_200_error,
         "d971c78598d5498ebf67abd98a00d26c303ae219",
     ),
-    # s3fanout.s3.ListingParser._parse_payload wraps it and sets Contents afterwards
+    # s3fanout.botocore_overrides.ListingParser._parse_payload wraps it and sets Contents afterwards
     "botocore.parsers.BaseRestParser._parse_payload": (
         botocore.parsers.BaseRestParser._parse_payload,
         "629c28fddfeeeb6cffea6cc3c6650688887c7341",
@@ -57,7 +57,7 @@ GUARDED = {
 @pytest.mark.parametrize("name", sorted(GUARDED))
 def test_guarded_library_code_is_unchanged(name: str) -> None:
     obj, expected = GUARDED[name]
-    assert source_digest(obj) == expected, f"{name} changed in the pinned library: re-check s3fanout.s3's override"
+    assert source_digest(obj) == expected, f"{name} changed in the pinned library: re-check s3fanout.botocore_overrides"
 
 
 def test_the_200_error_check_is_still_registered_where_we_replace_it() -> None:
@@ -68,7 +68,8 @@ def test_the_200_error_check_is_still_registered_where_we_replace_it() -> None:
 
 
 def test_a_session_from_new_session_has_our_hook_instead_of_botocores() -> None:
-    from s3fanout.s3 import ParserFactory, new_session, split_listing_body
+    from s3fanout.botocore_overrides import ParserFactory, split_listing_body
+    from s3fanout.s3 import new_session
 
     core = new_session()._session
     assert isinstance(core.get_component("response_parser_factory"), ParserFactory)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from s3fanout.pipeline import run_pipeline
+from s3fanout.pipeline import STOP, Verdict, run_pipeline
 
 TIMEOUT = 5.0
 
@@ -234,6 +234,32 @@ def test_sync_and_async_consumers_see_the_same_items(consumer_kind: str) -> None
     stats = run(main())
     assert got == [i * 10 for i in range(25)]
     assert stats.items == 25
+
+
+@pytest.mark.parametrize("consumer_kind", ["sync", "async"])
+def test_a_consumer_that_says_stop_ends_the_run_and_the_producer(consumer_kind: str) -> None:
+    source = Source(3, hang=True)  # would never end by itself
+    got: list[int] = []
+
+    def sync_consume(item: int) -> Verdict:
+        if item == 2:
+            return STOP
+        got.append(item)
+        return None
+
+    async def async_consume(item: int) -> Verdict:
+        await asyncio.sleep(0)
+        return sync_consume(item)
+
+    async def main() -> Any:
+        stats = await run_pipeline(source, sync_consume if consumer_kind == "sync" else async_consume, maxsize=4)
+        return stats, other_tasks()
+
+    stats, left = run(main())
+    assert got == [0, 1]
+    assert stats.items == 2
+    assert source.cancelled
+    assert not left
 
 
 def test_cancelling_the_caller_cancels_the_producer() -> None:

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s3fanout.inputs import parse_build_request
-from s3fanout.list_prefixes import plan_ranges
 from s3fanout.listing import ProbePage
 from s3fanout.planner import MAX_ESTIMATE, SEEN_FACTOR, KeyRange, KeyScale, RangePlanner
+from s3fanout.probing import plan_ranges
 from s3fanout.records import WorkUnit
 
 

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from s3fanout.list_prefixes import ProbeStream, plan_ranges
 from s3fanout.listing import ProbePage
 from s3fanout.planner import RangePlanner
+from s3fanout.probing import ProbeStream, plan_ranges
 
 
 class Boom(Exception):

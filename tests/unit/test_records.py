@@ -20,7 +20,6 @@ work_units = st.builds(
     prefix=st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=10),
     start_after=keys,
     end_key=keys,
-    delimited=st.booleans(),
     estimate=st.one_of(st.none(), st.integers(0, 10**9)),
 )
 

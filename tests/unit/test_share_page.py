@@ -6,12 +6,15 @@ import base64
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s3fanout.share_page import DATA_ELEMENT_ID, render_share_page, script_json
+from fanout_fetch.links import SHARE_DATA_ID
+from s3fanout import share_page
+from s3fanout.share_page import render_share_page, script_json
 
 INDEX: dict[str, Any] = {
     "run_id": "r1",
@@ -36,7 +39,16 @@ INDEX: dict[str, Any] = {
         }
     ],
 }
-DATA = re.compile(rf'<script id="{DATA_ELEMENT_ID}" type="application/json">(.*?)</script>', re.DOTALL)
+# The data block's id, as the page's template writes it (page.js and fanout fetch find it by it).
+TEMPLATE = (Path(share_page.__file__).parent / "share" / "page.html").read_text(encoding="utf-8")
+_SLOT = re.search(r'<script id="([^"]+)" type="application/json">\{data\}</script>', TEMPLATE)
+assert _SLOT is not None, "page.html has no JSON data block"
+DATA_ID = _SLOT.group(1)
+DATA = re.compile(rf'<script id="{DATA_ID}" type="application/json">(.*?)</script>', re.DOTALL)
+
+
+def test_fanout_fetch_looks_for_the_data_block_the_template_writes() -> None:
+    assert DATA_ID == SHARE_DATA_ID
 
 
 def page_text(index: dict[str, Any]) -> str:

@@ -270,7 +270,7 @@ def test_every_option_that_takes_a_value_is_checked_and_has_a_bad_case_here() ->
             if action.type is None and action.choices is None:
                 untyped.append(f"{command} {option}")
     assert missing == [], "add a bad value for these to CASES"
-    assert untyped == [], "give these a type= from fanout_local.arguments / fanout_fetch.arguments"
+    assert untyped == [], "give these a type= from fanout_local.cli.argtypes / fanout_fetch.arguments"
 
 
 # -- what is not a usage error is still one line, in bounded time ------------------------------

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from fanout_local.lambda_server import Invocation, LambdaInvokeServer, LambdaRuntime, worker_base_env
+from fanout_local.lambda_runtime.function_env import function_env
+from fanout_local.lambda_runtime.invoke_api import LambdaInvokeServer
+from fanout_local.lambda_runtime.parent import declared_modules
+from fanout_local.lambda_runtime.pool import Invocation, LambdaRuntime
 from fanout_local.template import PROJECT_ROOT, FunctionSpec
-from fanout_local.workers import declared_modules
 
 TOY = "tests.workflow.toy_handlers.whoami"
 THREADED = "tests.workflow.toy_threaded_handlers.whoami"
@@ -36,7 +38,7 @@ def toy_runtime(
     }
     # The environments import tests.workflow.*: the project root on their path.
     path = os.pathsep.join([str(PROJECT_ROOT), *sys.path])
-    return LambdaRuntime(functions, base_env=worker_base_env({"PYTHONPATH": path}), log=log, preload=preload)  # type: ignore[arg-type]
+    return LambdaRuntime(functions, base_env=function_env(extra={"PYTHONPATH": path}), log=log, preload=preload)  # type: ignore[arg-type]
 
 
 @pytest.fixture

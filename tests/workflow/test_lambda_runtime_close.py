@@ -8,7 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from fanout_local.lambda_server import Invocation, LambdaRuntime, worker_base_env
+from fanout_local.lambda_runtime.function_env import function_env
+from fanout_local.lambda_runtime.pool import Invocation, LambdaRuntime
 from fanout_local.template import FunctionSpec
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ def _gone(pid: int | None) -> bool:
 def test_close_kills_a_busy_worker() -> None:
     spec = FunctionSpec(name="Sleepy", handler="tests.support.slow_handler.handler", timeout=120, memory_mb=128)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
-        runtime = LambdaRuntime({"Sleepy": spec}, base_env=worker_base_env({"PYTHONPATH": str(PROJECT)}), log=log)
+        runtime = LambdaRuntime({"Sleepy": spec}, base_env=function_env(extra={"PYTHONPATH": str(PROJECT)}), log=log)
         pool = runtime.pools["Sleepy"]
         assert runtime.invoke(pool, {"seconds": 0}).result == {"slept": 0}  # warm: now idle
         results: list[Invocation] = []

@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from fanout_local.engine import EmbeddedEngine
-from fanout_local.recipient import verify_chain
 from fanout_local.synthetic import make_dataset, synthetic_body, upload_keys
+from fanout_local.verify_links import verify_chain
 from tests.workflow.conftest import MANIFEST_BUCKET
 
 

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from s3fanout.build_manifest import build_manifest
+from s3fanout.build_manifest import build_manifest, oversized_at, spread_pieces
 from s3fanout.deadline import DeadlineCheck
 from s3fanout.errors import FanoutError, RunNotFound
 from s3fanout.inputs import parse_build_request
-from s3fanout.list_prefixes import plan_pieces
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.records import BuildRequest, ErrorRecord, PartSummary
+from s3fanout.records import ErrorRecord, PartSummary
 from s3fanout.runtime import run_async, run_layout, s3_client, settings, signing_credentials, url_signer
 from s3fanout.store import RunStore
-
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
-
-# A planned unit that lists this many times its estimate (and of the minimum unit size)
-# while more keys follow is far bigger than planned: it spreads the rest into pieces
-# built in parallel instead of listing it alone.
-OVERSIZE_FACTOR = 2
-
-
-def oversized_at(request: BuildRequest, min_unit: int) -> int | None:
-    """Keys listed after which this invocation stops to spread the rest (None: never)."""
-    work = request.work
-    if request.child or work.delimited or work.estimate is None:
-        return None  # pieces do not spread again; hand-made events carry no estimate
-    return OVERSIZE_FACTOR * max(work.estimate, min_unit)
 
 
 async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
@@ -67,7 +50,7 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
             # Earlier runs' manifests, when they share the source bucket, are never shared.
             skip_prefix=f"{config.manifest_prefix}/" if manifest_bucket == request.bucket else None,
         )
-        pieces = await _pieces(client, request, part, config.min_unit_keys)
+        pieces = await spread_pieces(client, request, part, config.min_unit_keys)
         summary = replace(part, attempt=request.attempt, signed_at=signed_at, pieces=len(pieces))
         await store.write_summary(summary)
     except Exception as exc:
@@ -78,16 +61,6 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
         return {**summary.to_result(), "next": None, "spill": [piece.to_event() for piece in pieces]}
     following = None if summary.done else request.continued(summary.next_start_after or "")
     return {**summary.to_result(), "next": following and following.to_event(), "spill": None}
-
-
-async def _pieces(client: S3Client, request: BuildRequest, part: PartSummary, min_unit: int) -> list[BuildRequest]:
-    """For a unit that stopped as oversized: the rest of its range in pieces (none when the
-    rest is small enough for one: it then simply continues)."""
-    if not part.oversized or part.next_start_after is None:
-        return []
-    piece_size = max(request.work.estimate or 0, min_unit)
-    ranges = await plan_pieces(client, request.bucket, request.work, part.next_start_after, piece_size=piece_size)
-    return request.pieces(ranges) if len(ranges) > 1 else []
 
 
 def _report(summary: PartSummary) -> None:

@@ -8,9 +8,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3fanout.inputs import parse_run_request, validate_run_id
-from s3fanout.list_prefixes import bucket_region, new_run_id, plan_units, run_record
+from s3fanout.list_prefixes import plan_units
 from s3fanout.observability import logger, metrics, tracer
+from s3fanout.records import RunRecord, new_run_id
 from s3fanout.runtime import run_async, run_layout, s3_client, settings
+from s3fanout.s3 import bucket_region
 from s3fanout.store import RunStore
 
 
@@ -50,7 +52,7 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     region = await bucket_region(client, request.bucket, default=config.region)
     stats: dict[str, int] = {}
     units = await plan_units(client, request, min_unit=config.min_unit_keys, stats=stats)
-    record = run_record(
+    record = RunRecord.of(
         request, run_id, units=len(units), manifest_bucket=manifest_bucket, plan_key=layout.plan_key, region=region
     )
     store = RunStore(client, manifest_bucket, layout)

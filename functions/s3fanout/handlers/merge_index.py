@@ -39,7 +39,7 @@ async def merge_run_index(event: Any) -> dict[str, Any]:
     metrics.add_metric(name="PartsMerged", unit=MetricUnit.Count, value=result.parts)
     metrics.add_metric(name="IndexedObjects", unit=MetricUnit.Count, value=result.count)
     logger.info("index written", extra={"parts": result.parts, "count": result.count})
-    return result.to_dict()
+    return result.to_json()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,5 +1,5 @@
 """Argument types of the ``fanout`` commands (httpie-style: apart from the command
-definitions in ``cli``). Each checks its value completely at parse time - with the bounds
+definitions in ``definition``). Each checks its value completely at parse time - with the bounds
 the deployed code enforces (``s3fanout.inputs``, ``s3fanout.config``), not copies - so a
 bad argument is one line and exit 2 before an engine starts, a bucket is touched or a file
 is written. A message shows the user's text as typed.
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_fetch.arguments import bounded_int, http_url, shown
+from fanout_local.template import PROJECT_ROOT, load_template
 from s3fanout.config import (
     LAMBDA_MAX_TIMEOUT_SECONDS,
     LAMBDA_MIN_TIMEOUT_SECONDS,
@@ -24,8 +25,6 @@ from s3fanout.config import (
 )
 from s3fanout.errors import InvalidInput
 from s3fanout.inputs import MAX_PREFIX_BYTES, MAX_SUFFIX_BYTES, validate_bucket, validate_run_id
-
-from .template import PROJECT_ROOT, load_template
 
 # The demo seeds into an in-memory moto S3 and keeps every key in memory: far beyond this
 # it only runs out of memory or patience.
@@ -72,7 +71,8 @@ def key_suffix(text: str) -> str:
 
 
 def execution_name(text: str) -> str:
-    """An execution name is also the run_id and the log file's name: checked before either."""
+    """An execution name is also the run_id and the log file's name: checked before either.
+    The CLI's one copy of the run-id rule's wording (the rule itself: ``s3fanout.inputs``)."""
     try:
         return validate_run_id(text, "name")
     except InvalidInput:

@@ -1,4 +1,4 @@
-"""Execution environments for the local Lambda endpoint (``fanout_local.worker`` is the other side).
+"""Execution environments for the local Lambda endpoint (parent side; ``child`` is the other).
 
 One root process imports the functions' declared dependencies once; each function's template
 is forked from it with the function's environment and imports the handler; each environment
@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from . import lifeline
-from .worker import send_template_request
+from fanout_local import lifeline
+
+from .child import send_template_request
 
 INIT_TIMEOUT_SECONDS = 30.0  # AWS allows 10 s; a loaded 2-core machine needs more
 STOP_GRACE_SECONDS = 2.0  # templates exit at once on end of input; then they are killed
@@ -169,7 +170,7 @@ def _spawn(args: list[str], fd: int, env: dict[str, str], log: IO[str]) -> subpr
     lifeline_fd = lifeline.read_end()
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
-            *(sys.executable, "-m", "fanout_local.worker", "--lifeline", str(lifeline_fd)),
+            *(sys.executable, "-m", "fanout_local.lambda_runtime.child", "--lifeline", str(lifeline_fd)),
             *lifeline.parent_args(),
             *args,
         ],

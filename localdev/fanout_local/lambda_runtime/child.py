@@ -1,10 +1,10 @@
-"""A Lambda execution environment: imports one handler once (cold start), then serves invocations.
+"""A Lambda execution environment (child side): imports one handler once, then serves invocations.
 
-Started by ``fanout_local.workers`` in one of three ways::
+Started by ``parent`` (the engine's side) in one of three ways::
 
-    python -m fanout_local.worker --lifeline FD --channel FD HANDLER     # one environment
-    python -m fanout_local.worker --lifeline FD --template FD HANDLER    # a function's template
-    python -m fanout_local.worker --lifeline FD --root FD [--preload M]  # the templates' common parent
+    python -m fanout_local.lambda_runtime.child --lifeline FD --channel FD HANDLER     # one environment
+    python -m fanout_local.lambda_runtime.child --lifeline FD --template FD HANDLER    # a function's template
+    python -m fanout_local.lambda_runtime.child --lifeline FD --root FD [--preload M]  # the templates' common parent
 
 A template imports the handler, then for every socket the engine passes over FD (SCM_RIGHTS)
 forks a ready environment: a new concurrent environment costs a fork (milliseconds) instead
@@ -50,7 +50,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import lifeline
+from fanout_local import lifeline
 
 Handler = Callable[[Any, Any], Any]
 
@@ -293,7 +293,7 @@ def _spawn(args: list[str], fd: int, lifeline_fd: int, env: dict[str, str] | Non
     parent is this process's main thread: PDEATHSIG ties it to this process."""
     subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
-            *(sys.executable, "-m", "fanout_local.worker", "--lifeline", str(lifeline_fd)),
+            *(sys.executable, "-m", "fanout_local.lambda_runtime.child", "--lifeline", str(lifeline_fd)),
             *("--parent", str(os.getpid()), *args),
         ],
         pass_fds=(fd, lifeline_fd),
@@ -303,7 +303,7 @@ def _spawn(args: list[str], fd: int, lifeline_fd: int, env: dict[str, str] | Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m fanout_local.worker")
+    parser = argparse.ArgumentParser(prog="python -m fanout_local.lambda_runtime.child")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--channel", type=int, metavar="FD", help="serve invocations on this socket")
     mode.add_argument("--template", type=int, metavar="FD", help="fork an environment per socket received on FD")

@@ -1,4 +1,5 @@
-"""What a recipient with no AWS account does: follow the index URL, the parts, the objects."""
+"""The demo's link check, done the way a recipient with no AWS account does it: follow the index
+URL, the parts, the objects."""
 
 from __future__ import annotations
 

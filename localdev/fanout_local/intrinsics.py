@@ -1,10 +1,12 @@
-"""Evaluate the CloudFormation intrinsics a transformed template uses, for given parameters.
+"""The project's one evaluator of CloudFormation intrinsics, for given parameters.
 
-Enough of CloudFormation for IAM policy documents and conditions: Ref (parameters, pseudo
-parameters, resources by the physical name given), Fn::Sub (both forms), Fn::Join,
-Fn::Split, Fn::Select, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition and
-AWS::NoValue (the entry or key disappears, as on deploy). Anything else is an error: a
-policy this cannot read is a policy the tests must not guess at.
+The engine reads template.yaml's functions and ASL substitutions with it (``template``);
+the tests read the transformed template's IAM policies and conditions with it. Ref
+(parameters, pseudo parameters, resources by the physical name given), Fn::GetAtt and
+``${Name.Attribute}`` (attributes given), Fn::Sub (both forms), Fn::Join, Fn::Split,
+Fn::Select, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition and AWS::NoValue (the
+entry or key disappears, as on deploy). Anything else is a ``TemplateError``: what this
+cannot read, neither the engine nor a test should guess at.
 """
 
 from __future__ import annotations
@@ -13,20 +15,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import TemplateError
+
 NO_VALUE = object()  # what AWS::NoValue resolves to until its container drops it
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
 class Stack:
-    """What a deploy would know: parameter values, pseudo parameters, physical names."""
+    """What a deploy would know: parameter values, pseudo parameters, physical names and
+    resource attributes (``{"Name.Arn": ...}``)."""
 
-    parameters: dict[str, str | list[str]]
+    parameters: dict[str, Any]
     conditions: dict[str, Any]
     physical_ids: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
     partition: str = "aws"
-    region: str = "us-east-1"
-    account: str = "123456789012"
+    region: str = REGION
+    account: str = ACCOUNT_ID
     stack_name: str = "s3-fanout"
 
     @classmethod
@@ -34,14 +42,14 @@ class Stack:
         """Parameters as CloudFormation reads them: defaults, then the given values;
         CommaDelimitedList values split on commas."""
         parameters: dict[str, str | list[str]] = {}
-        for name, spec in template.get("Parameters", {}).items():
+        for name, spec in (template.get("Parameters") or {}).items():
             if name not in values and "Default" not in spec:
-                raise KeyError(f"parameter {name} has no value and no default")
+                raise TemplateError(f"parameter {name} has no default and no value was given")
             raw = str(values.get(name, spec.get("Default", "")))
-            parameters[name] = raw.split(",") if spec["Type"] == "CommaDelimitedList" else raw
-        return cls(parameters=parameters, conditions=template.get("Conditions", {}), **kwargs)
+            parameters[name] = raw.split(",") if spec.get("Type") == "CommaDelimitedList" else raw
+        return cls(parameters=parameters, conditions=template.get("Conditions") or {}, **kwargs)
 
-    def ref(self, name: str) -> str | list[str]:
+    def ref(self, name: str) -> Any:
         pseudo = {
             "AWS::Partition": self.partition,
             "AWS::Region": self.region,
@@ -55,12 +63,20 @@ class Stack:
             return self.parameters[name]
         if name in self.physical_ids:
             return self.physical_ids[name]
-        raise KeyError(f"Ref {name}: not a parameter, pseudo parameter or known resource")
+        raise TemplateError(f"Ref {name}: not a parameter, pseudo parameter or known resource")
+
+    def get_att(self, name: str, attribute: str) -> str:
+        value = self.attributes.get(f"{name}.{attribute}")
+        if value is None:
+            raise TemplateError(f"cannot resolve !GetAtt {name}.{attribute}")
+        return value
 
     def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise TemplateError(f"no condition {name}")
         value = resolve(self.conditions[name], self)
         if not isinstance(value, bool):
-            raise TypeError(f"condition {name} is not a boolean: {value!r}")
+            raise TemplateError(f"condition {name} is not a boolean: {value!r}")
         return value
 
 
@@ -101,14 +117,18 @@ def _intrinsic(key: str, arg: Any, stack: Stack) -> Any:  # noqa: PLR0911 - one 
         name, when_true, when_false = arg
         return resolve(when_true if stack.condition(name) else when_false, stack)
     if key == "Fn::Equals":
+        # CloudFormation compares strings: a Number parameter's default is an int in YAML.
         left, right = (resolve(a, stack) for a in arg)
-        return left == right
+        return str(left) == str(right)
     if key == "Fn::Not":
         return not _boolean(arg[0], stack)
     if key == "Fn::And":
         return all(_boolean(a, stack) for a in arg)
     if key == "Fn::Or":
         return any(_boolean(a, stack) for a in arg)
+    if key == "Fn::GetAtt":
+        name, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+        return stack.get_att(name, attribute)
     if key == "Fn::Join":
         delimiter, items = arg
         return str(delimiter).join(str(v) for v in _string_list(resolve(items, stack)))
@@ -120,19 +140,19 @@ def _intrinsic(key: str, arg: Any, stack: Stack) -> Any:  # noqa: PLR0911 - one 
         return _string_list(resolve(items, stack))[int(resolve(index, stack))]
     if key == "Fn::Sub":
         return _sub(arg, stack)
-    raise ValueError(f"unsupported intrinsic {key}: {arg!r}")
+    raise TemplateError(f"unsupported intrinsic {key}: {arg!r}")
 
 
 def _boolean(node: Any, stack: Stack) -> bool:
     value = resolve(node, stack)
     if not isinstance(value, bool):
-        raise TypeError(f"not a condition: {node!r}")
+        raise TemplateError(f"not a condition: {node!r}")
     return value
 
 
 def _string_list(value: Any) -> list[Any]:
     if not isinstance(value, list):
-        raise TypeError(f"expected a list, got {value!r}")
+        raise TemplateError(f"expected a list, got {value!r}")
     return value
 
 
@@ -144,11 +164,11 @@ def _sub(arg: Any, stack: Stack) -> str:
         name = match.group(1)
         if name in values:
             return str(values[name])
-        if "." in name:  # ${Resource.Attribute}: not needed by any policy here
-            raise ValueError(f"Fn::Sub attribute {name} is not supported")
+        if "." in name:
+            return stack.get_att(*name.split(".", 1))
         value = stack.ref(name)
         if isinstance(value, list):
-            raise TypeError(f"Fn::Sub ${{{name}}} is a list")
-        return value
+            raise TemplateError(f"Fn::Sub ${{{name}}} is a list")
+        return str(value)
 
     return _SUB_VARIABLE.sub(substitute, text)

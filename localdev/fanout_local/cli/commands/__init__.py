@@ -1,0 +1,1 @@
+"""One module per ``fanout`` command, named for it; each has ``command(args) -> exit code``."""

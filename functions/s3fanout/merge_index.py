@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, PartsMissing, RunNotFound
+from .folder_summary import summarize_parts
 from .inputs import parse_build_request
 from .records import IndexDocument, IndexResult
 from .share_page import HTML_CONTENT_TYPE, render_share_page
@@ -111,8 +112,10 @@ async def merge_index(
         part_url=part_signer.presign_get,
         note=TEMPORARY_CREDENTIALS_NOTE if url_credentials == "temporary" else None,
     )
+    # Per folder its counts and parts, so the page opens any folder from a part or two.
+    folders = await summarize_parts(store.read_part, [p.part_key for p in parts], run.prefix)
     # The page first: once index.json exists the run is published, and its page with it.
-    await store.write_page(render_share_page(index.to_json(), index_url), HTML_CONTENT_TYPE)
+    await store.write_page(render_share_page(index.to_json(), index_url, folders), HTML_CONTENT_TYPE)
     await store.write_index(index)
     return IndexResult(
         run_id=layout.run_id,

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from s3fanout.folder_summary import summarize
+from s3fanout.folder_summary import FOLDER_LIMIT, summarize
 from s3fanout.presign import new_url_signer
 from s3fanout.share_page import render_share_page, script_json
 from tests.browser.conftest import Browser
@@ -611,8 +611,9 @@ def test_phone_width_and_keyboard(s3: Any, bucket: str, page: Browser) -> None:
     assert page.driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: int) -> str:
-    """A share of many objects: parts written as BuildManifest would, with the folder summary."""
+def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: int, limit: int = FOLDER_LIMIT) -> str:
+    """A share of many objects: parts written as BuildManifest would, with the folder summary
+    (of at most ``limit`` folders)."""
     signer = new_url_signer(bucket, 3600, region="us-east-1", endpoint_url=endpoint)
     parts = []
     for number in range(0, len(keys), part_lines):
@@ -642,7 +643,7 @@ def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: 
             }
         )
     sizes = {k: 1000 + i % part_lines for i, k in enumerate(keys)}
-    folders = summarize(((k, sizes[k], MODIFIED, i // part_lines) for i, k in enumerate(keys)), "shared/")
+    folders = summarize(((k, sizes[k], MODIFIED, i // part_lines) for i, k in enumerate(keys)), "shared/", limit)
     index = {
         "run_id": "big",
         "bucket": bucket,
@@ -698,6 +699,25 @@ def test_a_hundred_thousand_objects_load_only_the_parts_on_screen(
     box.send_keys("batch-15/folder-0777/file-077750")
     box.send_keys(Keys.ENTER)
     WebDriverWait(page.driver, 10).until(lambda _d: "file-077750.bin" in page.driver.switch_to.active_element.text)
+    assert len(parts_asked(page)) == 1
+
+
+def test_a_folder_the_bounded_summary_left_out_is_listed_from_its_own_parts(
+    s3: Any, bucket: str, page: Browser, moto_endpoint: str
+) -> None:
+    # 10 batches of 20 folders of 50 files, 1,000 lines a part; the summary keeps 12 folders:
+    # the top, the batches and one leaf - every other leaf is left out.
+    keys = [f"shared/batch-{n // 1000}/leaf-{n // 50:03d}/f-{n:05d}.txt" for n in range(10_000)]
+    url = big_share(s3, bucket, moto_endpoint, keys, 1000, limit=12)
+    open_page(page, url + "#folder=batch-7/")
+    assert names(page)[:2] == ["leaf-140/", "leaf-141/"]
+    assert text_of(page, "range") == "1\u201320 of 20 items"
+    asked = parts_asked(page)
+    assert [u.split("/parts/")[1].split("?")[0] for u in asked] == ["00007.jsonl"]  # keys 7,000-7,999
+    page.driver.get("about:blank")  # a fresh page: nothing cached
+    open_page(page, url + "#folder=batch-7/leaf-155/")
+    assert names(page)[:2] == ["f-07750.txt", "f-07751.txt"]
+    assert text_of(page, "range") == "1\u201350 of 50 items"
     assert len(parts_asked(page)) == 1
 
 

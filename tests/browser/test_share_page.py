@@ -424,6 +424,26 @@ def test_copy_buttons_say_copied_then_reset(s3: Any, bucket: str, page: Browser)
     WebDriverWait(page.driver, 5).until(lambda _d: copy_link.text == "Copy link")
 
 
+def test_copy_without_clipboard_permission_still_copies_and_keeps_the_focus(
+    s3: Any, bucket: str, page: Browser
+) -> None:
+    result = share(s3, bucket, KEYS)
+    page.driver.execute_cdp_cmd("Browser.resetPermissions", {})
+    page.driver.execute_cdp_cmd(
+        "Browser.setPermission", {"permission": {"name": "clipboard-write"}, "setting": "denied"}
+    )
+    try:
+        open_page(page, result["page_url"])
+        page.driver.execute_script("document.getElementById('other').open = true")
+        button = page.driver.find_element(By.ID, "copy-fetch")
+        button.send_keys(Keys.ENTER)
+        WebDriverWait(page.driver, 5).until(lambda _d: button.text in {"Copied", "Could not copy"})
+        assert page.driver.switch_to.active_element.get_attribute("id") == "copy-fetch"
+        WebDriverWait(page.driver, 5).until(lambda _d: button.text == "Copy")
+    finally:
+        page.driver.execute_cdp_cmd("Browser.resetPermissions", {})
+
+
 def test_download_button_saves_the_file_when_page_and_files_share_an_origin(
     s3: Any, bucket: str, page: Browser
 ) -> None:

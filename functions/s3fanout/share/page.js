@@ -576,12 +576,26 @@
   let drawn = null;
   const sameOrigin = (url) => { try { return new URL(url).origin === location.origin; } catch { return false; } };
 
+  // Without the clipboard API's permission (an embedded or older browser): the selection.
+  function copyByHand(value) {
+    const had = document.activeElement;
+    const area = document.createElement("textarea");
+    area.value = value; area.setAttribute("readonly", ""); area.className = "visually-hidden";
+    document.body.append(area); area.select();
+    let done = false;
+    try { done = document.execCommand("copy"); } catch { done = false; }
+    area.remove();
+    if (had && had.focus) had.focus();
+    return done;
+  }
   function copyButton(text, label, getText) {
     const b = button(text, label);
     b.addEventListener("click", async () => {
-      try { await navigator.clipboard.writeText(getText()); } catch { return; }
-      b.textContent = "Copied";
-      setTimeout(() => { b.textContent = text; }, 2000);
+      let copied = true;
+      try { await navigator.clipboard.writeText(getText()); } catch { copied = copyByHand(getText()); }
+      b.textContent = copied ? "Copied" : "Could not copy";
+      clearTimeout(b.resetTimer);
+      b.resetTimer = setTimeout(() => { b.textContent = text; }, 2000);
     });
     return b;
   }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, PartsMissing, RunNotFound
 from .fetch_tool import FETCH_TOOL_CONTENT_TYPE, fetch_tool
+from .folder_summary import summarize_parts
 from .inputs import parse_build_request
 from .records import IndexDocument, IndexResult
 from .share_page import HTML_CONTENT_TYPE, render_share_page
@@ -115,8 +116,10 @@ async def merge_index(
         note=TEMPORARY_CREDENTIALS_NOTE if url_credentials == "temporary" else None,
         fetch_tool_url=None if tool is None else part_signer.presign_get(layout.fetch_tool_key),
     )
+    # Per folder its counts and parts, so the page opens any folder from a part or two.
+    folders = await summarize_parts(store.read_part, [p.part_key for p in parts], run.prefix)
     # The tool and the page first (together): once index.json exists the run is published, with both.
-    writes = [store.write_page(render_share_page(index.to_json(), index_url), HTML_CONTENT_TYPE)]
+    writes = [store.write_page(render_share_page(index.to_json(), index_url, folders), HTML_CONTENT_TYPE)]
     if tool is not None:
         writes.append(store.write_fetch_tool(tool, FETCH_TOOL_CONTENT_TYPE))
     await asyncio.gather(*writes)

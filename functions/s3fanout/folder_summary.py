@@ -162,9 +162,19 @@ def line_fields(line: bytes) -> tuple[str, int, str]:
 
 
 async def summarize_parts(
-    read: Callable[[str], Coroutine[Any, Any, bytes]], part_keys: list[str], prefix: str, limit: int = FOLDER_LIMIT
-) -> dict[str, Any]:
-    """The summary of the parts (in key order), read ``READ_AHEAD`` at a time by ``read(key)``."""
+    read: Callable[[str], Coroutine[Any, Any, bytes]],
+    part_keys: list[str],
+    prefix: str,
+    limit: int = FOLDER_LIMIT,
+    *,
+    out_of_time: Callable[[], bool] = lambda: False,
+) -> dict[str, Any] | None:
+    """The summary of the parts (in key order), read ``READ_AHEAD`` at a time by ``read(key)``.
+
+    None once ``out_of_time()`` says so between parts: reading every part costs MergeIndex
+    time in proportion to the share (~50 s at 10M objects), and a share too large to summarize
+    in its time must still be published - its page then finds folders from the parts' key ranges.
+    """
     summary = FolderSummary(prefix, limit)
     pending: deque[asyncio.Task[bytes]] = deque()
     upcoming = iter(part_keys)
@@ -175,6 +185,8 @@ async def summarize_parts(
                 break
         index = 0
         while pending:
+            if out_of_time():
+                return None
             body = await pending.popleft()
             for key in upcoming:
                 pending.append(asyncio.create_task(read(key)))

@@ -10,6 +10,7 @@ import requests
 
 from s3fanout.folder_summary import FIELDS, summarize
 from tests.support.flow import run_handlers
+from tests.support.lambda_context import FakeLambdaContext
 from tests.support.s3_helpers import body_of, put_keys
 
 KEYS = sorted(
@@ -46,3 +47,20 @@ def test_the_page_holds_every_folder_with_its_counts_and_parts(s3: Any, bucket: 
     assert rows["2024/"]["files"] == 61
     assert rows["2024/"]["subfolders"] == 2
     assert rows["2024/"]["direct_files"] == 1
+
+
+def test_a_share_too_large_to_summarize_in_time_is_published_without_the_summary(
+    s3: Any, bucket: str, monkeypatch: Any
+) -> None:
+    # 20 s left when MergeIndex starts is below the time it keeps for publishing (30 s): the
+    # summary is given up, the index and the page are not.
+    monkeypatch.setenv("MIN_UNIT_KEYS", "20")
+    put_keys(s3, bucket, KEYS)
+    index = run_handlers(
+        s3,
+        {"bucket": bucket, "prefix": "shared/", "suffix": "", "expires_in": 3600},
+        merge_context=FakeLambdaContext(timeout_seconds=20),
+    )["index"]
+    data = page_data(index["page_url"])
+    assert "folders" not in data
+    assert data["count"] == len(KEYS) == json.loads(requests.get(index["index_url"], timeout=10).content)["count"]

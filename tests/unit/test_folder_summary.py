@@ -127,3 +127,36 @@ def test_read_from_the_parts_lines_it_is_the_same_summary() -> None:
     assert from_parts == summarize(rows, "p/")
     line = json.dumps({"key": 'a","url":"b', "size": 3, "last_modified": "t", "url": "https://x"}).encode()
     assert line_fields(line) == ('a","url":"b', 3, "t")
+
+
+def test_summarizing_stops_between_parts_when_time_runs_out() -> None:
+    bodies = {f"part-{n}": json.dumps({"key": f"p/a/{n}.pdf", "size": 1, "url": "u"}).encode() for n in range(20)}
+    asked: list[str] = []
+
+    async def read(key: str) -> bytes:
+        asked.append(key)
+        return bodies[key]
+
+    calls = iter(range(100))
+    # Out of time at the third check: two parts summed, the rest never read past the read-ahead.
+    assert asyncio.run(summarize_parts(read, sorted(bodies), "p/", out_of_time=lambda: next(calls) >= 2)) is None
+    assert len(asked) <= 2 + 4 + 1 < len(bodies)  # summed, read ahead, one more at most
+    assert asyncio.run(summarize_parts(read, sorted(bodies), "p/", out_of_time=lambda: False)) is not None
+
+
+def test_the_summary_gets_half_the_time_and_leaves_the_reserve() -> None:
+    from s3fanout.merge_index import SUMMARY_RESERVE_MS, summary_deadline
+
+    left = [300_000]
+    out_of_time = summary_deadline(lambda: left[0])
+    assert not out_of_time()
+    left[0] = 150_001
+    assert not out_of_time()
+    left[0] = 149_999
+    assert out_of_time()
+    left = [40_000]
+    out_of_time = summary_deadline(lambda: left[0])
+    assert not out_of_time()
+    left[0] = SUMMARY_RESERVE_MS - 1
+    assert out_of_time()
+    assert not summary_deadline(None)()

@@ -47,6 +47,12 @@ BODY_ERRORS: tuple[type[Exception], ...] = (
 
 async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:
     """A JSON document, or None if the key does not exist."""
+    data = await get_body(client, bucket, key)
+    return None if data is None else json.loads(data)
+
+
+async def get_body(client: S3Client, bucket: str, key: str) -> bytes | None:
+    """An object's bytes (a document, a part), or None if the key does not exist."""
     for attempt in range(1, BODY_ATTEMPTS + 1):
         try:
             response = await client.get_object(Bucket=bucket, Key=key)
@@ -56,11 +62,11 @@ async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:
             raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
         try:
             async with response["Body"] as body:
-                data = await body.read()
+                data: bytes = await body.read()
         except BODY_ERRORS as exc:
             if attempt == BODY_ATTEMPTS:
                 raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
             await asyncio.sleep(random.uniform(0, min(0.1 * 2**attempt, BODY_RETRY_MAX_DELAY)))  # noqa: S311
             continue
-        return json.loads(data)
+        return data
     raise AssertionError  # unreachable: the last attempt returns or raises

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, PartsMissing, RunNotFound
 from .fetch_tool import FETCH_TOOL_CONTENT_TYPE, fetch_tool
+from .folder_summary import summarize_parts
 from .inputs import parse_build_request
 from .records import IndexDocument, IndexResult
 from .share_page import HTML_CONTENT_TYPE, render_share_page
@@ -86,6 +87,19 @@ def _refusal(run: RunRecord, item: WorkUnit) -> str | None:
     return None
 
 
+# The folder summary may take half the invocation's time, and must leave this much for the
+# page, the tool and the index.
+SUMMARY_RESERVE_MS = 30_000
+
+
+def summary_deadline(time_left_ms: Callable[[], int] | None) -> Callable[[], bool]:
+    """True once the summary has used half the time there was, or only the reserve is left."""
+    if time_left_ms is None:
+        return lambda: False
+    stop_below = max(SUMMARY_RESERVE_MS, time_left_ms() // 2)
+    return lambda: time_left_ms() < stop_below
+
+
 async def merge_index(
     client: S3Client,
     signer_for: Callable[[int], UrlSigner],
@@ -93,8 +107,10 @@ async def merge_index(
     manifest_bucket: str,
     *,
     url_credentials: str = "long-term",
+    time_left_ms: Callable[[], int] | None = None,
 ) -> IndexResult:
-    """``signer_for(expires_in)`` signs keys of the manifest bucket."""
+    """``signer_for(expires_in)`` signs keys of the manifest bucket; ``time_left_ms()`` is the
+    invocation's remaining time (the folder summary is given up rather than the index)."""
     store = RunStore(client, manifest_bucket, layout)
     run, plan = await store.read_run(), await store.read_plan()
     if run is None or plan is None:
@@ -115,8 +131,12 @@ async def merge_index(
         note=TEMPORARY_CREDENTIALS_NOTE if url_credentials == "temporary" else None,
         fetch_tool_url=None if tool is None else part_signer.presign_get(layout.fetch_tool_key),
     )
+    # Per folder its counts and parts, so the page opens any folder from a part or two.
+    folders = await summarize_parts(
+        store.read_part, [p.part_key for p in parts], run.prefix, out_of_time=summary_deadline(time_left_ms)
+    )
     # The tool and the page first (together): once index.json exists the run is published, with both.
-    writes = [store.write_page(render_share_page(index.to_json(), index_url), HTML_CONTENT_TYPE)]
+    writes = [store.write_page(render_share_page(index.to_json(), index_url, folders), HTML_CONTENT_TYPE)]
     if tool is not None:
         writes.append(store.write_fetch_tool(tool, FETCH_TOOL_CONTENT_TYPE))
     await asyncio.gather(*writes)

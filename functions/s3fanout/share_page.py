@@ -54,9 +54,10 @@ def script_json(value: Any) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda m: _UNSAFE_IN_SCRIPT[m.group(0)], text)
 
 
-def share_data(index: dict[str, Any], index_url: str) -> dict[str, Any]:
-    """What the page needs of the index: the summary, and each part's URL and count (in key
-    order, so the first rows need only the first part)."""
+def share_data(index: dict[str, Any], index_url: str, folders: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the page needs of the index: the summary, each part's URL, count and key range
+    (in key order, so the first rows need only the first part), and the folder summary
+    (``s3fanout.folder_summary``: page data only, not in index.json)."""
     fields: tuple[str, ...] = ("run_id", "bucket", "prefix", "suffix", "created_at", "expires_at", "url_credentials")
     # The sender's words (shown as text only) and the recipient's tool: null when absent.
     fields += ("note", "title", "message", "fetch_tool_url")
@@ -66,13 +67,26 @@ def share_data(index: dict[str, Any], index_url: str) -> dict[str, Any]:
         object_bytes=index["object_bytes"],
         skipped=index.get("skipped", {}),
         index_url=index_url,
-        parts=[{"url": part["url"], "count": part["count"]} for part in index["parts"]],
+        # Each part's first and last key: a folder is a key range, so the page loads only the
+        # parts that can hold it.
+        parts=[
+            {
+                "url": part["url"],
+                "count": part["count"],
+                "first_key": part.get("first_key"),
+                "last_key": part.get("last_key"),
+            }
+            for part in index["parts"]
+        ],
     )
+    if folders is not None:  # the folder summary (s3fanout.folder_summary)
+        data["folders"] = folders
     return data
 
 
-def render_share_page(index: dict[str, Any], index_url: str) -> bytes:
+def render_share_page(index: dict[str, Any], index_url: str, folders: dict[str, Any] | None = None) -> bytes:
     template, style, script, csp = _assets()
-    values = {"csp": csp, "style": style, "script": script, "data": script_json(share_data(index, index_url))}
+    data = script_json(share_data(index, index_url, folders))
+    values = {"csp": csp, "style": style, "script": script, "data": data}
     # One pass over the template: text put in a slot is never scanned for another slot.
     return _SLOT.sub(lambda m: values[m.group(1)], template).encode("utf-8")

@@ -49,6 +49,7 @@ def run_handlers(
     *,
     as_function: AsFunction = _as_nobody,
     with_attempt: bool = True,
+    merge_context: FakeLambdaContext | None = None,
 ) -> dict[str, Any]:
     as_function("ListPrefixes")
     plan = list_prefixes.lambda_handler({"input": execution_input, "run_id": run_id}, FakeLambdaContext())
@@ -57,5 +58,7 @@ def run_handlers(
     return {
         "plan": plan,
         "units": units,
-        "index": merge_index.lambda_handler({"run_id": plan["run_id"], "bucket": plan["bucket"]}, FakeLambdaContext()),
+        "index": merge_index.lambda_handler(
+            {"run_id": plan["run_id"], "bucket": plan["bucket"]}, merge_context or FakeLambdaContext()
+        ),
     }

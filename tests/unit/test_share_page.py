@@ -27,7 +27,17 @@ INDEX: dict[str, Any] = {
     "count": 2,
     "object_bytes": 3,
     "skipped": {"GLACIER": 1},
-    "parts": [{"key": "k0", "count": 2, "url": "https://h/b/k0?X-Amz-Signature=1", "prefix": "p/", "bytes": 9}],
+    "parts": [
+        {
+            "key": "k0",
+            "count": 2,
+            "url": "https://h/b/k0?X-Amz-Signature=1",
+            "prefix": "p/",
+            "bytes": 9,
+            "first_key": "p/a.pdf",
+            "last_key": "p/b/c.pdf",
+        }
+    ],
 }
 # The data block's id, as the page's template writes it (page.js and fanout fetch find it by it).
 TEMPLATE = (Path(share_page.__file__).parent / "share" / "page.html").read_text(encoding="utf-8")
@@ -62,7 +72,14 @@ def test_the_data_block_holds_the_summary_and_parts_in_order() -> None:
     data = json.loads(blocks[0])
     assert data["prefix"] == hostile["prefix"]
     assert data["index_url"] == "https://h/b/index.json?sig"
-    assert data["parts"] == [{"url": "https://h/b/k0?X-Amz-Signature=1", "count": 2}]
+    # Each part's key range: the page loads only the parts that can hold a folder.
+    assert data["parts"] == [
+        {"url": "https://h/b/k0?X-Amz-Signature=1", "count": 2, "first_key": "p/a.pdf", "last_key": "p/b/c.pdf"}
+    ]
+    assert "folders" not in data
+    folders = {"version": 1, "entries": [["", 2, 3, "", 0, 0, 1, 1, [0, 1]]]}
+    with_folders = json.loads(DATA.findall(render_share_page(hostile, "u", folders).decode())[0])
+    assert with_folders["folders"] == folders
     assert (data["count"], data["object_bytes"], data["skipped"]) == (2, 3, {"GLACIER": 1})
     assert html.count("<script") == 2  # the data block and the page's own script, nothing else
 

@@ -21,7 +21,7 @@ from s3fanout.runtime import (
 from s3fanout.signing_identity import url_credentials_kind
 
 
-async def merge_run_index(event: Any) -> dict[str, Any]:
+async def merge_run_index(event: Any, context: LambdaContext | None = None) -> dict[str, Any]:
     request = parse_merge_request(event)
     logger.append_keys(run_id=request.run_id)
     config = settings()
@@ -35,6 +35,7 @@ async def merge_run_index(event: Any) -> dict[str, Any]:
         layout,
         manifest_bucket,
         url_credentials=url_credentials_kind(credentials),
+        time_left_ms=None if context is None else context.get_remaining_time_in_millis,
     )
     metrics.add_metric(name="PartsMerged", unit=MetricUnit.Count, value=result.parts)
     metrics.add_metric(name="IndexedObjects", unit=MetricUnit.Count, value=result.count)
@@ -46,4 +47,4 @@ async def merge_run_index(event: Any) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_async(merge_run_index(event))
+    return run_async(merge_run_index(event, context))

@@ -19,6 +19,7 @@ def _shown(default: object) -> str:
 
 def test_every_subcommand_is_in_the_table() -> None:
     assert {"fanout demo", "fanout run", "fanout seed", "fanout fetch", "fanout serve-lambda"} <= set(PARSERS)
+    assert {"fanout serve", "fanout share", "fanout shares", "fanout revoke"} <= set(PARSERS)
 
 
 @pytest.mark.parametrize("command", sorted(PARSERS))
@@ -49,3 +50,5 @@ def test_the_defaults_are_really_there() -> None:
     assert "(default: '')" in help_of["fanout run"]
     assert "(default: 8)" in help_of["fanout fetch"]
     assert "(default: 3001)" in help_of["fanout serve-lambda"]
+    assert "(default: 8090)" in help_of["fanout serve"]
+    assert "(default: 'fanout-manifests')" in help_of["fanout serve"]

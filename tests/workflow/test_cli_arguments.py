@@ -54,6 +54,11 @@ RUN_NO_BUCKET = ("--s3-endpoint", "{endpoint}")
 SEED = ("--bucket", "{bucket}", "--source-dir", "{tmp}", "--s3-endpoint", "{endpoint}")
 INVOKE = ("ListPrefixes", "--event", "{event}")
 LINK = "http://127.0.0.1:9/index.json"
+SHARE_WHERE = ("--endpoint-url", "{endpoint}")
+SHARE = ("s3://{bucket}/docs/", *SHARE_WHERE)
+MANIFESTS = ("--manifest-bucket", "{bucket}", "--s3-endpoint", "{endpoint}")
+SHARES_OR_REVOKE = [("fanout shares", ()), ("fanout revoke", ("some-run",))]
+BAD_LOCATIONS = ["{bucket}/docs/", "s3://", "s3://Bad_Bucket/x", "https://{bucket}.s3.amazonaws.com/x"]
 
 BAD_BUCKETS = ["Bad_Bucket!", "ab", "-abc", "abc-", "a..b", "192.168.1.1", "UPPER", ""]
 BAD_ENDPOINTS = [
@@ -130,6 +135,32 @@ CASES: list[Case] = [
     *[case("fanout serve-lambda", "--s3-endpoint", e) for e in ["notaurl", "http://[::1"]],
     case("fanout serve-lambda", "--manifest-bucket", "Bad_Bucket!"),
     *[case("fanout serve-lambda", "--lambda-timeout", n) for n in ["inf", "0"]],
+    # serve
+    *[case("fanout serve", "--host", h) for h in ["a b", "bad!host", ""]],
+    *[case("fanout serve", "--port", p) for p in ["70000", "-1", "x"]],
+    *[case("fanout serve", "--s3-endpoint", e) for e in ["notaurl", "http://[::1"]],
+    *[case("fanout serve", "--manifest-bucket", b) for b in ["Bad_Bucket!", "x"]],
+    *[case("fanout serve", "--bucket", b) for b in ["Bad_Bucket!", ""]],
+    *[case("fanout serve", "--unit-keys", n) for n in ["0", "x"]],
+    *[case("fanout serve", "--lambda-timeout", n) for n in ["inf", "0"]],
+    # share
+    *[case("fanout share", "location", u, *SHARE_WHERE, positional=True) for u in BAD_LOCATIONS],
+    case("fanout share", "--suffix", LONG_SUFFIX, *SHARE),
+    *[case("fanout share", "--expires-in", d, *SHARE) for d in ["8d", "0", "15 minutes", "-1m", "1.5h", "604801"]],
+    *[case("fanout share", "--max-concurrency", n, *SHARE) for n in ["0", "100000", "two"]],
+    *[case("fanout share", "--name", n, *SHARE) for n in ["a/b", "n" * 81]],
+    *[case("fanout share", "--title", t, *SHARE) for t in ["", "t" * 201, "two\nlines"]],
+    *[case("fanout share", "--message", m, *SHARE) for m in ["", "m" * 2001]],
+    *[case("fanout share", "--stack", n, "s3://{bucket}/") for n in ["1stack", "has_underscore", ""]],
+    *[case("fanout share", "--endpoint-url", e, "s3://{bucket}/") for e in ["notaurl", "http://[::1"]],
+    *[case("fanout share", "--state-machine-arn", a, "s3://{bucket}/") for a in ["arn:nope", "{bucket}"]],
+    *[case("fanout share", "--region", r, *SHARE) for r in ["mars", "US-EAST-1", ""]],
+    # shares, revoke
+    *[case(c, "--stack", n, *r) for c, r in SHARES_OR_REVOKE for n in ["1stack", ""]],
+    *[case(c, "--manifest-bucket", b, *r) for c, r in SHARES_OR_REVOKE for b in ["Bad_Bucket!", "ab"]],
+    *[case(c, "--s3-endpoint", e, *r, *MANIFESTS) for c, r in SHARES_OR_REVOKE for e in ["notaurl", "http://h:0x"]],
+    *[case(c, "--region", r_, *r, *MANIFESTS) for c, r in SHARES_OR_REVOKE for r_ in ["mars"]],
+    *[case("fanout revoke", "run_id", n, *MANIFESTS, positional=True) for n in ["a/b", "../x", "n" * 81]],
     # the command itself
     Case("fanout", "command", ("nope",), "nope"),
 ]
@@ -214,7 +245,9 @@ def test_a_bad_value_is_one_line_exit_2_and_nothing_done(bad: Case, world: World
     assert done.stdout == ""
     message = lines[0]
     assert message.startswith(f"{bad.command}: error: "), message
-    assert bad.option.lstrip("-") in message or bad.option == "index_url", message  # it names the argument
+    # It names the argument: by its option, or a positional as its usage shows it (its metavar).
+    named = bad.option.lstrip("-") in message or f"argument {_metavar(bad)}:" in message
+    assert named or bad.option == "index_url", message
     if bad.typed:
         # As typed, not repr(); a control character escaped, so the message stays one line.
         assert f"'{one_line(bad.typed.format(**world.values))}'" in message, message
@@ -225,6 +258,13 @@ def test_a_bad_value_is_one_line_exit_2_and_nothing_done(bad: Case, world: World
     assert after == before
 
 
+def _metavar(bad: Case) -> str:
+    """How argparse names a positional in its messages."""
+    parser = all_parsers()[bad.command]
+    action = next((a for a in parser._actions if a.dest == bad.option and not a.option_strings), None)
+    return "" if action is None else str(action.metavar or action.dest)
+
+
 def test_a_missing_required_argument_is_one_line_too(world: World) -> None:
     for command, argv, names in [
         ("fanout run", ["--s3-endpoint", world.values["endpoint"]], "--bucket"),
@@ -232,6 +272,9 @@ def test_a_missing_required_argument_is_one_line_too(world: World) -> None:
         ("fanout seed", ["--bucket", world.values["bucket"]], "--source-dir"),
         ("fanout invoke", ["ListPrefixes"], "--event"),
         ("fanout-fetch", [LINK], "--to"),
+        ("fanout share", [], "s3://BUCKET/PREFIX"),
+        ("fanout shares", [], "--stack --manifest-bucket"),
+        ("fanout revoke", ["--manifest-bucket", world.values["bucket"]], "RUN_ID --expired"),
         ("fanout", [], "command"),
     ]:
         done, _ = run_cli(command, argv, world.tmp)

@@ -11,6 +11,7 @@ import argparse
 import functools
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,77 @@ def lambda_function(text: str) -> str:
     if found is None:
         raise argparse.ArgumentTypeError(f"unknown function {shown(text)}; one of: {', '.join(names)}")
     return found
+
+
+# -- share, shares, revoke ---------------------------------------------------------------------
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# CloudFormation: 1-128 characters, a letter first, then letters, digits and hyphens.
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+_STATE_MACHINE_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}")
+
+
+def human_duration(seconds: int) -> str:
+    """The largest whole unit: 604800 -> 7d, 900 -> 15m, 90 -> 90s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def duration(text: str) -> int:
+    """Seconds from ``15m``, ``12h``, ``7d``, ``90s`` or plain seconds (``900``): 1 s to 7 days,
+    the longest a presigned URL lives."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a duration: give e.g. 15m, 12h, 7d or seconds")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if not 1 <= seconds <= MAX_EXPIRES_IN:
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)} is out of range: 1s to {human_duration(MAX_EXPIRES_IN)}, the longest a presigned URL lives"
+        )
+    return seconds
+
+
+def s3_location(text: str) -> tuple[str, str]:
+    """``s3://BUCKET[/PREFIX]``: (bucket, prefix), each checked as ``--bucket`` and ``--prefix`` are."""
+    if not text.startswith("s3://"):
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not an S3 location: give s3://BUCKET/PREFIX")
+    bucket, _, prefix = text.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise argparse.ArgumentTypeError(f"{shown(text)} names no bucket: give s3://BUCKET/PREFIX")
+    try:
+        return bucket_name(bucket), key_prefix(prefix)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{shown(text)}: {exc}") from None
+
+
+def stack_name(text: str) -> str:
+    if not _STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)} is not a stack name: a letter, then up to 127 letters, digits or hyphens"
+        )
+    return text
+
+
+def state_machine_arn(text: str) -> str:
+    if not _STATE_MACHINE_ARN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+        )
+    return text
+
+
+def run_id(text: str) -> str:
+    """A share's run id: its execution's name."""
+    return execution_name(text)
+
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def region(text: str) -> str:
+    """An AWS region name such as eu-west-1."""
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not an AWS region (e.g. us-east-1, eu-west-1)")
+    return text

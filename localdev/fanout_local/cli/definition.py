@@ -16,7 +16,7 @@ from fanout_fetch.cli import DefaultsHelpFormatter
 from fanout_fetch.cli import add_arguments as add_fetch_arguments
 
 from . import argtypes
-from .commands import demo, fetch, invoke, render, run, seed, serve_lambda
+from .commands import demo, fetch, invoke, render, revoke, run, seed, serve, serve_lambda, share, shares
 
 DESCRIPTION = "``fanout``: run the workflow locally (embedded engine), seed data, invoke one handler."
 Subparsers = Any  # argparse's _SubParsersAction (private)
@@ -50,6 +50,11 @@ def _demo(sub: Subparsers) -> None:
         metavar="DIR",
         type=output_dir,
         help="after verifying, download everything into DIR (fanout fetch)",
+    )
+    parser.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="on a terminal too, stop at the end (else: serve the page until Ctrl-C)",
     )
     parser.set_defaults(handler=demo.command)
 
@@ -184,8 +189,136 @@ def _serve_lambda(sub: Subparsers) -> None:
     parser.set_defaults(handler=serve_lambda.command)
 
 
+def _serve(sub: Subparsers) -> None:
+    from fanout_local.serve import DEFAULT_MANIFEST_BUCKET, DEFAULT_PORT
+
+    parser = sub.add_parser(
+        "serve",
+        help="a local cloud for the AWS CLI and boto3: Step Functions (the stack's state machine), S3, Lambda",
+    )
+    parser.add_argument("--host", type=argtypes.host_name, default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=argtypes.port_number, default=DEFAULT_PORT, help="the Step Functions and S3 port (0: any)"
+    )
+    parser.add_argument(
+        "--s3-endpoint",
+        type=argtypes.s3_endpoint,
+        help="S3 elsewhere, e.g. http://localhost:9000 (MinIO); default: moto's, on --port",
+    )
+    parser.add_argument(
+        "--manifest-bucket",
+        type=argtypes.bucket_name,
+        default=DEFAULT_MANIFEST_BUCKET,
+        help="where shares are written (created on moto's S3)",
+    )
+    parser.add_argument(
+        "--bucket",
+        type=argtypes.bucket_name,
+        action="append",
+        metavar="NAME",
+        help="a bucket to create on moto's S3 at start (repeatable)",
+    )
+    parser.add_argument(
+        "--unit-keys", type=argtypes.unit_keys, help="smallest work unit in keys (MIN_UNIT_KEYS); default: 5000"
+    )
+    parser.add_argument(
+        "--lambda-timeout", type=argtypes.lambda_timeout, help="seconds; overrides BuildManifest's Timeout"
+    )
+    parser.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
+    parser.set_defaults(handler=serve.command)
+
+
+def _add_region(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", type=argtypes.region, help="the stack's region; default: AWS_REGION or profile")
+
+
+def _share(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "share", help="share an S3 prefix: one execution on a deployed stack or a Step Functions endpoint"
+    )
+    parser.add_argument(
+        "location", type=argtypes.s3_location, metavar="s3://BUCKET/PREFIX", help="what to share ('' prefix: all)"
+    )
+    parser.add_argument(
+        "--suffix", type=argtypes.key_suffix, help="keep keys ending with this ('': every key); default: .pdf"
+    )
+    parser.add_argument(
+        "--expires-in",
+        type=argtypes.duration,
+        metavar="DURATION",
+        help="how long the links work: 15m, 12h, 7d (at most); default: the stack's UrlExpirySeconds",
+    )
+    parser.add_argument(
+        "--max-concurrency", type=argtypes.max_concurrency, help="the Map's MaxConcurrency; default: the stack's"
+    )
+    parser.add_argument("--name", type=argtypes.execution_name, help="execution name (= run id); default: generated")
+    parser.add_argument(
+        "--title",
+        type=argtypes.share_title,
+        help="the share page's headline and tab title (one line, at most 200 characters)",
+    )
+    parser.add_argument(
+        "--message",
+        type=argtypes.share_message,
+        help="a note shown under the headline (at most 2,000 characters; newlines kept)",
+    )
+    where = parser.add_argument_group("where (one of)")
+    where.add_argument("--stack", type=argtypes.stack_name, help="a deployed stack: its StateMachineArn output")
+    where.add_argument(
+        "--endpoint-url",
+        type=argtypes.endpoint,
+        help="a Step Functions endpoint, e.g. http://127.0.0.1:8090 (fanout serve)",
+    )
+    where.add_argument(
+        "--state-machine-arn",
+        type=argtypes.state_machine_arn,
+        help="the state machine (on AWS, or at --endpoint-url when it has several)",
+    )
+    _add_region(parser)
+    parser.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
+    parser.add_argument(
+        "--stop-on-interrupt", action="store_true", help="Ctrl-C stops the execution (default: it goes on)"
+    )
+    parser.add_argument("--allow-empty", action="store_true", help="exit 0 even when nothing matched")
+    parser.set_defaults(handler=share.command)
+
+
+def _manifest_bucket_of(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", type=argtypes.stack_name, help="a deployed stack: its ManifestBucket output")
+    where.add_argument("--manifest-bucket", type=argtypes.bucket_name, help="the bucket holding manifests/")
+    parser.add_argument(
+        "--s3-endpoint",
+        type=argtypes.s3_endpoint,
+        help="e.g. http://127.0.0.1:8090 (fanout serve); default: AWS",
+    )
+    _add_region(parser)
+
+
+def _shares(sub: Subparsers) -> None:
+    parser = sub.add_parser("shares", help="the shares in a manifest bucket: live, expired, incomplete")
+    _manifest_bucket_of(parser)
+    parser.add_argument("--json", action="store_true", help="stdout is a JSON array of the shares")
+    parser.set_defaults(handler=shares.command)
+
+
+def _revoke(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "revoke", help="delete a share's page, index and parts (object URLs already copied live on)"
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("run_id", nargs="?", type=argtypes.run_id, metavar="RUN_ID", help="the share (fanout shares)")
+    which.add_argument("--expired", action="store_true", help="every share whose links have expired")
+    _manifest_bucket_of(parser)
+    parser.set_defaults(handler=revoke.command)
+
+
 COMMANDS: list[Callable[[Subparsers], None]] = [
     _demo,
+    _serve,
+    _share,
+    _shares,
+    _revoke,
     _run,
     _seed,
     _invoke,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,8 +12,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from fanout_fetch import interrupts
 from fanout_local.cli.console import console, log_sink, print_failure, run_with_progress, running_engine
-from fanout_local.engine import EngineConfig
+from fanout_local.engine import EmbeddedEngine, EngineConfig
 from fanout_local.progress import add_phase, new_progress
 from s3fanout.records import new_run_id
 
@@ -62,10 +64,51 @@ def command(args: argparse.Namespace) -> int:
             )
         verify_seconds = time.monotonic() - started
         fetched = _demo_fetch(output["index_url"], Path(args.fetch_to), verification) if args.fetch_to else None
-    if sorted(verification.keys) != sorted(dataset.matching):
-        verification.failures.append(
-            f"index lists {len(verification.keys)} keys, {len(dataset.matching)} PDFs were seeded"
+        if sorted(verification.keys) != sorted(dataset.matching):
+            verification.failures.append(
+                f"index lists {len(verification.keys)} keys, {len(dataset.matching)} PDFs were seeded"
+            )
+        # On a terminal, a demo that worked ends by serving what it made; otherwise (CI, scripts)
+        # the engine stops before the report, as it always did.
+        serving = sys.stdout.isatty() and not args.no_serve and not verification.failures
+        if not serving:
+            stack.close()
+        console.print(
+            _table(
+                name,
+                dataset,
+                result,
+                verification=verification,
+                sample=sample,
+                verify_time=f"{verify_seconds:.1f} s",
+                fetched=fetched,
+                fetch_to=args.fetch_to,
+            )
         )
+        if log_path:
+            console.print(
+                f"handler logs (REPORT lines, JSON logs): {log_path}", soft_wrap=True, highlight=False, markup=False
+            )
+        for failure in verification.failures[:20]:
+            console.print(f"[red]{escape(failure)}[/]")
+        if serving:
+            _serve_until_interrupted(engine, output, name)
+    return 1 if verification.failures else 0
+
+
+def _table(
+    name: str,
+    dataset: Any,
+    result: Any,
+    *,
+    verification: Any,
+    sample: int | None,
+    verify_time: str,
+    fetched: str | None,
+    fetch_to: str | None,
+) -> Table:
+    """The demo's report."""
+    output = result.output or {}
     table = Table(title=f"fanout demo - execution {escape(name)}")
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -79,18 +122,32 @@ def command(args: argparse.Namespace) -> int:
     table.add_row("execution wall time", f"{result.seconds:.2f} s")
     table.add_row("objects/s", f"{output.get('count', 0) / max(result.seconds, 1e-9):,.0f}")
     scope = "all" if sample is None else f"sample of {sample}"
-    table.add_row("verified object URLs", f"{verification.checked:,} ({scope}) in {verify_seconds:.1f} s")
+    table.add_row("verified object URLs", f"{verification.checked:,} ({scope}) in {verify_time}")
     if fetched is not None:
-        table.add_row(f"fetched to {escape(args.fetch_to)}", escape(fetched))
+        table.add_row(f"fetched to {escape(str(fetch_to))}", escape(fetched))
     table.add_row("failures", str(len(verification.failures)))
-    console.print(table)
-    if log_path:
+    return table
+
+
+def _serve_until_interrupted(engine: EmbeddedEngine, output: dict[str, Any], name: str) -> None:
+    """What the demo made, live until Ctrl-C: the share page, and the S3 and Step Functions
+    endpoints behind it (the AWS CLI and boto3 work there)."""
+    from fanout_local.serve import MOTO_CREDENTIALS, step_functions_endpoint
+
+    with step_functions_endpoint() as url:
+        execution_arn = engine.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        keys = " ".join(f"{k}={v}" for k, v in MOTO_CREDENTIALS.items())
         console.print(
-            f"handler logs (REPORT lines, JSON logs): {log_path}", soft_wrap=True, highlight=False, markup=False
+            f"S3: {engine.s3_endpoint}\nStep Functions API: {url} (state machine {engine.state_machine_arn})\n"
+            f"try: {keys} aws --region us-east-1 --endpoint-url {url} stepfunctions describe-execution "
+            f"--execution-arn {execution_arn}\nthe share page (open it in a browser; serving until Ctrl-C):",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
         )
-    for failure in verification.failures[:20]:
-        console.print(f"[red]{escape(failure)}[/]")
-    return 1 if verification.failures else 0
+        sys.stdout.write(f"{output['page_url']}\n")
+        sys.stdout.flush()
+        interrupts.wait(lambda timeout: time.sleep(timeout) or False)  # only a signal ends it
 
 
 def _demo_fetch(index_url: str, dest: Path, verification: Any) -> str:

@@ -20,6 +20,7 @@ import requests
 
 from fanout_local import share, shares
 from fanout_local.errors import UserError
+from s3fanout.records import RUN_ID_RE
 from tests.support.processes import Watched
 from tests.support.serve import PROJECT, Served, finished, start_serve
 
@@ -267,8 +268,12 @@ def test_fanout_share_prints_the_page_url_and_shares_lists_it(served: Served) ->
     assert table.returncode == 0, table.stderr
     assert f"{mine[0]['run_id']}  {page_url}" in table.stdout.splitlines()
 
+    # Named like every run (time-sortable), not by the service's UUID.
+    assert RUN_ID_RE.match(mine[0]["run_id"])
+    assert mine[0]["run_id"][:8].isdigit()
+    # --endpoint-url, as `fanout share` and the aws CLI call it, is the same option here.
     revoked = cli(
-        served, "revoke", mine[0]["run_id"], "--manifest-bucket", served.manifest_bucket, "--s3-endpoint", served.url
+        served, "revoke", mine[0]["run_id"], "--manifest-bucket", served.manifest_bucket, "--endpoint-url", served.url
     )
 
     assert revoked.returncode == 0, revoked.stderr

@@ -287,8 +287,11 @@ def _manifest_bucket_of(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack", type=argtypes.stack_name, help="a deployed stack: its ManifestBucket output")
     where.add_argument("--manifest-bucket", type=argtypes.bucket_name, help="the bucket holding manifests/")
+    # --endpoint-url too: what `fanout share` and the aws CLI call it (fanout serve: one port).
     parser.add_argument(
         "--s3-endpoint",
+        "--endpoint-url",
+        dest="s3_endpoint",
         type=argtypes.s3_endpoint,
         help="e.g. http://127.0.0.1:8090 (fanout serve); default: AWS",
     )

@@ -15,6 +15,7 @@ from fanout_fetch.reporting import waiting
 from fanout_local.cli import aws
 from fanout_local.cli.console import console
 from fanout_local.errors import UserError
+from s3fanout.records import new_run_id
 
 
 def _pause(seconds: float) -> None:
@@ -50,7 +51,8 @@ def command(args: argparse.Namespace) -> int:
         suffix=args.suffix,
         expires_in=args.expires_in,
         max_concurrency=args.max_concurrency,
-        name=args.name,
+        # Named like every run (sortable by time), not the service's UUID.
+        name=args.name or new_run_id(),
         title=args.title,
         message=args.message,
     )

@@ -71,6 +71,9 @@ SEEN_FACTOR = 4
 MAX_ESTIMATE = 10**12
 # A boundary is a StartAfter: no longer than a key (1,024 bytes of UTF-8).
 MAX_BOUNDARY_BYTES = 1024
+# Pages listed one after the other before looking for the end of the space: a space of
+# that many pages is then listed whole, never probed (probing costs more requests).
+LIST_FIRST_PAGES = 3
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,8 @@ class RangePlanner:
     _continuations: set[str | None] = field(default_factory=set)
     _positions: list[set[str]] = field(default_factory=list)
     _scale: KeyScale | None = None
+    # Rounds that listed (continuations only) because that was cheaper than probing.
+    listing_rounds: int = 0
 
     def initial(self) -> list[str | None]:
         return [self.start_after]
@@ -328,7 +333,7 @@ class RangePlanner:
 
     def next_round(self) -> list[str | None]:
         """The next probe points; [] when the plan is final."""
-        while self.rounds < MAX_ROUNDS and self.probes < self.max_probes:
+        while self.rounds < MAX_ROUNDS + self.listing_rounds and self.probes < self.max_probes:
             self.rounds += 1
             gaps = self.gaps()
             target = self.unit_size(gaps)
@@ -344,19 +349,50 @@ class RangePlanner:
                     self._continuations.add(last)
                     wanted.append(last)
                 elif gap.estimate is None:
-                    wanted.extend(self._beyond(gap))
+                    if self.probes < LIST_FIRST_PAGES:
+                        wanted.append(self._continue(gap))
+                    else:
+                        wanted.extend(self._beyond(gap))
                 elif (gap.suspect or gap.estimate > SPLIT_ABOVE * target) and gap.start not in self._unsplittable:
                     cuts = self._cuts(gap, target)
                     if not cuts:
                         self._unsplittable.add(gap.start)
                     wanted.extend(cuts)
-            to_probe = self._derive_or_probe([p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES])
+            points = [p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES]
+            listing = self._listing(gaps, len(set(points)))
+            if listing is not None:
+                self.listing_rounds += 1
+                return listing[: max(1, self.max_probes - self.probes)]
+            to_probe = self._derive_or_probe(points)
             if to_probe:
                 return to_probe[: max(1, self.max_probes - self.probes)]
             if not wanted:
                 return []
             # Every cut fell inside pages already seen: re-estimate without a request.
         return []
+
+    def _continue(self, gap: _Gap) -> str:
+        """The gap's next listing page: a continuation at its page's last key."""
+        last = self.samples[gap.start].keys[-1]
+        self._continuations.add(last)
+        return last
+
+    def _listing(self, gaps: list[_Gap], probes: int) -> list[str | None] | None:
+        """Continuations for every gap not yet exact, when listing what is left takes no
+        more requests than this round's probes would (a small space is listed, not
+        probed: probes would cost more than the listing, and estimates stay exact);
+        None to probe."""
+        open_gaps = [g for g in gaps if not g.exact]
+        if probes == 0 or not open_gaps:
+            return None
+        pages = 0
+        for gap in open_gaps:
+            if gap.estimate is None:
+                return None
+            pages += max(1, math.ceil((gap.estimate - len(self.samples[gap.start].keys)) / self.page))
+            if pages > probes:
+                return None
+        return [self._continue(g) for g in open_gaps]
 
     def _beyond(self, gap: _Gap) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale

@@ -225,6 +225,8 @@ class RangePlanner:
     end_key: str | None = None
     min_unit: int = 5_000
     max_units: int = 10_000
+    # The Map's MaxConcurrency: past it, the unit count is a whole number of rounds of it.
+    slots: int = 0
     max_probes: int = 20_000
     page: int = PAGE
     # Later probes only measure density and place cuts: a quarter page parses 4x faster.
@@ -236,6 +238,8 @@ class RangePlanner:
     queue_peak: int = 0
     _unsplittable: set[str | None] = field(default_factory=set)
     _continuations: set[str | None] = field(default_factory=set)
+    # Pages a walk has listed when it continues at this point.
+    _walked: dict[str | None, int] = field(default_factory=dict)
     _positions: list[set[str]] = field(default_factory=list)
     _scale: KeyScale | None = None
     # Rounds that listed (continuations only) because that was cheaper than probing.
@@ -282,8 +286,20 @@ class RangePlanner:
             return (len(keys) - 1) / max(self.scale.value(keys[-1]) - self.scale.value(keys[0]), 1)
         return len(keys) / max(self.scale.value(keys[-1]) - self.scale.value(sample.point), 1)
 
-    def gaps(self) -> list[_Gap]:
-        gaps = self._extrapolated_gaps()
+    def _pooled(self, first: Sample, second: Sample) -> float | None:
+        """Both pages' keys over both spans, when their densities differ by no more than
+        small pages do by chance (a real change in density is left to the denser end)."""
+        if len(first.keys) < 2 or len(second.keys) < 2:
+            return None
+        one, two = self._density(first), self._density(second)
+        if max(one, two) > SEEN_FACTOR * min(one, two):
+            return None
+        value = self.scale.value
+        spans = value(first.keys[-1]) - value(first.keys[0]) + value(second.keys[-1]) - value(second.keys[0])
+        return (len(first.keys) + len(second.keys) - 2) / max(spans, 1)
+
+    def gaps(self, *, final: bool = False) -> list[_Gap]:
+        gaps = self._extrapolated_gaps(final)
         # Pages overlap, their parts inside each gap do not: the distinct keys seen.
         seen = sum(len(self.samples[g.start].keys) if not g.exact else g.estimate or 0 for g in gaps)
         cap = SEEN_FACTOR * max(seen, self.page)
@@ -292,7 +308,7 @@ class RangePlanner:
                 gap.estimate, gap.suspect = float(cap), True
         return gaps
 
-    def _extrapolated_gaps(self) -> list[_Gap]:
+    def _extrapolated_gaps(self, final: bool = False) -> list[_Gap]:
         points = self._points()
         gaps: list[_Gap] = []
         for index, start in enumerate(points):
@@ -313,6 +329,15 @@ class RangePlanner:
                 # may reach anywhere across it, and an overestimate only costs probes.
                 if following.keys:
                     density = max(density, self._density(following))
+                    if final:
+                        # The plan's own estimates: both pages' keys over both spans (the
+                        # denser of two small pages overestimates on average).
+                        pooled = self._pooled(sample, following)
+                        if (
+                            pooled is not None
+                            and density * (self.scale.value(following.keys[0]) - self.scale.value(end)) <= WALK_EVIDENCE
+                        ):
+                            density = pooled
                 # Nothing after ``end`` up to its page's first key (or at all).
                 first = self.scale.value(following.keys[0]) if following.keys else self.scale.top
                 if density * (first - self.scale.value(end)) > WALK_EVIDENCE:
@@ -346,6 +371,7 @@ class RangePlanner:
                     last = self.samples[gap.start].keys[-1]
                     if gap.start in self._continuations:
                         wanted.extend(self._beyond(gap))
+                    self._walked[last] = self._walked.get(gap.start, 0) + 1
                     self._continuations.add(last)
                     wanted.append(last)
                 elif gap.estimate is None:
@@ -387,14 +413,17 @@ class RangePlanner:
             return None
         pages = 0
         for gap in open_gaps:
-            if gap.estimate is None:
+            if gap.estimate is None or (gap.walk and self._walked.get(gap.start, 0) >= LIST_FIRST_PAGES):
+                # Its size is unknown: the end of the space, or a walk that went on for
+                # pages (it counts one page ahead; walking a big folder page by page would
+                # take a round trip per page).
                 return None
             pages += max(1, math.ceil((gap.estimate - len(self.samples[gap.start].keys)) / self.page))
             if pages > probes:
                 return None
         return [self._continue(g) for g in open_gaps]
 
-    def _beyond(self, gap: _Gap) -> list[str]:
+    def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale
         (the end of the space is unknown) or up to the gap's end (a walked gap: where the
         keys around its start stop is unknown)."""
@@ -407,8 +436,8 @@ class RangePlanner:
         room = high - low
         values = [] if gap.end is not None else [scale.top]
         if room > step:
-            ratio = (room / step) ** (1 / max(1, GALLOP_POINTS - 1))
-            values += [low + int(step * ratio**j) for j in range(GALLOP_POINTS - 1)]
+            ratio = (room / step) ** (1 / max(1, count))
+            values += [low + int(step * ratio**j) for j in range(count)]
         found = {scale.string(v) for v in values}
         if gap.end is None and (scale.top <= low or last >= scale.string(scale.top)):
             # Past the learned scale: a string above any key that continues ``last``.
@@ -452,27 +481,69 @@ class RangePlanner:
     # -- the plan -------------------------------------------------------------------------
 
     def ranges(self) -> list[KeyRange]:
-        """Consecutive gaps joined into units of about the target size, in key order."""
-        gaps = self.gaps()
-        target = self.unit_size(gaps)
-        total = sum(g.estimate or 0 for g in gaps)
+        """Units of equal estimated size, in key order: their boundaries are placed where the
+        cumulative estimate reaches each multiple of the unit size - an exact key inside a
+        page seen, or a string interpolated on the scale past it (a boundary is a
+        StartAfter: any string will do, and placing it costs no request)."""
+        gaps = self.gaps(final=True)
+        sizes = [g.estimate if g.estimate is not None else float(self.page) for g in gaps]
+        total = sum(sizes)
         if total == 0 and all(g.exact for g in gaps):
             return []
-        # Units of MAX_ESTIMATE keys at most: an estimate that BuildManifest accepts.
-        target = min(target, MAX_ESTIMATE / MERGE_UP_TO)
+        count = self.unit_count(total, self.unit_size(gaps))
+        step = total / count
         units: list[KeyRange] = []
-        start = self.start_after
-        count = 0.0
-        exact = True
-        for gap in gaps:
-            size = gap.estimate if gap.estimate is not None else float(self.page)
-            if count > 0 and count + size > MERGE_UP_TO * target:
-                units.append(KeyRange(start, gap.start, _bounded(count), exact))
-                start, count, exact = gap.start, 0.0, True
-            count += size
+        start, reached, exact = self.start_after, 0.0, True
+        before = 0.0
+        k = 1
+        for gap, size in zip(gaps, sizes, strict=True):
             exact = exact and gap.exact
-        units.append(KeyRange(start, self.end_key, _bounded(count), exact))
+            # The multiples of the unit size that fall inside this gap.
+            while k < count and k * step <= before + size:
+                point, offset = self._inside(gap, k * step - before, size)
+                if point is not None and (start is None or point > start) and (gap.end is None or point <= gap.end):
+                    units.append(KeyRange(start, point, _bounded(before + offset - reached), exact))
+                    start, reached, exact = point, before + offset, gap.exact
+                k += 1
+            before += size
+        units.append(KeyRange(start, self.end_key, _bounded(total - reached), exact))
         return units
+
+    def unit_count(self, total: float, target: float) -> int:
+        """About ``total / target`` units; past ``slots``, a whole number of rounds of them
+        (the Map then ends with every slot busy to the last round)."""
+        wanted = max(1.0, total / target)
+        if self.slots and wanted > self.slots:
+            rounds = max(1, round(wanted / self.slots))
+            if rounds > 1 and total / (rounds * self.slots) < self.min_unit:
+                rounds -= 1
+            return min(rounds * self.slots, self.max_units)
+        # Units of MAX_ESTIMATE keys at most: an estimate that BuildManifest accepts.
+        return min(max(math.ceil(wanted - 1e-9), math.ceil(total / MAX_ESTIMATE)), self.max_units)
+
+    def _inside(self, gap: _Gap, position: float, size: float) -> tuple[str | None, float]:
+        """The string about ``position`` keys into ``gap`` (estimated ``size`` keys) and its
+        position there (exact inside a page); None when no string fits."""
+        keys = self.samples[gap.start].keys
+        inside = (
+            keys if gap.end is None or not keys or keys[-1] <= gap.end else keys[: bisect.bisect_right(keys, gap.end)]
+        )
+        if position >= size and gap.end is not None:
+            return gap.end, size
+        whole = math.floor(position)
+        if whole < 1:
+            return gap.start, 0.0
+        if whole <= len(inside):
+            return inside[whole - 1], float(whole)
+        if gap.exact or not keys or gap.estimate is None:
+            return None, position
+        base = self.scale.value(keys[-1])
+        high = self.scale.top if gap.end is None else self.scale.value(gap.end)
+        density = max(size - len(keys), 1.0) / max(high - base, 1)
+        point = self.scale.string(base + int((position - len(keys)) / density))
+        if point <= keys[-1] or (gap.end is not None and point >= gap.end) or len(point.encode()) > MAX_BOUNDARY_BYTES:
+            return None, position
+        return point, position
 
 
 def _bounded(count: float) -> int:

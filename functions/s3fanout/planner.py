@@ -54,10 +54,10 @@ _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # Strings beyond the last key probed at once while looking for the end of the space.
 GALLOP_POINTS = 16
-# A gap is cut when its estimate exceeds this many target units; joining stops before
-# a unit would exceed MERGE_UP_TO targets.
-SPLIT_ABOVE = 1.5
-MERGE_UP_TO = 1.25
+# A gap is cut (into pieces of half that) when its estimate exceeds this many target
+# units: unit boundaries are placed inside gaps at no cost (``ranges``), so gaps need not
+# be unit-sized, only measured often enough to catch a change in density.
+SPLIT_ABOVE = 2
 MAX_CUTS_PER_GAP = 64
 MAX_ROUNDS = 24
 # A probe whose page starts after a stretch where the gap's density predicted more than
@@ -238,6 +238,7 @@ class RangePlanner:
     queue_peak: int = 0
     _unsplittable: set[str | None] = field(default_factory=set)
     _continuations: set[str | None] = field(default_factory=set)
+    _full: set[str | None] = field(default_factory=set)
     # Pages a walk has listed when it continues at this point.
     _walked: dict[str | None, int] = field(default_factory=dict)
     _positions: list[set[str]] = field(default_factory=list)
@@ -251,8 +252,8 @@ class RangePlanner:
     def page_size(self, point: str | None) -> int:
         """Keys to ask for at ``point``: a full page first (a small space is then planned
         exactly by one request) and to walk, a smaller one for refinement."""
-        if point == self.start_after or point in self._continuations:
-            return self.page  # a walk lists: whole pages
+        if point == self.start_after or point in self._continuations or point in self._full:
+            return self.page  # a walk lists: whole pages; a suspect gap's cuts see more keys
         return min(self.page, self.refine_page)
 
     def record(self, sample: Sample) -> None:
@@ -338,6 +339,13 @@ class RangePlanner:
                             and density * (self.scale.value(following.keys[0]) - self.scale.value(end)) <= WALK_EVIDENCE
                         ):
                             density = pooled
+                if not following.keys:
+                    # Nothing after ``end`` at all: the space ends inside the gap. Once
+                    # that is narrowed to a few pages, count half of it.
+                    room = density * max(self.scale.value(end) - self.scale.value(keys[-1]), 0)
+                    if room <= SEEN_FACTOR * self.page:
+                        gaps.append(_Gap(start, end, len(keys) + room / 2, exact=False))
+                        continue
                 # Nothing after ``end`` up to its page's first key (or at all).
                 first = self.scale.value(following.keys[0]) if following.keys else self.scale.top
                 if density * (first - self.scale.value(end)) > WALK_EVIDENCE:
@@ -365,15 +373,7 @@ class RangePlanner:
             wanted: list[str] = []
             for gap in gaps:
                 if gap.walk:
-                    # Its page continued (exact, and enough for a folder's few keys); a
-                    # walk that did not end there also gets strings spaced out to the
-                    # gap's end (where the keys around its start stop, for many).
-                    last = self.samples[gap.start].keys[-1]
-                    if gap.start in self._continuations:
-                        wanted.extend(self._beyond(gap))
-                    self._walked[last] = self._walked.get(gap.start, 0) + 1
-                    self._continuations.add(last)
-                    wanted.append(last)
+                    wanted.extend(self._walk(gap))
                 elif gap.estimate is None:
                     if self.probes < LIST_FIRST_PAGES:
                         wanted.append(self._continue(gap))
@@ -383,6 +383,8 @@ class RangePlanner:
                     cuts = self._cuts(gap, target)
                     if not cuts:
                         self._unsplittable.add(gap.start)
+                    if gap.suspect:  # held to SEEN_FACTOR x the keys seen: see more of them
+                        self._full.update(cuts)
                     wanted.extend(cuts)
             points = [p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES]
             listing = self._listing(gaps, len(set(points)))
@@ -396,6 +398,19 @@ class RangePlanner:
                 return []
             # Every cut fell inside pages already seen: re-estimate without a request.
         return []
+
+    def _walk(self, gap: _Gap) -> list[str]:
+        """Its page continued (exact, and enough for a folder's few keys); a walk that did
+        not end there also gets strings spaced out to the gap's end (where the keys around
+        its start stop, for many)."""
+        last = self.samples[gap.start].keys[-1]
+        following = self.samples.get(gap.end)
+        # Nothing after the gap at all: the space ends inside it; narrow that down evenly.
+        ends_inside = following is not None and not following.keys
+        points = self._beyond(gap, even=ends_inside) if gap.start in self._continuations or ends_inside else []
+        self._walked[last] = self._walked.get(gap.start, 0) + 1
+        self._continuations.add(last)
+        return [*points, last]
 
     def _continue(self, gap: _Gap) -> str:
         """The gap's next listing page: a continuation at its page's last key."""
@@ -423,7 +438,7 @@ class RangePlanner:
                 return None
         return [self._continue(g) for g in open_gaps]
 
-    def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1) -> list[str]:
+    def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1, *, even: bool = False) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale
         (the end of the space is unknown) or up to the gap's end (a walked gap: where the
         keys around its start stop is unknown)."""
@@ -435,7 +450,9 @@ class RangePlanner:
         step = max(2 * (low - scale.value(keys[0])), 1)
         room = high - low
         values = [] if gap.end is not None else [scale.top]
-        if room > step:
+        if even:
+            values += [low + room * j // (count + 1) for j in range(1, count + 1)]
+        elif room > step:
             ratio = (room / step) ** (1 / max(1, count))
             values += [low + int(step * ratio**j) for j in range(count)]
         found = {scale.string(v) for v in values}
@@ -448,7 +465,9 @@ class RangePlanner:
         assert gap.estimate is not None
         sample = self.samples[gap.start]
         keys = sample.keys
-        pieces = min(MAX_CUTS_PER_GAP, max(math.ceil(gap.estimate / target), 4 if gap.suspect else 1))
+        pieces = min(
+            MAX_CUTS_PER_GAP, max(math.ceil(2 * gap.estimate / (SPLIT_ABOVE * target)), 4 if gap.suspect else 1)
+        )
         density = max((gap.estimate - len(keys)), 1.0) / max(self.scale.value(gap.end) - self.scale.value(keys[-1]), 1)
         step = gap.estimate / pieces
         base = self.scale.value(keys[-1])
@@ -515,7 +534,7 @@ class RangePlanner:
         wanted = max(1.0, total / target)
         if self.slots and wanted > self.slots:
             rounds = max(1, round(wanted / self.slots))
-            if rounds > 1 and total / (rounds * self.slots) < self.min_unit:
+            if rounds > 1 and total / (rounds * self.slots) < 0.75 * self.min_unit:
                 rounds -= 1
             return min(rounds * self.slots, self.max_units)
         # Units of MAX_ESTIMATE keys at most: an estimate that BuildManifest accepts.

@@ -9,6 +9,8 @@ it counts every unit's keys exactly from the same lazy key space (index runs fou
 bisect), checks that the units are disjoint and cover every key, and models the AWS wall
 time: planning + the Map's schedule (units in plan order, each to the earliest-free of
 MaxConcurrency slots, one page after the other, under the same model and rate cap).
+Planning is modelled too, so that a busy machine does not blur it: its round trips under
+the model (waves of concurrent probes, ``plan_round_trips``) plus its CPU time.
 Ideal: the pages a listing needs spread over MaxConcurrency slots, or over the rate cap,
 whichever is slower. Every case also gets what a run costs per million objects
 (:func:`cost`), next to the floor set by its LIST requests alone. Prints a table; the last
@@ -179,9 +181,26 @@ def cost(sizes: list[int], planning_lists: int, plan_wall_s: float, model: Model
     }
 
 
+def count_waves(waves: list[int]) -> None:
+    """Count the round trips planning makes: each submitted round in waves of the stream's
+    concurrency, a wave as slow as its biggest page - full pages in ``waves[0]``, smaller
+    ones in ``waves[1]`` (any planner built on ``ProbeStream``, this one or an older one)."""
+    from s3fanout import list_prefixes
+
+    submit = list_prefixes.ProbeStream.submit
+
+    def counted(self: Any, points: list[str | None]) -> None:
+        sizes = sorted((self._size(p) for p in points), reverse=True)
+        for wave in range(0, len(sizes), self._concurrency):
+            waves[0 if sizes[wave] >= PAGE else 1] += 1
+        submit(self, points)
+
+    list_prefixes.ProbeStream.submit = counted  # type: ignore[method-assign]
+
+
 async def _plan(
     endpoint: str, bucket: str, prefix: str, concurrency: int, min_unit: int
-) -> tuple[list[Any], float, float]:
+) -> tuple[list[Any], float, float, list[int]]:
     from s3fanout.inputs import RunRequest
     from s3fanout.list_prefixes import plan_units
     from s3fanout.s3 import CLIENT_CONFIG, new_session
@@ -191,8 +210,10 @@ async def _plan(
         await c.list_objects_v2(Bucket=bucket, MaxKeys=1)  # connect and warm up outside the measure
         await asyncio.to_thread(requests.post, f"{endpoint}/__reset", timeout=10)
         wall, cpu = time.perf_counter(), time.process_time()
+        waves = [0, 0]
+        count_waves(waves)
         units = await plan_units(c, request, min_unit=min_unit)
-        return units, time.perf_counter() - wall, time.process_time() - cpu
+        return units, time.perf_counter() - wall, time.process_time() - cpu, waves
 
 
 def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> dict[str, Any]:
@@ -200,8 +221,14 @@ def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> di
     from bench.keyspace import check_cover, count_range, space, unit_intervals
 
     prefix = PREFIX.get(bucket, "")
-    units, wall, cpu = asyncio.run(_plan(endpoint, bucket, prefix, concurrency, MIN_UNIT.get(bucket, 5_000)))
+    units, wall, cpu, waves = asyncio.run(_plan(endpoint, bucket, prefix, concurrency, MIN_UNIT.get(bucket, 5_000)))
     stats = requests.get(f"{endpoint}/__stats", timeout=10).json()
+    # Planning as the model has it, whatever else this machine runs: its round trips (waves
+    # of concurrent probes, each as slow as its biggest page, no faster than the rate cap
+    # allows) and its own CPU.
+    trips = waves[0] * model.page_s(PAGE) + waves[1] * model.page_s(PAGE // 4)
+    capped = stats["list_requests"] / model.rate if model.rate else 0.0
+    plan_model = round(max(trips, capped) + cpu, 3)
     keys = space(bucket)
     runs, sizes, estimates = [], [], []
     for unit in units:
@@ -234,9 +261,11 @@ def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> di
         "disjoint": disjoint,
         "covers": covers,
         "exact_cover": disjoint and covers and sum(sizes) == total,
-        "modelled_wall_s": round(wall + schedule(sizes, concurrency, model), 2),
+        "plan_round_trips": sum(waves),
+        "plan_modelled_s": plan_model,
+        "modelled_wall_s": round(plan_model + schedule(sizes, concurrency, model), 2),
         "ideal_s": round(ideal(total, concurrency, model), 2),
-        "cost": cost(sizes, stats["list_requests"], wall, model),
+        "cost": cost(sizes, stats["list_requests"], plan_model, model),
         "estimate_max_error": round(max(errors), 3) if errors else None,
         "unit_sizes": sizes,
     }
@@ -278,6 +307,7 @@ def print_row(r: dict[str, Any]) -> None:
     print(
         f"  {r['case']:<14} {r['model']:<6} {r['keys']:>11,} keys"
         f"  plan {r['plan_wall_s']:>7.2f} s wall {r['plan_cpu_s']:>6.2f} s CPU"
+        f" {r.get('plan_modelled_s', 0):>6.2f} s modelled"
         f"  {r['list_requests']:>5} LISTs ({r['listing_pages']:,} to list)  {r['units']:>5} units"
         f"  max {r['max_unit']:>9,} ({r['max_over_mean']}x mean)"
         f"  modelled {r['modelled_wall_s']:>7.2f} s  ideal {r['ideal_s']:.2f} s  exact {r['exact_cover']}",

@@ -57,7 +57,7 @@ GALLOP_POINTS = 16
 # A gap is cut (into pieces of half that) when its estimate exceeds this many target
 # units: unit boundaries are placed inside gaps at no cost (``ranges``), so gaps need not
 # be unit-sized, only measured often enough to catch a change in density.
-SPLIT_ABOVE = 2
+SPLIT_ABOVE = 4
 MAX_CUTS_PER_GAP = 64
 MAX_ROUNDS = 24
 # A probe whose page starts after a stretch where the gap's density predicted more than
@@ -67,6 +67,9 @@ WALK_EVIDENCE = 50.0
 # No gap is estimated at more than this many times the keys seen in all pages so far:
 # a gap claiming more is cut until it does not (and held to it if the rounds run out).
 SEEN_FACTOR = 4
+# Two pages holding fewer keys than this measure a density too roughly to tell a change
+# in it from chance.
+SMALL_PAGES = 64
 # The most keys any estimate may claim: BuildManifest refuses more (s3fanout.inputs).
 MAX_ESTIMATE = 10**12
 # A boundary is a StartAfter: no longer than a key (1,024 bytes of UTF-8).
@@ -293,7 +296,8 @@ class RangePlanner:
         if len(first.keys) < 2 or len(second.keys) < 2:
             return None
         one, two = self._density(first), self._density(second)
-        if max(one, two) > SEEN_FACTOR * min(one, two):
+        # Pages of a few keys differ by any factor by chance: pool them whatever.
+        if max(one, two) > SEEN_FACTOR * min(one, two) and len(first.keys) + len(second.keys) >= SMALL_PAGES:
             return None
         value = self.scale.value
         spans = value(first.keys[-1]) - value(first.keys[0]) + value(second.keys[-1]) - value(second.keys[0])

@@ -52,6 +52,9 @@ _LEARN_STRIDE = 10
 _DIGITS = frozenset("0123456789")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEX = frozenset("abcdef")
+# Positions that must look hex (see KeyScale.from_positions) before every digit may be one.
+HEX_POSITIONS = 4
 # Strings beyond the last key probed at once while looking for the end of the space.
 GALLOP_POINTS = 16
 # A gap is cut (into pieces of half that) when its estimate exceeds this many target
@@ -136,8 +139,14 @@ class KeyScale:
         """The scale of the characters seen at each position (see :func:`observe`)."""
         alphabets: list[list[str]] = []
         size = 1.0
+        # Hex ids: positions mixing digits with most of a-f (and no later letter) say the
+        # keys are hex, and every digit position then may hold a-f (the first ones sampled
+        # may all start with a digit; the scale would end below the keys that do not).
+        hexadecimal = sum(_looks_hex(seen) for seen in sets) >= HEX_POSITIONS
         for seen in sets:
             chars = set(seen)
+            if hexadecimal and chars & _DIGITS:
+                chars.update(_HEX)
             _complete(chars)
             size *= len(chars)
             if size > _MAX_SCALE:
@@ -188,6 +197,11 @@ def observe(sets: list[set[str]], stem: str, keys: list[str] | tuple[str, ...]) 
         for j, char in enumerate(tail):
             sets[j].add(char)
         sets[len(tail)].add("")  # the key ends here
+
+
+def _looks_hex(chars: set[str]) -> bool:
+    letters = chars & _LOWER
+    return len(chars & _DIGITS) >= 4 and len(letters) >= 4 and letters <= _HEX
 
 
 def _complete(chars: set[str]) -> None:

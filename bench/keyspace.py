@@ -7,6 +7,7 @@ position in O(log n) key computations. Keys sort by code point, as S3 sorts by U
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import overload
 
@@ -111,7 +112,75 @@ def hexnames(count: int) -> Lazy:
     return Lazy(count, key_at)
 
 
+def dated(count: int = 1_000_000, hot: float = 0.9) -> Concat:
+    """``yyyy/mm/dd/event-n.json`` over the days of 2024; ``hot`` of the keys on one day
+    (2024/06/15), the rest spread evenly over the other 365."""
+    days = [dt.date(2024, 1, 1) + dt.timedelta(d) for d in range(366)]
+    hot_day = dt.date(2024, 6, 15)
+    in_hot = round(count * hot)
+    others = len(days) - 1
+    parts: list[Sequence[str]] = []
+    rest = count - in_hot
+    for n, day in enumerate(d for d in days if d != hot_day):
+        parts.append(_day(day, rest // others + (1 if n < rest % others else 0)))
+    parts.insert(days.index(hot_day), _day(hot_day, in_hot))
+    return Concat(parts)
+
+
+def _day(day: object, count: int) -> Lazy:
+    path = f"{day:%Y/%m/%d}/"
+    return Lazy(count, lambda i: f"{path}event-{i:07d}.json")
+
+
+def content_hashes(count: int) -> Lazy:
+    """Content-addressed names: ``ab/cd/<40 hex digits>`` (the first four digits as two
+    folder levels, as git and many caches store objects), increasing by construction."""
+    step = (1 << 160) // count
+
+    def key_at(i: int) -> str:
+        digest = f"{i * step + (i * 0x9E3779B97F4A7C15) % step:040x}"
+        return f"{digest[:2]}/{digest[2:4]}/{digest}"
+
+    return Lazy(count, key_at)
+
+
+def deep(count: int = 1_000_000, levels: int = 40) -> Concat:
+    """A deep, narrow tree: one folder per level, ``levels`` deep, the keys spread evenly
+    over the levels (``l00/l01/.../f-n.dat``); deeper folders sort after their parent's files."""
+    per = count // levels
+    parts = []
+    for level in range(levels):
+        path = "".join(f"l{d:02d}/" for d in range(level + 1))
+        parts.append(
+            Lazy(per + (count - per * levels if level == levels - 1 else 0), lambda i, p=path: f"{p}f-{i:06d}.dat")
+        )
+    # "l00/f-..." < "l00/l01/..." ("f" < "l"): each level's files come before the next level.
+    return Concat(parts)
+
+
+def mixed() -> list[str]:
+    """Issue 19's small bucket of mixed shapes, 2,497 keys: a few folders, content-hash
+    names, a dated tree, a stray top-level folder."""
+    import hashlib
+
+    keys = [
+        f"reports/{team}/q{q}-{n:03d}.pdf" for team in ("ops", "sales", "hr") for q in range(1, 5) for n in range(60)
+    ]
+    keys += [f"blobs/{hashlib.sha1(str(i).encode()).hexdigest()}" for i in range(900)]
+    keys += [
+        f"logs/2026/{m:02d}/{d:02d}/app-{h:02d}.log" for m in range(1, 4) for d in range(1, 29) for h in (0, 6, 12, 18)
+    ]
+    keys += [f"tmp/upload-{i}.bin" for i in range(1, 1 + 2497 - len(keys) - 1)]
+    keys.append("README.txt")
+    return sorted(keys)
+
+
 SPACES: dict[str, Callable[[], Sequence[str]]] = {
+    "flat100m": lambda: flat(100_000_000),
+    "dated1m": dated,
+    "hash1m": lambda: content_hashes(1_000_000),
+    "deep1m": deep,
+    "mixed2497": mixed,
     "flat100k": lambda: flat(100_000),
     "flat1m": lambda: flat(1_000_000),
     "flat3m": lambda: flat(3_000_000),

@@ -23,8 +23,8 @@ from bench.server import PAGE_MAX, SyntheticS3, main
 
 
 class KeySpaceS3(SyntheticS3):
-    def __init__(self, list_latency: float) -> None:
-        super().__init__(list_latency)
+    def __init__(self, list_latency: float, per_key_latency: float = 0.0, list_rate: float = 0.0) -> None:
+        super().__init__(list_latency, per_key_latency, list_rate)
         self.spaces: dict[str, Sequence[str]] = {}
 
     def _generated(self, bucket: str) -> bool:

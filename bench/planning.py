@@ -1,12 +1,19 @@
 """``make bench`` planning scenario: ListPrefixes' planner against big synthetic key spaces.
 
 Each case runs ``s3fanout.list_prefixes.plan_units`` once in its own process (``--worker``)
-against ``bench.plan_server`` (50 ms per LIST, requests counted), then counts every
-unit's keys exactly from the same lazy key space (index runs found by bisect), checks
-that the units are disjoint and cover every key (their runs chain end to start), and
-models the AWS wall time: planning + the Map's schedule (units in plan order, each to
-the earliest-free of MaxConcurrency slots, 50 ms per 1,000 keys listed, at least one
-LIST per unit). Ideal: keys / 1,000 x 50 ms / MaxConcurrency. Prints a table; the last
+against ``bench.plan_server`` (requests counted), under two latency models of S3 side by
+side (:data:`MODELS`): the old flat 50 ms per LIST, and a realistic one (issue 19) - 20 ms
+per request + 60 us per key returned, at most 5,500 LISTs per second (one prefix
+partition; public figures: aws-samples/s3-fast-list, the S3 request-rate guidance). Then
+it counts every unit's keys exactly from the same lazy key space (index runs found by
+bisect), checks that the units are disjoint and cover every key, and models the AWS wall
+time: planning + the Map's schedule (units in plan order, each to the earliest-free of
+MaxConcurrency slots, one page after the other, under the same model and rate cap).
+Planning is modelled too, so that a busy machine does not blur it: its round trips under
+the model (waves of concurrent probes, ``plan_round_trips``) plus its CPU time.
+Ideal: the pages a listing needs spread over MaxConcurrency slots, or over the rate cap,
+whichever is slower. Every case also gets what a run costs per million objects
+(:func:`cost`), next to the floor set by its LIST requests alone. Prints a table; the last
 line is one JSON object of every figure but the unit sizes (``--json-out`` has those)::
 
     python -m bench.planning [--quick | --smoke] [--case flat1m:100 | --case flat3m ...] [--timeout 400]
@@ -30,6 +37,8 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,25 +46,170 @@ import requests
 
 from bench.processes import BenchError, background, entry, run
 
-LATENCY_S = 0.050
-CASES = ["flat1m:100", "flat3m:100", "flat3m:300", "skewed:100", "tree36:10", "hex1m:100", "flat10m:100", "flat10m:300"]
-QUICK = ["flat100k:100", "skewed:100", "tree36:10"]
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Model:
+    """How long a LIST takes: ``request_s`` + ``per_key_s`` x keys returned, at most
+    ``rate`` LISTs starting per second (0: no cap)."""
+
+    name: str
+    request_s: float
+    per_key_s: float
+    rate: float
+
+    def page_s(self, keys: int) -> float:
+        return self.request_s + self.per_key_s * keys
+
+    def server_args(self) -> list[str]:
+        return ["--list-latency-ms", str(self.request_s * 1000), "--per-key-us", str(self.per_key_s * 1e6),
+                "--list-rate", str(self.rate)]  # fmt: skip
+
+
+MODELS = {
+    "s3": Model("s3", 0.020, 60e-6, 5_500.0),  # issue 19's realistic model (the headline)
+    "flat50": Model("flat50", 0.050, 0.0, 0.0),  # the earlier bench's flat 50 ms per LIST
+}
+CASES = [
+    "flat100m:1000", "flat1m:100", "dated1m:100", "hash1m:100", "deep1m:100", "skewed:100", "mixed2497:10",
+    "tree36:10", "hex1m:100", "flat10m:300",
+]  # fmt: skip
+QUICK = ["flat100k:100", "skewed:100", "mixed2497:10", "tree36:10"]
 SMOKE = ["tree36:10"]  # 5,460 keys: every step of a case in a second or two
-PREFIX = {"flat100k": "flat/", "flat1m": "flat/", "flat3m": "flat/", "flat10m": "flat/"}
+PREFIX = {"flat100k": "flat/", "flat1m": "flat/", "flat3m": "flat/", "flat10m": "flat/", "flat100m": "flat/"}
+# MIN_UNIT_KEYS per space (default: the deployed 5,000): issue 19's small mixed bucket
+# was reported with 100.
+MIN_UNIT = {"mixed2497": 100}
+
+# -- list prices (USD, us-east-1, read 2026-12; arm64 Lambda) ------------------------------
+# https://aws.amazon.com/s3/pricing/ (S3 Standard requests)
+S3_LIST_PER_1000 = 0.005  # LIST, like PUT, COPY, POST
+S3_PUT_PER_1000 = 0.005
+S3_GET_PER_1000 = 0.0004
+# https://aws.amazon.com/lambda/pricing/ (Arm, first tier)
+LAMBDA_GB_S_ARM = 0.0000133334
+LAMBDA_PER_REQUEST = 0.20 / 1e6
+# https://aws.amazon.com/step-functions/pricing/
+SFN_STANDARD_PER_TRANSITION = 0.025 / 1000
+SFN_EXPRESS_PER_REQUEST = 1.00 / 1e6
+SFN_EXPRESS_GB_S = 0.00001667  # billed in 64 MB steps; a child holds little state: 64 MB
+EXPRESS_MEMORY_GB = 64 / 1024
+# template.yaml's MemorySize of each function (MB).
+MEMORY_MB = {"ListPrefixes": 1769, "BuildManifest": 768, "MergeIndex": 1769}
+# What a run does per unit and per key (statemachine/fanout.asl.json, s3fanout.writer):
+# a child runs BuildManifest, UnitFinished, UnitBuilt; the parent ListPrefixes, the Map, MergeIndex.
+CHILD_TRANSITIONS = 3
+PARENT_TRANSITIONS = 3
+MANIFEST_LINE_BYTES = 700  # one presigned URL line of the manifest
+PART_BYTES = 8 * 1024 * 1024  # PART_SIZE_BYTES: a manifest above it is a multipart upload
+BUILD_CPU_S_PER_KEY = 25e-6  # BuildManifest's CPU per key (make bench, x86), at 768 MB = 0.43 vCPU
+MERGE_S_PER_UNIT = 0.002  # MergeIndex reads each unit's summary (32 at once); assumed
 
 
-def schedule(sizes: list[int], slots: int) -> float:
-    """Makespan of units taken in plan order by ``slots`` parallel workers."""
-    free = [0.0] * slots
-    for size in sizes:
-        start = heapq.heappop(free)
-        heapq.heappush(free, start + max(1, math.ceil(size / 1000)) * LATENCY_S)
-    return max(free)
+def schedule(sizes: list[int], slots: int, model: Model) -> float:
+    """Makespan of units taken in plan order by ``slots`` parallel workers, each listing its
+    unit page after page (at least one LIST per unit), LISTs starting no faster than the
+    model's rate cap allows (one queue for every slot, like one prefix partition)."""
+    gap = 1 / model.rate if model.rate else 0.0
+    free = [(0.0, slot) for slot in range(slots)]
+    heapq.heapify(free)
+    pending = deque(sizes)
+    # Each slot works through its current unit's pages; a heap of (ready time, slot).
+    work: dict[int, list[int]] = {}
+    next_start = 0.0
+    end = 0.0
+    while free:
+        ready, slot = heapq.heappop(free)
+        if not work.get(slot):
+            if not pending:
+                end = max(end, ready)
+                continue
+            size = pending.popleft()
+            work[slot] = [PAGE] * (size // PAGE) + ([size % PAGE] if size % PAGE or not size else [])
+        keys = work[slot].pop()
+        start = max(ready, next_start)
+        next_start = start + gap
+        heapq.heappush(free, (start + model.page_s(keys), slot))
+    return end
 
 
-async def _plan(endpoint: str, bucket: str, prefix: str, concurrency: int) -> tuple[list[Any], float, float]:
+def ideal(keys: int, slots: int, model: Model) -> float:
+    pages = math.ceil(keys / PAGE)
+    by_slots = pages * model.page_s(PAGE) / slots
+    return max(by_slots, pages / model.rate if model.rate else 0.0)
+
+
+def cost(sizes: list[int], planning_lists: int, plan_wall_s: float, model: Model) -> dict[str, Any]:
+    """USD per million objects of a run with these units, from the requests it makes and the
+    time it runs (BuildManifest: its listing under ``model``, or its CPU if longer),
+    with STANDARD and with EXPRESS child executions; and the floor: the LISTs alone."""
+    keys = max(1, sum(sizes))
+    build_lists = sum(max(1, math.ceil(n / PAGE)) for n in sizes)
+    units = len(sizes)
+    puts = 1 + 2 + units  # the plan, the index and share page, one summary per unit
+    for n in sizes:
+        parts = math.ceil(n * MANIFEST_LINE_BYTES / PART_BYTES)
+        puts += 1 if parts <= 1 else parts + 2  # PutObject, or create + parts + complete
+    gets = units  # MergeIndex reads every summary
+    build_s = [
+        max(sum(model.page_s(min(PAGE, n - i)) for i in range(0, max(n, 1), PAGE)), n * BUILD_CPU_S_PER_KEY / 0.434)
+        for n in sizes
+    ]
+    merge_s = 0.5 + MERGE_S_PER_UNIT * units
+    gb_s = (
+        plan_wall_s * MEMORY_MB["ListPrefixes"] + sum(build_s) * MEMORY_MB["BuildManifest"]
+        + merge_s * MEMORY_MB["MergeIndex"]
+    ) / 1024  # fmt: skip
+    s3 = (planning_lists + build_lists + units // 1000 + 1) * S3_LIST_PER_1000 / 1000
+    s3 += puts * S3_PUT_PER_1000 / 1000 + gets * S3_GET_PER_1000 / 1000
+    lam = gb_s * LAMBDA_GB_S_ARM + (2 + units) * LAMBDA_PER_REQUEST
+    standard = (PARENT_TRANSITIONS + CHILD_TRANSITIONS * units) * SFN_STANDARD_PER_TRANSITION
+    express = PARENT_TRANSITIONS * SFN_STANDARD_PER_TRANSITION + units * SFN_EXPRESS_PER_REQUEST
+    express += sum(build_s) * EXPRESS_MEMORY_GB * SFN_EXPRESS_GB_S
+    per_m = 1e6 / keys
+    floor = math.ceil(keys / PAGE) * S3_LIST_PER_1000 / 1000
+    return {
+        "lists": planning_lists + build_lists,
+        "puts": puts,
+        "gets": gets,
+        "lambda_gb_s": round(gb_s, 1),
+        "sfn_transitions_standard": PARENT_TRANSITIONS + CHILD_TRANSITIONS * units,
+        "usd_per_m_standard": round((s3 + lam + standard) * per_m, 5),
+        "usd_per_m_express": round((s3 + lam + express) * per_m, 5),
+        "usd_per_m_floor": round(floor * per_m, 5),
+    }
+
+
+def count_waves(waves: list[int]) -> None:
+    """Count the round trips planning makes: each submitted round in waves of the stream's
+    concurrency, a wave as slow as its biggest page - full pages in ``waves[0]``, smaller
+    ones in ``waves[1]`` (any planner built on ``ProbeStream``, this one or an older one)."""
+    try:
+        from s3fanout.probing import ProbeStream
+    except ImportError:  # an older planner's layout
+        from s3fanout.list_prefixes import ProbeStream  # type: ignore[attr-defined,no-redef]
+
+    submit = ProbeStream.submit
+
+    def counted(self: Any, points: list[str | None]) -> None:
+        sizes = sorted((self._size(p) for p in points), reverse=True)
+        for wave in range(0, len(sizes), self._concurrency):
+            waves[0 if sizes[wave] >= PAGE else 1] += 1
+        submit(self, points)
+
+    ProbeStream.submit = counted  # type: ignore[method-assign]
+
+
+async def _plan(
+    endpoint: str, bucket: str, prefix: str, concurrency: int, min_unit: int
+) -> tuple[list[Any], float, float, list[int]]:
     from s3fanout.list_prefixes import plan_units
-    from s3fanout.records import RunRequest
+
+    try:
+        from s3fanout.records import RunRequest
+    except ImportError:  # an older planner's layout
+        from s3fanout.inputs import RunRequest  # type: ignore[attr-defined,no-redef]
     from s3fanout.s3 import CLIENT_CONFIG, new_session
 
     request = RunRequest(bucket=bucket, prefix=prefix, suffix="", expires_in=900, max_concurrency=concurrency)
@@ -63,17 +217,25 @@ async def _plan(endpoint: str, bucket: str, prefix: str, concurrency: int) -> tu
         await c.list_objects_v2(Bucket=bucket, MaxKeys=1)  # connect and warm up outside the measure
         await asyncio.to_thread(requests.post, f"{endpoint}/__reset", timeout=10)
         wall, cpu = time.perf_counter(), time.process_time()
-        units = await plan_units(c, request)
-        return units, time.perf_counter() - wall, time.process_time() - cpu
+        waves = [0, 0]
+        count_waves(waves)
+        units = await plan_units(c, request, min_unit=min_unit)
+        return units, time.perf_counter() - wall, time.process_time() - cpu, waves
 
 
-def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
+def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> dict[str, Any]:
     import s3fanout
     from bench.keyspace import check_cover, count_range, space, unit_intervals
 
     prefix = PREFIX.get(bucket, "")
-    units, wall, cpu = asyncio.run(_plan(endpoint, bucket, prefix, concurrency))
+    units, wall, cpu, waves = asyncio.run(_plan(endpoint, bucket, prefix, concurrency, MIN_UNIT.get(bucket, 5_000)))
     stats = requests.get(f"{endpoint}/__stats", timeout=10).json()
+    # Planning as the model has it, whatever else this machine runs: its round trips (waves
+    # of concurrent probes, each as slow as its biggest page, no faster than the rate cap
+    # allows) and its own CPU.
+    trips = waves[0] * model.page_s(PAGE) + waves[1] * model.page_s(PAGE // 4)
+    capped = stats["list_requests"] / model.rate if model.rate else 0.0
+    plan_model = round(max(trips, capped) + cpu, 3)
     keys = space(bucket)
     runs, sizes, estimates = [], [], []
     for unit in units:
@@ -91,13 +253,16 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
     mean = sum(sizes) / max(1, len(sizes))
     # The planner's own size estimate (if it makes one) against the exact count.
     errors = [abs(e - n) / max(1, n) for e, n in zip(estimates, sizes, strict=True) if e is not None]
+    pages = math.ceil(total / PAGE)
     return {
         "case": f"{bucket}:{concurrency}",
+        "model": model.name,
         "planner": str(Path(s3fanout.__file__).parent),
         "keys": total,
         "plan_wall_s": round(wall, 3),
         "plan_cpu_s": round(cpu, 3),
         "list_requests": stats["list_requests"],
+        "listing_pages": pages,
         "listed_keys": stats["listed_keys"],
         "units": len(units),
         "delimited_units": sum(bool(_fields(unit).get("delimited", False)) for unit in units),
@@ -107,8 +272,11 @@ def run_worker(endpoint: str, bucket: str, concurrency: int) -> dict[str, Any]:
         "disjoint": disjoint,
         "covers": covers,
         "exact_cover": disjoint and covers and sum(sizes) == total,
-        "modelled_wall_s": round(wall + schedule(sizes, concurrency), 2),
-        "ideal_s": round(total / 1000 * LATENCY_S / concurrency, 2),
+        "plan_round_trips": sum(waves),
+        "plan_modelled_s": plan_model,
+        "modelled_wall_s": round(plan_model + schedule(sizes, concurrency, model), 2),
+        "ideal_s": round(ideal(total, concurrency, model), 2),
+        "cost": cost(sizes, stats["list_requests"], plan_model, model),
         "estimate_max_error": round(max(errors), 3) if errors else None,
         "unit_sizes": sizes,
     }
@@ -120,16 +288,16 @@ def _fields(unit: Any) -> dict[str, Any]:
     return unit.to_json() if hasattr(unit, "to_json") else unit.to_dict()
 
 
-def run_case(endpoint: str, case: str, timeout: float) -> dict[str, Any]:
+def run_case(endpoint: str, case: str, timeout: float, model: str = "s3") -> dict[str, Any]:
     bucket, concurrency = case.split(":")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", BOTO_DISABLE_CRT="true")
-    command = [sys.executable, "-m", "bench.planning", "--worker", endpoint, bucket, concurrency]
+    command = [sys.executable, "-m", "bench.planning", "--worker", endpoint, bucket, concurrency, model]
     try:
         out = run(command, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:  # run() has stopped the worker
-        return {"case": case, "status": "timeout", "timeout_s": timeout}
+        return {"case": case, "model": model, "status": "timeout", "timeout_s": timeout}
     if out.returncode:
-        return {"case": case, "status": "error", "error": out.stderr.strip().splitlines()[-1:]}
+        return {"case": case, "model": model, "status": "error", "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -137,7 +305,8 @@ def failures(results: dict[str, Any]) -> list[str]:
     """One line per case without figures (an error or a timeout)."""
     return [
         f"case {case} {r.get('status')}: " + (" ".join(r.get("error") or []) or f"after {r.get('timeout_s')} s")
-        for case, r in results.items()
+        for case, by_model in results.items()
+        for r in (by_model, *(v for k, v in by_model.items() if k in MODELS))
         if "plan_wall_s" not in r
     ]
 
@@ -147,8 +316,11 @@ def print_row(r: dict[str, Any]) -> None:
         print(f"  {r['case']:<14} {r.get('status')}: {r}", flush=True)
         return
     print(
-        f"  {r['case']:<14} {r['keys']:>10,} keys  plan {r['plan_wall_s']:>7.2f} s wall {r['plan_cpu_s']:>6.2f} s CPU"
-        f"  {r['list_requests']:>5} LISTs  {r['units']:>5} units  max {r['max_unit']:>9,} ({r['max_over_mean']}x mean)"
+        f"  {r['case']:<14} {r['model']:<6} {r['keys']:>11,} keys"
+        f"  plan {r['plan_wall_s']:>7.2f} s wall {r['plan_cpu_s']:>6.2f} s CPU"
+        f" {r.get('plan_modelled_s', 0):>6.2f} s modelled"
+        f"  {r['list_requests']:>5} LISTs ({r['listing_pages']:,} to list)  {r['units']:>5} units"
+        f"  max {r['max_unit']:>9,} ({r['max_over_mean']}x mean)"
         f"  modelled {r['modelled_wall_s']:>7.2f} s  ideal {r['ideal_s']:.2f} s  exact {r['exact_cover']}",
         flush=True,
     )
@@ -169,7 +341,27 @@ def select(names: list[str] | None, *, quick: bool, smoke: bool = False) -> list
 
 def compact(results: dict[str, Any]) -> dict[str, Any]:
     """The figures without the per-unit sizes (those go to ``--json-out`` only)."""
-    return {case: {k: v for k, v in r.items() if k != "unit_sizes"} for case, r in results.items()}
+    return {case: _without_sizes(r) for case, r in results.items()}
+
+
+def _without_sizes(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: _without_sizes(v) if k in MODELS else v for k, v in r.items() if k != "unit_sizes"}
+
+
+def print_costs(results: dict[str, Any]) -> None:
+    """What a run costs per million objects (realistic model's counts and durations)."""
+    print("\n  USD per million objects: LISTs/PUTs/GETs, Lambda GB-s, child executions STANDARD vs EXPRESS")
+    for case, r in results.items():
+        c = r.get("cost")
+        if not c:
+            continue
+        print(
+            f"  {case:<14} {c['lists']:>7,} LISTs {c['puts']:>6,} PUTs {c['gets']:>5,} GETs"
+            f" {c['lambda_gb_s']:>9,.1f} GB-s"
+            f"  {c['sfn_transitions_standard']:>6,} transitions  STANDARD ${c['usd_per_m_standard']:.4f}"
+            f"  EXPRESS ${c['usd_per_m_express']:.4f}  LIST floor ${c['usd_per_m_floor']:.4f}",
+            flush=True,
+        )
 
 
 def planning_figures(
@@ -177,11 +369,19 @@ def planning_figures(
 ) -> dict[str, Any]:
     """Every case's figures (with ``unit_sizes``), one worker process per case; a case that
     failed has ``status`` and ``error`` instead (see ``failures``)."""
-    results: dict[str, Any] = {}
-    with background("bench.plan_server", "--list-latency-ms", str(LATENCY_S * 1000)) as port:
-        for case in select(cases, quick=quick, smoke=smoke):
-            results[case] = run_case(f"http://127.0.0.1:{port}", case, timeout)
-            print_row(results[case])
+    chosen = select(cases, quick=quick, smoke=smoke)
+    by_model: dict[str, dict[str, Any]] = {}
+    for name, model in MODELS.items():
+        print(f"== planning, {name}: {model.request_s * 1000:.0f} ms per LIST + {model.per_key_s * 1e6:.0f} us per key"
+              + (f", at most {model.rate:,.0f} LISTs/s" if model.rate else ""), flush=True)  # fmt: skip
+        by_model[name] = {}
+        with background("bench.plan_server", *model.server_args()) as port:
+            for case in chosen:
+                by_model[name][case] = run_case(f"http://127.0.0.1:{port}", case, timeout, name)
+                print_row(by_model[name][case])
+    # The realistic model's figures first, the other beside them.
+    results = {case: {**by_model["s3"][case], "flat50": by_model["flat50"][case]} for case in chosen}
+    print_costs(results)
     return results
 
 
@@ -193,15 +393,16 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=400, help="seconds per case, then 'timeout'")
     parser.add_argument("--json-out", type=Path, help="also write every figure, unit sizes included, here")
     parser.add_argument("--label", default="", help="what is measured (e.g. the planner's commit), for --json-out")
-    parser.add_argument("--worker", nargs=3, metavar=("ENDPOINT", "SPACE", "MAXCONCURRENCY"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=4, metavar=("ENDPOINT", "SPACE", "MAXCONCURRENCY", "MODEL"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.timeout <= 0:
         parser.error(f"--timeout must be positive, not {args.timeout}")
     if args.worker:
-        endpoint, bucket, concurrency = args.worker
-        print(json.dumps(run_worker(endpoint, bucket, int(concurrency))))
+        endpoint, bucket, concurrency, model = args.worker
+        print(json.dumps(run_worker(endpoint, bucket, int(concurrency), MODELS[model])))
         return
-    print(f"== planning, {LATENCY_S * 1000:.0f} ms per LIST")
     results = planning_figures(args.quick, cases=args.case, timeout=args.timeout, smoke=args.smoke)
     if args.json_out:
         meta = {

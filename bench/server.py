@@ -74,8 +74,14 @@ class Stats:
 
 
 class SyntheticS3:
-    def __init__(self, list_latency: float) -> None:
+    def __init__(self, list_latency: float, per_key_latency: float = 0.0, list_rate: float = 0.0) -> None:
+        # A LIST answers after list_latency + per_key_latency x the keys it returns, and
+        # no more than list_rate LISTs start per second (0: no cap), like one S3 prefix
+        # partition (``--list-latency-ms 20 --per-key-us 60 --list-rate 5500``, issue 19).
         self.list_latency = list_latency
+        self.per_key_latency = per_key_latency
+        self.list_rate = list_rate
+        self._next_list = 0.0
         self.stats = Stats()
         self.uploads = 0
         # Bodies of PutObject by bucket and key (GetObject serves them back).
@@ -178,11 +184,18 @@ class SyntheticS3:
         if method == "GET" and not key and query.get("list-type") == "2" and not self._generated(bucket):
             return 200, {"Content-Type": "application/xml"}, self.list_stored(bucket, query)
         if method == "GET" and not key and query.get("list-type") == "2":
-            # The latency is the whole time to the response, like S3's own work on a LIST.
-            started = asyncio.get_running_loop().time()
+            # The latency is the whole time to the response, like S3's own work on a LIST;
+            # under a rate cap a LIST waits for its turn first.
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            if self.list_rate:
+                started = max(started, self._next_list)
+                self._next_list = started + 1 / self.list_rate
+            listed = self.stats.listed_keys
             body = self.list_objects_v2(bucket, query)
-            if self.list_latency:
-                await asyncio.sleep(max(0.0, started + self.list_latency - asyncio.get_running_loop().time()))
+            latency = self.list_latency + self.per_key_latency * (self.stats.listed_keys - listed)
+            if latency or self.list_rate:
+                await asyncio.sleep(max(0.0, started + latency - loop.time()))
             return 200, {"Content-Type": "application/xml"}, body
         if method == "PUT" and key and "uploadId" in query:
             self.stats.parts += 1
@@ -291,9 +304,12 @@ def main(app_class: type[SyntheticS3] = SyntheticS3, *, default_latency_ms: floa
     """Run ``app_class`` until stopped (also ``bench.plan_server``'s main)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--list-latency-ms", type=float, default=default_latency_ms)
+    parser.add_argument("--list-latency-ms", type=float, default=default_latency_ms, help="per LIST request")
+    parser.add_argument("--per-key-us", type=float, default=0.0, help="per key a LIST returns")
+    parser.add_argument("--list-rate", type=float, default=0.0, help="LISTs per second at most (0: no cap)")
     args = parser.parse_args()
-    asyncio.run(serve(app_class(args.list_latency_ms / 1000), args.port))
+    app = app_class(args.list_latency_ms / 1000, args.per_key_us / 1e6, args.list_rate)
+    asyncio.run(serve(app, args.port))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,12 @@ async def plan_units(
     async def probe(start_after: str | None, max_keys: int) -> ProbePage:
         return await probe_page(client, request.bucket, request.prefix, start_after, max_keys=max_keys)
 
-    planner = RangePlanner(request.prefix, target_units=UNITS_PER_SLOT * request.max_concurrency, min_unit=min_unit)
+    planner = RangePlanner(
+        request.prefix,
+        target_units=UNITS_PER_SLOT * request.max_concurrency,
+        min_unit=min_unit,
+        slots=request.max_concurrency,
+    )
     ranges = await plan_ranges(probe, planner)
     if stats is not None:
         stats.update(probes=planner.probes, rounds=planner.rounds, units=len(ranges), queue_peak=planner.queue_peak)

@@ -52,12 +52,15 @@ _LEARN_STRIDE = 10
 _DIGITS = frozenset("0123456789")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEX = frozenset("abcdef")
+# Positions that must look hex (see KeyScale.from_positions) before every digit may be one.
+HEX_POSITIONS = 4
 # Strings beyond the last key probed at once while looking for the end of the space.
 GALLOP_POINTS = 16
-# A gap is cut when its estimate exceeds this many target units; joining stops before
-# a unit would exceed MERGE_UP_TO targets.
-SPLIT_ABOVE = 1.5
-MERGE_UP_TO = 1.25
+# A gap is cut (into pieces of half that) when its estimate exceeds this many target
+# units: unit boundaries are placed inside gaps at no cost (``ranges``), so gaps need not
+# be unit-sized, only measured often enough to catch a change in density.
+SPLIT_ABOVE = 4
 MAX_CUTS_PER_GAP = 64
 MAX_ROUNDS = 24
 # A probe whose page starts after a stretch where the gap's density predicted more than
@@ -67,10 +70,16 @@ WALK_EVIDENCE = 50.0
 # No gap is estimated at more than this many times the keys seen in all pages so far:
 # a gap claiming more is cut until it does not (and held to it if the rounds run out).
 SEEN_FACTOR = 4
+# Two pages holding fewer keys than this measure a density too roughly to tell a change
+# in it from chance.
+SMALL_PAGES = 64
 # The most keys any estimate may claim: BuildManifest refuses more (s3fanout.inputs).
 MAX_ESTIMATE = 10**12
 # A boundary is a StartAfter: no longer than a key (1,024 bytes of UTF-8).
 MAX_BOUNDARY_BYTES = 1024
+# Pages listed one after the other before looking for the end of the space: a space of
+# that many pages is then listed whole, never probed (probing costs more requests).
+LIST_FIRST_PAGES = 3
 
 
 @dataclass(frozen=True)
@@ -130,8 +139,14 @@ class KeyScale:
         """The scale of the characters seen at each position (see :func:`observe`)."""
         alphabets: list[list[str]] = []
         size = 1.0
+        # Hex ids: positions mixing digits with most of a-f (and no later letter) say the
+        # keys are hex, and every digit position then may hold a-f (the first ones sampled
+        # may all start with a digit; the scale would end below the keys that do not).
+        hexadecimal = sum(_looks_hex(seen) for seen in sets) >= HEX_POSITIONS
         for seen in sets:
             chars = set(seen)
+            if hexadecimal and chars & _DIGITS:
+                chars.update(_HEX)
             _complete(chars)
             size *= len(chars)
             if size > _MAX_SCALE:
@@ -184,6 +199,11 @@ def observe(sets: list[set[str]], stem: str, keys: list[str] | tuple[str, ...]) 
         sets[len(tail)].add("")  # the key ends here
 
 
+def _looks_hex(chars: set[str]) -> bool:
+    letters = chars & _LOWER
+    return len(chars & _DIGITS) >= 4 and len(letters) >= 4 and letters <= _HEX
+
+
 def _complete(chars: set[str]) -> None:
     """Assume a position holding a digit may hold any digit (counters and dates grow), and
     one holding letters any letter between the smallest and largest seen (hex stays hex)."""
@@ -222,6 +242,8 @@ class RangePlanner:
     end_key: str | None = None
     min_unit: int = 5_000
     max_units: int = 10_000
+    # The Map's MaxConcurrency: past it, the unit count is a whole number of rounds of it.
+    slots: int = 0
     max_probes: int = 20_000
     page: int = PAGE
     # Later probes only measure density and place cuts: a quarter page parses 4x faster.
@@ -233,8 +255,13 @@ class RangePlanner:
     queue_peak: int = 0
     _unsplittable: set[str | None] = field(default_factory=set)
     _continuations: set[str | None] = field(default_factory=set)
+    _full: set[str | None] = field(default_factory=set)
+    # Pages a walk has listed when it continues at this point.
+    _walked: dict[str | None, int] = field(default_factory=dict)
     _positions: list[set[str]] = field(default_factory=list)
     _scale: KeyScale | None = None
+    # Rounds that listed (continuations only) because that was cheaper than probing.
+    listing_rounds: int = 0
 
     def initial(self) -> list[str | None]:
         return [self.start_after]
@@ -242,8 +269,8 @@ class RangePlanner:
     def page_size(self, point: str | None) -> int:
         """Keys to ask for at ``point``: a full page first (a small space is then planned
         exactly by one request) and to walk, a smaller one for refinement."""
-        if point == self.start_after or point in self._continuations:
-            return self.page  # a walk lists: whole pages
+        if point == self.start_after or point in self._continuations or point in self._full:
+            return self.page  # a walk lists: whole pages; a suspect gap's cuts see more keys
         return min(self.page, self.refine_page)
 
     def record(self, sample: Sample) -> None:
@@ -277,8 +304,21 @@ class RangePlanner:
             return (len(keys) - 1) / max(self.scale.value(keys[-1]) - self.scale.value(keys[0]), 1)
         return len(keys) / max(self.scale.value(keys[-1]) - self.scale.value(sample.point), 1)
 
-    def gaps(self) -> list[_Gap]:
-        gaps = self._extrapolated_gaps()
+    def _pooled(self, first: Sample, second: Sample) -> float | None:
+        """Both pages' keys over both spans, when their densities differ by no more than
+        small pages do by chance (a real change in density is left to the denser end)."""
+        if len(first.keys) < 2 or len(second.keys) < 2:
+            return None
+        one, two = self._density(first), self._density(second)
+        # Pages of a few keys differ by any factor by chance: pool them whatever.
+        if max(one, two) > SEEN_FACTOR * min(one, two) and len(first.keys) + len(second.keys) >= SMALL_PAGES:
+            return None
+        value = self.scale.value
+        spans = value(first.keys[-1]) - value(first.keys[0]) + value(second.keys[-1]) - value(second.keys[0])
+        return (len(first.keys) + len(second.keys) - 2) / max(spans, 1)
+
+    def gaps(self, *, final: bool = False) -> list[_Gap]:
+        gaps = self._extrapolated_gaps(final)
         # Pages overlap, their parts inside each gap do not: the distinct keys seen.
         seen = sum(len(self.samples[g.start].keys) if not g.exact else g.estimate or 0 for g in gaps)
         cap = SEEN_FACTOR * max(seen, self.page)
@@ -287,7 +327,7 @@ class RangePlanner:
                 gap.estimate, gap.suspect = float(cap), True
         return gaps
 
-    def _extrapolated_gaps(self) -> list[_Gap]:
+    def _extrapolated_gaps(self, final: bool = False) -> list[_Gap]:
         points = self._points()
         gaps: list[_Gap] = []
         for index, start in enumerate(points):
@@ -308,6 +348,22 @@ class RangePlanner:
                 # may reach anywhere across it, and an overestimate only costs probes.
                 if following.keys:
                     density = max(density, self._density(following))
+                    if final:
+                        # The plan's own estimates: both pages' keys over both spans (the
+                        # denser of two small pages overestimates on average).
+                        pooled = self._pooled(sample, following)
+                        if (
+                            pooled is not None
+                            and density * (self.scale.value(following.keys[0]) - self.scale.value(end)) <= WALK_EVIDENCE
+                        ):
+                            density = pooled
+                if not following.keys:
+                    # Nothing after ``end`` at all: the space ends inside the gap. Once
+                    # that is narrowed to a few pages, count half of it.
+                    room = density * max(self.scale.value(end) - self.scale.value(keys[-1]), 0)
+                    if room <= SEEN_FACTOR * self.page:
+                        gaps.append(_Gap(start, end, len(keys) + room / 2, exact=False))
+                        continue
                 # Nothing after ``end`` up to its page's first key (or at all).
                 first = self.scale.value(following.keys[0]) if following.keys else self.scale.top
                 if density * (first - self.scale.value(end)) > WALK_EVIDENCE:
@@ -328,29 +384,32 @@ class RangePlanner:
 
     def next_round(self) -> list[str | None]:
         """The next probe points; [] when the plan is final."""
-        while self.rounds < MAX_ROUNDS and self.probes < self.max_probes:
+        while self.rounds < MAX_ROUNDS + self.listing_rounds and self.probes < self.max_probes:
             self.rounds += 1
             gaps = self.gaps()
             target = self.unit_size(gaps)
             wanted: list[str] = []
             for gap in gaps:
                 if gap.walk:
-                    # Its page continued (exact, and enough for a folder's few keys); a
-                    # walk that did not end there also gets strings spaced out to the
-                    # gap's end (where the keys around its start stop, for many).
-                    last = self.samples[gap.start].keys[-1]
-                    if gap.start in self._continuations:
-                        wanted.extend(self._beyond(gap))
-                    self._continuations.add(last)
-                    wanted.append(last)
+                    wanted.extend(self._walk(gap))
                 elif gap.estimate is None:
-                    wanted.extend(self._beyond(gap))
+                    if self.probes < LIST_FIRST_PAGES:
+                        wanted.append(self._continue(gap))
+                    else:
+                        wanted.extend(self._beyond(gap))
                 elif (gap.suspect or gap.estimate > SPLIT_ABOVE * target) and gap.start not in self._unsplittable:
                     cuts = self._cuts(gap, target)
                     if not cuts:
                         self._unsplittable.add(gap.start)
+                    if gap.suspect:  # held to SEEN_FACTOR x the keys seen: see more of them
+                        self._full.update(cuts)
                     wanted.extend(cuts)
-            to_probe = self._derive_or_probe([p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES])
+            points = [p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES]
+            listing = self._listing(gaps, len(set(points)))
+            if listing is not None:
+                self.listing_rounds += 1
+                return listing[: max(1, self.max_probes - self.probes)]
+            to_probe = self._derive_or_probe(points)
             if to_probe:
                 return to_probe[: max(1, self.max_probes - self.probes)]
             if not wanted:
@@ -358,7 +417,46 @@ class RangePlanner:
             # Every cut fell inside pages already seen: re-estimate without a request.
         return []
 
-    def _beyond(self, gap: _Gap) -> list[str]:
+    def _walk(self, gap: _Gap) -> list[str]:
+        """Its page continued (exact, and enough for a folder's few keys); a walk that did
+        not end there also gets strings spaced out to the gap's end (where the keys around
+        its start stop, for many)."""
+        last = self.samples[gap.start].keys[-1]
+        following = self.samples.get(gap.end)
+        # Nothing after the gap at all: the space ends inside it; narrow that down evenly.
+        ends_inside = following is not None and not following.keys
+        points = self._beyond(gap, even=ends_inside) if gap.start in self._continuations or ends_inside else []
+        self._walked[last] = self._walked.get(gap.start, 0) + 1
+        self._continuations.add(last)
+        return [*points, last]
+
+    def _continue(self, gap: _Gap) -> str:
+        """The gap's next listing page: a continuation at its page's last key."""
+        last = self.samples[gap.start].keys[-1]
+        self._continuations.add(last)
+        return last
+
+    def _listing(self, gaps: list[_Gap], probes: int) -> list[str | None] | None:
+        """Continuations for every gap not yet exact, when listing what is left takes no
+        more requests than this round's probes would (a small space is listed, not
+        probed: probes would cost more than the listing, and estimates stay exact);
+        None to probe."""
+        open_gaps = [g for g in gaps if not g.exact]
+        if probes == 0 or not open_gaps:
+            return None
+        pages = 0
+        for gap in open_gaps:
+            if gap.estimate is None or (gap.walk and self._walked.get(gap.start, 0) >= LIST_FIRST_PAGES):
+                # Its size is unknown: the end of the space, or a walk that went on for
+                # pages (it counts one page ahead; walking a big folder page by page would
+                # take a round trip per page).
+                return None
+            pages += max(1, math.ceil((gap.estimate - len(self.samples[gap.start].keys)) / self.page))
+            if pages > probes:
+                return None
+        return [self._continue(g) for g in open_gaps]
+
+    def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1, *, even: bool = False) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale
         (the end of the space is unknown) or up to the gap's end (a walked gap: where the
         keys around its start stop is unknown)."""
@@ -370,9 +468,11 @@ class RangePlanner:
         step = max(2 * (low - scale.value(keys[0])), 1)
         room = high - low
         values = [] if gap.end is not None else [scale.top]
-        if room > step:
-            ratio = (room / step) ** (1 / max(1, GALLOP_POINTS - 1))
-            values += [low + int(step * ratio**j) for j in range(GALLOP_POINTS - 1)]
+        if even:
+            values += [low + room * j // (count + 1) for j in range(1, count + 1)]
+        elif room > step:
+            ratio = (room / step) ** (1 / max(1, count))
+            values += [low + int(step * ratio**j) for j in range(count)]
         found = {scale.string(v) for v in values}
         if gap.end is None and (scale.top <= low or last >= scale.string(scale.top)):
             # Past the learned scale: a string above any key that continues ``last``.
@@ -383,7 +483,9 @@ class RangePlanner:
         assert gap.estimate is not None
         sample = self.samples[gap.start]
         keys = sample.keys
-        pieces = min(MAX_CUTS_PER_GAP, max(math.ceil(gap.estimate / target), 4 if gap.suspect else 1))
+        pieces = min(
+            MAX_CUTS_PER_GAP, max(math.ceil(2 * gap.estimate / (SPLIT_ABOVE * target)), 4 if gap.suspect else 1)
+        )
         density = max((gap.estimate - len(keys)), 1.0) / max(self.scale.value(gap.end) - self.scale.value(keys[-1]), 1)
         step = gap.estimate / pieces
         base = self.scale.value(keys[-1])
@@ -416,27 +518,69 @@ class RangePlanner:
     # -- the plan -------------------------------------------------------------------------
 
     def ranges(self) -> list[KeyRange]:
-        """Consecutive gaps joined into units of about the target size, in key order."""
-        gaps = self.gaps()
-        target = self.unit_size(gaps)
-        total = sum(g.estimate or 0 for g in gaps)
+        """Units of equal estimated size, in key order: their boundaries are placed where the
+        cumulative estimate reaches each multiple of the unit size - an exact key inside a
+        page seen, or a string interpolated on the scale past it (a boundary is a
+        StartAfter: any string will do, and placing it costs no request)."""
+        gaps = self.gaps(final=True)
+        sizes = [g.estimate if g.estimate is not None else float(self.page) for g in gaps]
+        total = sum(sizes)
         if total == 0 and all(g.exact for g in gaps):
             return []
-        # Units of MAX_ESTIMATE keys at most: an estimate that BuildManifest accepts.
-        target = min(target, MAX_ESTIMATE / MERGE_UP_TO)
+        count = self.unit_count(total, self.unit_size(gaps))
+        step = total / count
         units: list[KeyRange] = []
-        start = self.start_after
-        count = 0.0
-        exact = True
-        for gap in gaps:
-            size = gap.estimate if gap.estimate is not None else float(self.page)
-            if count > 0 and count + size > MERGE_UP_TO * target:
-                units.append(KeyRange(start, gap.start, _bounded(count), exact))
-                start, count, exact = gap.start, 0.0, True
-            count += size
+        start, reached, exact = self.start_after, 0.0, True
+        before = 0.0
+        k = 1
+        for gap, size in zip(gaps, sizes, strict=True):
             exact = exact and gap.exact
-        units.append(KeyRange(start, self.end_key, _bounded(count), exact))
+            # The multiples of the unit size that fall inside this gap.
+            while k < count and k * step <= before + size:
+                point, offset = self._inside(gap, k * step - before, size)
+                if point is not None and (start is None or point > start) and (gap.end is None or point <= gap.end):
+                    units.append(KeyRange(start, point, _bounded(before + offset - reached), exact))
+                    start, reached, exact = point, before + offset, gap.exact
+                k += 1
+            before += size
+        units.append(KeyRange(start, self.end_key, _bounded(total - reached), exact))
         return units
+
+    def unit_count(self, total: float, target: float) -> int:
+        """About ``total / target`` units; past ``slots``, a whole number of rounds of them
+        (the Map then ends with every slot busy to the last round)."""
+        wanted = max(1.0, total / target)
+        if self.slots and wanted > self.slots:
+            rounds = max(1, round(wanted / self.slots))
+            if rounds > 1 and total / (rounds * self.slots) < 0.75 * self.min_unit:
+                rounds -= 1
+            return min(rounds * self.slots, self.max_units)
+        # Units of MAX_ESTIMATE keys at most: an estimate that BuildManifest accepts.
+        return min(max(math.ceil(wanted - 1e-9), math.ceil(total / MAX_ESTIMATE)), self.max_units)
+
+    def _inside(self, gap: _Gap, position: float, size: float) -> tuple[str | None, float]:
+        """The string about ``position`` keys into ``gap`` (estimated ``size`` keys) and its
+        position there (exact inside a page); None when no string fits."""
+        keys = self.samples[gap.start].keys
+        inside = (
+            keys if gap.end is None or not keys or keys[-1] <= gap.end else keys[: bisect.bisect_right(keys, gap.end)]
+        )
+        if position >= size and gap.end is not None:
+            return gap.end, size
+        whole = math.floor(position)
+        if whole < 1:
+            return gap.start, 0.0
+        if whole <= len(inside):
+            return inside[whole - 1], float(whole)
+        if gap.exact or not keys or gap.estimate is None:
+            return None, position
+        base = self.scale.value(keys[-1])
+        high = self.scale.top if gap.end is None else self.scale.value(gap.end)
+        density = max(size - len(keys), 1.0) / max(high - base, 1)
+        point = self.scale.string(base + int((position - len(keys)) / density))
+        if point <= keys[-1] or (gap.end is not None and point >= gap.end) or len(point.encode()) > MAX_BOUNDARY_BYTES:
+            return None, position
+        return point, position
 
 
 def _bounded(count: float) -> int:

@@ -51,6 +51,7 @@ class ProbeStream:
 
     async def __aiter__(self) -> AsyncIterator[Sample]:
         running: set[asyncio.Task[Sample]] = set()
+        done: set[asyncio.Task[Sample]] = set()
         try:
             while True:
                 while self._pending and len(running) < self._concurrency:
@@ -62,12 +63,13 @@ class ProbeStream:
                     await self._wake.wait()
                     continue
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield task.result()
+                while done:
+                    yield done.pop().result()
         finally:
             for task in running:
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            # Probes that finished with the one that failed: retrieve their outcome too.
+            await asyncio.gather(*running, *done, return_exceptions=True)
 
 
 async def plan_ranges(

@@ -145,6 +145,13 @@ def test_module_ran_at_its_smallest_size(module: str, bench_smoke: tuple[Tool, d
         assert case["keys"] == 5_460
         assert case["list_requests"] > 0
         assert case["units"] >= 1
+        # Both latency models, side by side: the realistic one's figures, the flat one's beside.
+        assert case["model"] == "s3"
+        assert case["flat50"]["model"] == "flat50"
+        assert case["flat50"]["keys"] == case["keys"]
+        cost = case["cost"]
+        assert cost["usd_per_m_floor"] > 0
+        assert cost["usd_per_m_standard"] >= cost["usd_per_m_express"] >= cost["usd_per_m_floor"]
     elif module == "engine":
         (run,) = figures["runs"].values()
         assert run["count"] > 0
@@ -163,6 +170,22 @@ def test_module_ran_at_its_smallest_size(module: str, bench_smoke: tuple[Tool, d
         assert figures["runs"] == 1
     else:
         pytest.fail(f"no check for bench.{module}'s figures")
+
+
+def test_a_small_mixed_bucket_is_listed_not_probed() -> None:
+    """Issue 19's 2,497-key bucket of mixed shapes (MIN_UNIT_KEYS 100, MaxConcurrency 10): it
+    took 425 LISTs to plan into 3 units (2.2x the mean); listing it whole takes 3 pages."""
+    tool = Tool("bench.planning", "--case", "mixed2497:10")
+
+    assert tool.finish(timeout=300) == 0, tool.stderr[-3000:]
+    figures = tool.result()["mixed2497:10"]
+    for case in (figures, figures["flat50"]):
+        assert case["exact_cover"] is True
+        assert case["keys"] == 2_497
+        assert case["list_requests"] <= case["listing_pages"] == 3
+        assert case["units"] >= 10
+        assert case["max_over_mean"] <= 1.2
+    assert tool.leftovers() == []
 
 
 # -- a failure inside a case: exit 1, named ----------------------------------------------

@@ -75,3 +75,10 @@ def print_user_error(command: str, error: UserError) -> None:
 
 def print_interrupted() -> None:
     console.print("[yellow]interrupted[/]")
+
+
+def print_left_out(output: dict[str, Any]) -> None:
+    """The objects a run left out, by reason (no link would work for them)."""
+    if skipped := output.get("skipped"):
+        reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
+        console.print(f"[yellow]left out (no link would work): {escape(reasons)}[/]")

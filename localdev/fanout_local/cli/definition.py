@@ -59,6 +59,21 @@ def _demo(sub: Subparsers) -> None:
     parser.set_defaults(handler=demo.command)
 
 
+def _run_naming(parser: argparse.ArgumentParser) -> None:
+    """The run's name and the sender's words: the same for a local run and a share."""
+    parser.add_argument("--name", type=argtypes.execution_name, help="execution name (= run id); default: generated")
+    parser.add_argument(
+        "--title",
+        type=argtypes.share_title,
+        help="the share page's headline and tab title (one line, at most 200 characters)",
+    )
+    parser.add_argument(
+        "--message",
+        type=argtypes.share_message,
+        help="a note shown under the headline (at most 2,000 characters; newlines kept)",
+    )
+
+
 def _run(sub: Subparsers) -> None:
     parser = sub.add_parser("run", help="one execution of the state machine on the embedded engine")
     parser.add_argument("--bucket", required=True, type=argtypes.bucket_name)
@@ -98,17 +113,7 @@ def _run(sub: Subparsers) -> None:
         type=argtypes.lambda_timeout,
         help="seconds; overrides BuildManifest's Timeout (forces continuations)",
     )
-    parser.add_argument("--name", type=argtypes.execution_name, help="execution name (= run_id); default: generated")
-    parser.add_argument(
-        "--title",
-        type=argtypes.share_title,
-        help="the share page's headline and tab title (one line, at most 200 characters)",
-    )
-    parser.add_argument(
-        "--message",
-        type=argtypes.share_message,
-        help="a note shown under the headline (at most 2,000 characters; newlines kept)",
-    )
+    _run_naming(parser)
     parser.add_argument("--json", action="store_true", help="stdout is exactly the execution output")
     parser.add_argument("--allow-empty", action="store_true", help="exit 0 even when nothing matched")
     parser.add_argument("--verbose", action="store_true", help="handler logs to stderr instead of a file")
@@ -251,17 +256,7 @@ def _share(sub: Subparsers) -> None:
     parser.add_argument(
         "--max-concurrency", type=argtypes.max_concurrency, help="the Map's MaxConcurrency; default: the stack's"
     )
-    parser.add_argument("--name", type=argtypes.execution_name, help="execution name (= run id); default: generated")
-    parser.add_argument(
-        "--title",
-        type=argtypes.share_title,
-        help="the share page's headline and tab title (one line, at most 200 characters)",
-    )
-    parser.add_argument(
-        "--message",
-        type=argtypes.share_message,
-        help="a note shown under the headline (at most 2,000 characters; newlines kept)",
-    )
+    _run_naming(parser)
     where = parser.add_argument_group("where (one of)")
     where.add_argument("--stack", type=argtypes.stack_name, help="a deployed stack: its StateMachineArn output")
     where.add_argument(

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from fanout_fetch import interrupts
 from fanout_fetch.reporting import waiting
-from fanout_local.cli.console import console, log_sink, print_failure, run_with_progress, running_engine
+from fanout_local.cli.console import console, log_sink, print_failure, print_left_out, run_with_progress, running_engine
 from fanout_local.cli.preflight import aws_endpoint, check_bucket, check_lambda_endpoint
 from fanout_local.engine import EngineConfig
 from s3fanout.records import new_run_id
@@ -69,9 +69,7 @@ def command(args: argparse.Namespace) -> int:
             f"[bold green]SUCCEEDED[/] in {result.seconds:.1f} s: {output.get('count')} objects, "
             f"{output.get('parts')} parts, expires {escape(str(output.get('expires_at')))}"
         )
-        if skipped := output.get("skipped"):
-            reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
-            console.print(f"[yellow]left out (no link would work): {escape(reasons)}[/]")
+        print_left_out(output)
         # The page is the link for a person; the index is for programs (fanout fetch takes either).
         # soft_wrap: a URL broken over lines cannot be copied (rich wraps at the width otherwise).
         console.print(f"index (for programs): {output.get('index_url')}", soft_wrap=True, highlight=False, markup=False)

@@ -13,7 +13,7 @@ from rich.markup import escape
 from fanout_fetch import interrupts
 from fanout_fetch.reporting import waiting
 from fanout_local.cli import aws
-from fanout_local.cli.console import console
+from fanout_local.cli.console import console, print_left_out
 from fanout_local.errors import UserError
 from s3fanout.records import new_run_id
 
@@ -101,9 +101,7 @@ def command(args: argparse.Namespace) -> int:
             f"[bold green]SUCCEEDED[/]: {output.get('count')} objects, {output.get('parts')} parts, "
             f"links expire {escape(str(output.get('expires_at')))}"
         )
-        if skipped := output.get("skipped"):
-            reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.items())
-            console.print(f"[yellow]left out (no link would work): {escape(reasons)}[/]")
+        print_left_out(output)
         console.print("[bold]share this link[/] (opens in a browser; fanout fetch accepts it too):")
         sys.stdout.write(f"{output.get('page_url')}\n")
     if not output.get("count") and not args.allow_empty:

@@ -210,10 +210,12 @@ async def _plan(
         from s3fanout.records import RunRequest
     except ImportError:  # an older planner's layout
         from s3fanout.inputs import RunRequest  # type: ignore[attr-defined,no-redef]
-    from s3fanout.s3 import CLIENT_CONFIG, new_session
+    from s3fanout import s3
 
+    # ListPrefixes' own client (an older planner's layout: the shared one).
+    config = getattr(s3, "PLANNING_CLIENT_CONFIG", s3.CLIENT_CONFIG)
     request = RunRequest(bucket=bucket, prefix=prefix, suffix="", expires_in=900, max_concurrency=concurrency)
-    async with new_session().client("s3", endpoint_url=endpoint, region_name="us-east-1", config=CLIENT_CONFIG) as c:
+    async with s3.new_session().client("s3", endpoint_url=endpoint, region_name="us-east-1", config=config) as c:
         await c.list_objects_v2(Bucket=bucket, MaxKeys=1)  # connect and warm up outside the measure
         await asyncio.to_thread(requests.post, f"{endpoint}/__reset", timeout=10)
         wall, cpu = time.perf_counter(), time.process_time()

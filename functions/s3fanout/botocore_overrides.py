@@ -13,6 +13,12 @@ its handlers (EncodingType=url decoding of keys) and its retries as usual, and
 :class:`ListingParser` puts the objects back. Anything unexpected in the body sends the
 whole page to botocore's parser instead. Timestamps everywhere stay strings
 (:class:`ParserFactory`).
+
+A planner's probe needs only the keys (``keys_only`` on its request): they are cut out
+with one regular expression and handed to the request (its ``keys``) instead of
+``Contents``; the probe asks for EncodingType=url itself (botocore then leaves decoding to
+it) and decodes the page's keys in one call (:func:`url_decoded`) - ~1 us per key where
+the five fields and botocore's per-key decoding cost ~6 us.
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ from typing import Any, Protocol
 
 import botocore.handlers
 from aiobotocore.parsers import AioResponseParserFactory, AioRestXMLParser
+from botocore.compat import unquote_str
 
 
 class Prefetcher(Protocol):
-    """What a fast-path request carries (s3fanout.listing.PageRun): read-ahead of the next page."""
+    """What a fast-path request carries (s3fanout.listing.PageRun): read-ahead of the next
+    page; a keys-only request (``keys_only``, a probe) also receives its page's keys."""
+
+    keys: list[str] | None
 
     async def prefetch(self, token: str) -> None: ...
 
@@ -146,11 +156,47 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
     return (text[:start] + text[end:]).encode("utf-8"), contents
 
 
+def split_keys(body: bytes) -> tuple[bytes, list[str]] | None:
+    """Like :func:`split_list_objects_v2`, the Keys only (XML entities decoded, URL
+    encoding not), on the same conditions."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    start = text.find(_OPEN)
+    if start < 0 or "<!" in text or "\r" in text:
+        return None
+    end = text.rfind(_CLOSE) + len(_CLOSE)
+    region = text[start:end]
+    count = region.count(_OPEN)
+    if region.count(_CLOSE) != count or region.count(_CLOSE + _OPEN) != count - 1 or "<?" in region or "/>" in region:
+        return None
+    keys = _KEY.findall(region)
+    if len(keys) != count:
+        return None
+    try:
+        return (text[:start] + text[end:]).encode("utf-8"), [_xml_text(key) for key in keys]
+    except ValueError:
+        return None
+
+
+def url_decoded(keys: list[str]) -> list[str]:
+    """``[unquote_str(key) for key in keys]`` (botocore's EncodingType=url decoding), in one
+    call for the page: URL-encoded keys hold no line feed, and a decoded one holds one only
+    from %0A - those pages are decoded key by key. (A line feed also ends any partial UTF-8
+    sequence, so each key decodes as it would alone.)"""
+    joined = "\n".join(keys)
+    if joined.count("\n") != len(keys) - 1 or "%0a" in joined or "%0A" in joined:
+        return [unquote_str(key) for key in keys]
+    return unquote_str(joined).split("\n") if keys else []
+
+
 def _identity(value: str) -> str:
     return value
 
 
 _CONTENTS = "s3fanout_contents"
+_KEYS = "s3fanout_keys"
 
 
 # botocore's ``before-parse.s3.*`` check for errors inside 200 responses: it parses every
@@ -177,9 +223,15 @@ async def split_listing_body(operation_model: Any, response_dict: dict[str, Any]
         token = next_token_of(response_dict["body"])
         if token is not None:
             await run.prefetch(token)  # the next page's request goes out now
-        split = split_list_objects_v2(response_dict["body"])
-        if split is not None:
-            response_dict["body"], response_dict.setdefault("context", {})[_CONTENTS] = split
+        if getattr(run, "keys_only", False):
+            run.keys = None  # (set by the parse of this attempt only)
+            keys = split_keys(response_dict["body"])
+            if keys is not None:
+                response_dict["body"], response_dict.setdefault("context", {})[_KEYS] = keys
+        else:
+            split = split_list_objects_v2(response_dict["body"])
+            if split is not None:
+                response_dict["body"], response_dict.setdefault("context", {})[_CONTENTS] = split
     if _HANDLE_200_ERROR is not None:
         _HANDLE_200_ERROR(operation_model=operation_model, response_dict=response_dict, **kwargs)
 
@@ -193,10 +245,17 @@ class ListingParser(AioRestXMLParser):
     """
 
     def _parse_payload(self, response: Any, shape: Any, member_shapes: Any, final_parsed: Any) -> None:
-        contents = (response.get("context") or {}).pop(_CONTENTS, None)
+        context = response.get("context") or {}
+        contents = context.pop(_CONTENTS, None)
+        keys = context.pop(_KEYS, None)
         super()._parse_payload(response, shape, member_shapes, final_parsed)
-        if contents is not None and shape.name == "ListObjectsV2Output":
+        if shape.name != "ListObjectsV2Output":
+            return
+        if contents is not None:
             final_parsed["Contents"] = contents
+        run = FAST_LISTING.get()
+        if keys is not None and run is not None:
+            run.keys = keys  # as the XML has them: URL-encoded if EncodingType says so
 
 
 class ParserFactory(AioResponseParserFactory):

@@ -9,7 +9,7 @@ from .listing import ProbePage, probe_page
 from .planner import RangePlanner
 from .probing import plan_ranges
 from .records import PlanResult, RunRecord, WorkUnit
-from .s3 import bucket_region
+from .s3 import PLANNING_CONCURRENCY, bucket_region
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -29,11 +29,14 @@ async def plan_units(
     *,
     min_unit: int = 5_000,
     stats: dict[str, int] | None = None,
+    concurrency: int = PLANNING_CONCURRENCY,
 ) -> list[WorkUnit]:
     """Key-range units of about equal size covering every key under the prefix.
 
     Earlier runs' manifests (when they share the source bucket) are planned like any keys
     and skipped by BuildManifest. ``stats`` (if given) receives the number of probes and rounds.
+    ``concurrency`` probes are in flight at once: ``client`` should pool as many connections
+    (s3.PLANNING_CLIENT_CONFIG); a smaller pool makes the rest wait for a connection.
     """
 
     async def probe(start_after: str | None, max_keys: int) -> ProbePage:
@@ -45,7 +48,7 @@ async def plan_units(
         min_unit=min_unit,
         slots=request.max_concurrency,
     )
-    ranges = await plan_ranges(probe, planner)
+    ranges = await plan_ranges(probe, planner, concurrency=concurrency)
     if stats is not None:
         stats.update(probes=planner.probes, rounds=planner.rounds, units=len(ranges), queue_peak=planner.queue_peak)
     return [

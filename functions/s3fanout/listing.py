@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import ClientError, PaginationError
 
-from .botocore_overrides import FAST_LISTING
+from .botocore_overrides import FAST_LISTING, url_decoded
 from .errors import AWS_CALL_ERRORS, error_code, translate_client_error
 
 if TYPE_CHECKING:
@@ -51,11 +51,16 @@ class PageRun:
     botocore then parses is cancelled and not used.
     """
 
-    def __init__(self, client: S3Client, params: dict[str, Any], *, read_ahead: bool = True) -> None:
+    def __init__(
+        self, client: S3Client, params: dict[str, Any], *, read_ahead: bool = True, keys_only: bool = False
+    ) -> None:
         self.client = client
         self.params = params
         # Probes (one page each) must not request a second page nobody reads.
         self.read_ahead = read_ahead
+        # Probes need only the keys: the parse puts them (decoded) here, not in Contents.
+        self.keys_only = keys_only
+        self.keys: list[str] | None = None
         self._ahead: tuple[str, asyncio.Task[Any]] | None = None
 
     async def prefetch(self, token: str) -> None:
@@ -143,14 +148,19 @@ async def probe_page(
     client: S3Client, bucket: str, prefix: str, start_after: str | None, *, max_keys: int = 1000
 ) -> ProbePage:
     """One ListObjectsV2 page (the planner's question: "the first keys after this string")."""
-    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys}
+    # EncodingType=url asked for here (keys stay exact whatever characters they hold, as
+    # botocore would ask): botocore then leaves the keys encoded, decoded below per page.
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys, "EncodingType": "url"}
     if start_after is not None:
         params["StartAfter"] = start_after
+    run = PageRun(client, params, read_ahead=False, keys_only=True)
     try:
-        page = await _first_page(PageRun(client, params, read_ahead=False), params)
+        page = await _first_page(run, params)
     except AWS_CALL_ERRORS as exc:
         raise translate_client_error(exc, bucket=bucket, operation="ListObjectsV2") from exc
-    keys = tuple(obj["Key"] for obj in page.get("Contents", ()))
+    # The keys-only parse's keys; botocore's Contents where it was not taken (another client).
+    raw = run.keys if run.keys is not None else [obj["Key"] for obj in page.get("Contents", ())]
+    keys = tuple(url_decoded(raw) if page.get("EncodingType") == "url" else raw)
     return ProbePage(keys, bool(page.get("IsTruncated")) and bool(keys))
 
 

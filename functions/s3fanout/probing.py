@@ -12,7 +12,8 @@ from .listing import ProbePage
 from .pipeline import run_pipeline
 from .planner import KeyRange, RangePlanner, Sample
 
-# Probes in flight at once (the client's connection pool holds 32).
+# Probes in flight at once by default: the shared client's pool (s3.CLIENT_CONFIG) holds 32.
+# ListPrefixes plans with more, on a client pooling as many (s3.PLANNING_CONCURRENCY).
 PROBE_CONCURRENCY = 32
 
 

@@ -14,12 +14,14 @@ from contextlib import AsyncExitStack
 from functools import cache
 from typing import Any, TypeVar
 
+from botocore.config import Config
+
 from .config import Settings
 from .errors import InvalidInput
 from .layout import RunLayout
 from .observability import logger
 from .presign import UrlSigner, new_url_signer
-from .s3 import client_kwargs, new_session
+from .s3 import CLIENT_CONFIG, client_kwargs, new_session
 from .signing_identity import load_signing_credentials
 from .sigv4 import FrozenCredentials
 
@@ -40,16 +42,18 @@ def _session() -> Any:
     return new_session()
 
 
-async def s3_client() -> Any:
-    """The process-wide client for the current settings (kept open for warm invocations)."""
+async def s3_client(client_config: Config = CLIENT_CONFIG) -> Any:
+    """The process-wide client for the current settings and ``client_config`` (kept open
+    for warm invocations): ListPrefixes asks for s3.PLANNING_CLIENT_CONFIG's larger pool."""
     global _exit_stack  # noqa: PLW0603 - one per execution environment
     config = settings()
-    key = (config.s3_endpoint_url, config.region)
+    key = (config.s3_endpoint_url, config.region, id(client_config))
     client = _clients.get(key)
     if client is None:
         if _exit_stack is None:
             _exit_stack = AsyncExitStack()
-        client = await _exit_stack.enter_async_context(_session().client("s3", **client_kwargs(config)))
+        kwargs = client_kwargs(config, client_config)
+        client = await _exit_stack.enter_async_context(_session().client("s3", **kwargs))
         _clients[key] = client
     return client
 

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 import botocore.session
 import pytest
+from botocore.compat import unquote_str
 from botocore.handlers import decode_list_object_v2
 from botocore.parsers import RestXMLParser
 from hypothesis import given, settings
@@ -241,3 +242,62 @@ def test_zero_byte_folder_markers_are_not_shared() -> None:
     assert listing.not_shared({"Key": "docs/", "Size": 0}) == listing.FOLDER_MARKER
     assert listing.not_shared({"Key": "docs/", "Size": 3}) is None  # a real object that happens to end in /
     assert listing.not_shared({"Key": "empty.pdf", "Size": 0}) is None
+
+
+class _ProbeRun(_Run):
+    """Stands in for a probe's listing.PageRun: keys only."""
+
+    keys_only = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] | None = None
+
+
+def keys_only_parse(body: bytes) -> tuple[dict[str, Any], list[str] | None]:
+    """What a probe's page goes through: the before-parse hook, then the parser."""
+
+    async def run() -> tuple[dict[str, Any], list[str] | None]:
+        probe = _ProbeRun()
+        marker = FAST_LISTING.set(probe)
+        try:
+            response = {"body": body, "headers": {}, "status_code": 200, "context": {}}
+            await botocore_overrides.split_listing_body(operation_model=OPERATION, response_dict=response)
+            parsed = await ListingParser(timestamp_parser=lambda value: value).parse(response, OUTPUT_SHAPE)
+        finally:
+            FAST_LISTING.reset(marker)
+        return parsed, probe.keys
+
+    return asyncio.run(run())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    keys=st.lists(key_text, min_size=1, max_size=40), truncated=st.booleans(), order=st.sampled_from(["s3", "other"])
+)
+def test_a_probe_gets_exactly_the_keys_botocore_gives(keys: list[str], truncated: bool, order: str) -> None:
+    body = listing_xml(keys, url=True, truncated=truncated, order=order)
+    parsed, raw = keys_only_parse(body)
+    full = full_parse(body)
+    assert raw == [o["Key"] for o in full["Contents"]]  # encoded, as botocore parses them
+    assert "Contents" not in parsed
+    assert {k: v for k, v in parsed.items() if k != "ResponseMetadata"} == {
+        k: v for k, v in full.items() if k not in ("Contents", "ResponseMetadata")
+    }
+    assert botocore_overrides.url_decoded(raw) == keys
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(st.text(st.characters(exclude_categories=("Cs",))) | st.sampled_from(["%0a", "%0A", "%C3", "%A9+"]))
+)
+def test_url_decoded_is_botocores_decoding_key_by_key(keys: list[str]) -> None:
+    """Whatever the text: line feeds, %0A, split UTF-8 sequences across keys."""
+    assert botocore_overrides.url_decoded(keys) == [unquote_str(key) for key in keys]
+
+
+def test_a_probe_page_botocore_parses_still_gives_its_keys() -> None:
+    body = listing_xml(["a"], url=True).replace(b"<Key>a</Key>", b"<Key><![CDATA[a]]></Key>")
+    parsed, raw = keys_only_parse(body)
+    assert raw is None
+    assert [o["Key"] for o in parsed["Contents"]] == ["a"]

@@ -46,6 +46,16 @@ GUARDED = {
         aiobotocore.parsers.AioRestXMLParser,
         "4b5a1ff7756ca3918679d9ec352522fdf3e05b13",
     ),
+    # s3fanout.listing.probe_page asks for EncodingType=url itself so that botocore leaves
+    # the keys encoded (it decodes only what it asked for) and decodes them per page
+    "botocore.handlers.set_list_objects_encoding_type_url": (
+        botocore.handlers.set_list_objects_encoding_type_url,
+        "673aa452e9ba9c2a3311aa8f9fc3c4aeb79fb48a",
+    ),
+    "botocore.handlers._decode_list_object": (
+        botocore.handlers._decode_list_object,
+        "eed39dca36aa8988432c3df9828c7fb5101b1ff7",
+    ),
     # s3fanout.s3.new_session reads Session._session (no public handle on the botocore session)
     "aioboto3.session.Session.__init__": (
         aioboto3.session.Session.__init__,

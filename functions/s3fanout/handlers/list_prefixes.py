@@ -11,6 +11,7 @@ from s3fanout.inputs import parse_list_event
 from s3fanout.list_prefixes import plan_run
 from s3fanout.observability import logger, metrics, tracer
 from s3fanout.runtime import run_async, run_layout, s3_client, settings
+from s3fanout.s3 import PLANNING_CLIENT_CONFIG
 from s3fanout.store import RunStore
 
 
@@ -22,7 +23,7 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
         default_max_concurrency=config.default_max_concurrency,
     )
     logger.append_keys(run_id=run_id, bucket=request.bucket, prefix=request.prefix)
-    client = await s3_client()
+    client = await s3_client(PLANNING_CLIENT_CONFIG)
     store = RunStore(client, config.manifest_bucket_for(request.bucket), run_layout(run_id))
     planned = await plan_run(
         client, request, run_id, store, min_unit=config.min_unit_keys, default_region=config.region

@@ -99,17 +99,10 @@ def _etag_text(raw: str) -> str:
     return _xml_text(text) if "&" in text else text
 
 
-def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
-    """Cut the ``<Contents>`` run out of a ListObjectsV2 body.
-
-    Returns ``(rest, contents)``: the document without its Contents elements (for
-    botocore to parse) and ``[{"Key", "Size", "LastModified", "ETag", "StorageClass"}, ...]`` with
-    keys exactly as botocore's XML parser would give them (before its EncodingType=url
-    decoding); an archived object restored for now also has ``"Restored": True``.
-    Returns None - parse it all with botocore - for an empty page or any body that is not
-    plainly S3's shape: comments, CDATA, DOCTYPE, carriage returns (XML parsers normalise
-    them), Contents not contiguous, or an object without exactly one Key and one Size.
-    """
+def _contents_run(body: bytes) -> tuple[str, int, int, str, int] | None:
+    """``(text, start, end, region, count)``: the body's one contiguous run of ``<Contents>``
+    elements, ``text[start:end]``, holding ``count`` of them; None for an empty page or a body
+    that is not plainly S3's shape (see :func:`split_list_objects_v2`)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -127,6 +120,24 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
         or "/>" in region  # a self-closing element: leave it to the real parser
     ):
         return None
+    return text, start, end, region, count
+
+
+def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | None:
+    """Cut the ``<Contents>`` run out of a ListObjectsV2 body.
+
+    Returns ``(rest, contents)``: the document without its Contents elements (for
+    botocore to parse) and ``[{"Key", "Size", "LastModified", "ETag", "StorageClass"}, ...]`` with
+    keys exactly as botocore's XML parser would give them (before its EncodingType=url
+    decoding); an archived object restored for now also has ``"Restored": True``.
+    Returns None - parse it all with botocore - for an empty page or any body that is not
+    plainly S3's shape: comments, CDATA, DOCTYPE, carriage returns (XML parsers normalise
+    them), Contents not contiguous, or an object without exactly one Key and one Size.
+    """
+    cut = _contents_run(body)
+    if cut is None:
+        return None
+    text, start, end, region, count = cut
     keys = _KEY.findall(region)
     sizes = _SIZE.findall(region)
     modified = _MODIFIED.findall(region)
@@ -159,18 +170,10 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
 def split_keys(body: bytes) -> tuple[bytes, list[str]] | None:
     """Like :func:`split_list_objects_v2`, the Keys only (XML entities decoded, URL
     encoding not), on the same conditions."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
+    cut = _contents_run(body)
+    if cut is None:
         return None
-    start = text.find(_OPEN)
-    if start < 0 or "<!" in text or "\r" in text:
-        return None
-    end = text.rfind(_CLOSE) + len(_CLOSE)
-    region = text[start:end]
-    count = region.count(_OPEN)
-    if region.count(_CLOSE) != count or region.count(_CLOSE + _OPEN) != count - 1 or "<?" in region or "/>" in region:
-        return None
+    text, start, end, region, count = cut
     keys = _KEY.findall(region)
     if len(keys) != count:
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ from .errors import InvalidInput, PartsMissing, RunNotFound
 from .fetch_tool import FETCH_TOOL_CONTENT_TYPE, fetch_tool
 from .folder_summary import summarize_parts
 from .inputs import parse_build_request
+from .pipeline import gather_or_cancel
 from .records import IndexDocument, IndexResult
 from .share_page import HTML_CONTENT_TYPE, render_share_page
 from .signing_identity import TEMPORARY_CREDENTIALS_NOTE
@@ -139,7 +139,7 @@ async def merge_index(
     writes = [store.write_page(render_share_page(index.to_json(), index_url, folders), HTML_CONTENT_TYPE)]
     if tool is not None:
         writes.append(store.write_fetch_tool(tool, FETCH_TOOL_CONTENT_TYPE))
-    await asyncio.gather(*writes)
+    await gather_or_cancel(*writes)
     await store.write_index(index)
     return IndexResult(
         run_id=layout.run_id,

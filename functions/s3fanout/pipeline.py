@@ -109,3 +109,16 @@ async def run_pipeline(
         # Collect the producer so its exception is never "never retrieved".
         await asyncio.gather(task, return_exceptions=True)
     return stats
+
+
+async def gather_or_cancel(*awaitables: Awaitable[T]) -> list[T]:
+    """``asyncio.gather``, but when one fails the others are cancelled and awaited before the
+    error goes on: none is left running when the invocation's event loop closes."""
+    tasks = [asyncio.ensure_future(item) for item in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .documents import get_body, get_json, put_document, put_json
 from .listing import list_keys
+from .pipeline import gather_or_cancel
 from .records import ErrorRecord, IndexDocument, PartSummary, RunRecord, WorkUnit
 
 if TYPE_CHECKING:
@@ -91,4 +92,4 @@ class RunStore:
             async with limit:
                 return await get_json(self.client, self.bucket, key)
 
-        return await asyncio.gather(*(read(key) for key in keys))
+        return await gather_or_cancel(*(read(key) for key in keys))

@@ -307,3 +307,29 @@ def test_cancelling_the_caller_while_the_producer_is_blocked_on_a_full_queue() -
 
     assert run(main()) == set()
     assert source.produced <= 1 + 2 + 1
+
+
+def test_gather_or_cancel_leaves_nothing_running_after_a_failure() -> None:
+    from s3fanout.pipeline import gather_or_cancel
+
+    finished: list[str] = []
+
+    async def slow() -> str:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            finished.append("slow")
+        return "slow"
+
+    async def failing() -> str:
+        await asyncio.sleep(0)
+        raise RuntimeError("write refused")
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="write refused"):
+            await gather_or_cancel(slow(), failing())
+        # The sibling was cancelled and awaited before the error reached us.
+        assert finished == ["slow"]
+        assert await gather_or_cancel(asyncio.sleep(0, "a"), asyncio.sleep(0, "b")) == ["a", "b"]
+
+    asyncio.run(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import overload
 
@@ -161,8 +162,6 @@ def deep(count: int = 1_000_000, levels: int = 40) -> Concat:
 def mixed() -> list[str]:
     """Issue 19's small bucket of mixed shapes, 2,497 keys: a few folders, content-hash
     names, a dated tree, a stray top-level folder."""
-    import hashlib
-
     keys = [
         f"reports/{team}/q{q}-{n:03d}.pdf" for team in ("ops", "sales", "hr") for q in range(1, 5) for n in range(60)
     ]
@@ -173,6 +172,26 @@ def mixed() -> list[str]:
     keys += [f"tmp/upload-{i}.bin" for i in range(1, 1 + 2497 - len(keys) - 1)]
     keys.append("README.txt")
     return sorted(keys)
+
+
+# Small mixed buckets (the planner's property tests, ``bench.planning --listing-cost``):
+# a part is (shape, folder, count, salt).
+SHAPES = ("counter", "hash", "dated", "folders", "text")
+FOLDERS = ("", "a/", "logs/", "z z/", "data/x/", "dept 11 + misc/")
+
+
+def shaped_keys(kind: str, base: str, count: int, salt: int) -> list[str]:
+    """``count`` keys of one shape under ``base``: counters, hashes (of a length set by
+    ``salt``), dates, folders, non-ASCII text."""
+    if kind == "counter":
+        return [f"{base}report-{i:06d}.pdf" for i in range(count)]
+    if kind == "hash":
+        return [base + hashlib.sha1(f"{salt}-{i}".encode()).hexdigest()[: 8 + salt % 30] for i in range(count)]
+    if kind == "dated":
+        return [f"{base}{2020 + i % 3}/{1 + i % 12:02d}/{1 + i % 28:02d}/{i}.json" for i in range(count)]
+    if kind == "folders":
+        return [f"{base}d{i % (2 + salt % 9)}/e{i % 3}/k{i}.txt" for i in range(count)]
+    return [f"{base}{salt}-{i}~é文" for i in range(count)]
 
 
 SPACES: dict[str, Callable[[], Sequence[str]]] = {

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import heapq
 import json
 import math
@@ -387,6 +388,45 @@ def planning_figures(
     return results
 
 
+def listing_cost(samples: int, seed: int = 1) -> dict[str, Any]:
+    """Planning's requests against the pages listing takes, on ``samples`` random small
+    mixed buckets (1-5 parts of ``keyspace.SHAPES``, 1 to 20,000 keys each) with random
+    unit counts and MIN_UNIT_KEYS, planned in this process (a bisecting probe, no HTTP)."""
+    import random
+
+    from bench.keyspace import FOLDERS, SHAPES, shaped_keys
+    from s3fanout.planner import RangePlanner, Sample
+
+    rng = random.Random(seed)
+    over: list[tuple[int, int, int]] = []
+    for _ in range(samples):
+        parts = [
+            (
+                rng.choice(SHAPES),
+                rng.choice(FOLDERS),
+                rng.choice([1, 3, 40, 300, 1500, 5000, 20000]),
+                rng.randint(0, 10**4),
+            )
+            for _ in range(rng.randint(1, 5))
+        ]
+        keys = sorted({k for kind, base, n, salt in parts for k in shaped_keys(kind, base, n, salt)})
+        slots = rng.choice([1, 4, 10, 100])
+        planner = RangePlanner("", target_units=2 * slots, min_unit=rng.choice([100, 1000, 5000]), slots=slots)
+        points = planner.initial()
+        while points:
+            for point in points:
+                low = 0 if point is None else bisect.bisect_right(keys, point)
+                high = min(low + planner.page_size(point), len(keys))
+                planner.record(Sample(point, tuple(keys[low:high]), high < len(keys) and high > low))
+            points = planner.next_round()
+        pages = max(1, math.ceil(len(keys) / PAGE))
+        if planner.probes > pages:
+            over.append((planner.probes, pages, len(keys)))
+    worst = max(over, key=lambda o: o[0] / o[1], default=None)
+    return {"samples": samples, "seed": seed, "over_listing": len(over),
+            "worst": {"requests": worst[0], "pages": worst[1], "keys": worst[2]} if worst else None}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small spaces, no 10m")
@@ -394,6 +434,9 @@ def main() -> None:
     parser.add_argument("--case", action="append", help="SPACE:MAXCONCURRENCY (flat1m:100) or SPACE (flat3m)")
     parser.add_argument("--timeout", type=float, default=400, help="seconds per case, then 'timeout'")
     parser.add_argument("--json-out", type=Path, help="also write every figure, unit sizes included, here")
+    parser.add_argument(
+        "--listing-cost", type=int, metavar="N", help="only: planning vs listing on N random small mixed buckets"
+    )
     parser.add_argument("--label", default="", help="what is measured (e.g. the planner's commit), for --json-out")
     parser.add_argument(
         "--worker", nargs=4, metavar=("ENDPOINT", "SPACE", "MAXCONCURRENCY", "MODEL"), help=argparse.SUPPRESS
@@ -401,6 +444,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.timeout <= 0:
         parser.error(f"--timeout must be positive, not {args.timeout}")
+    if args.listing_cost:
+        print(json.dumps(listing_cost(args.listing_cost)))
+        return
     if args.worker:
         endpoint, bucket, concurrency, model = args.worker
         print(json.dumps(run_worker(endpoint, bucket, int(concurrency), MODELS[model])))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.keyspace import FOLDERS, SHAPES, shaped_keys
 from s3fanout.inputs import parse_build_request
 from s3fanout.listing import ProbePage
 from s3fanout.planner import LIST_FIRST_PAGES, MAX_ESTIMATE, SEEN_FACTOR, KeyRange, KeyScale, RangePlanner
@@ -229,20 +230,8 @@ class Concat(Sequence[str]):
 # -- estimates stay bounded by what was seen (issue 17: a 5,000-key demo bucket was planned
 # as units of 10^13-10^15 keys, which BuildManifest then refused) ---------------------------
 
-shape = st.sampled_from(["counter", "hash", "dated", "folders", "text"])
-folder = st.sampled_from(["", "a/", "logs/", "z z/", "data/x/", "dept 11 + misc/"])
-
-
-def shaped_keys(kind: str, base: str, count: int, salt: int) -> list[str]:
-    if kind == "counter":
-        return [f"{base}report-{i:06d}.pdf" for i in range(count)]
-    if kind == "hash":
-        return [base + hashlib.sha1(f"{salt}-{i}".encode()).hexdigest()[: 8 + salt % 30] for i in range(count)]
-    if kind == "dated":
-        return [f"{base}{2020 + i % 3}/{1 + i % 12:02d}/{1 + i % 28:02d}/{i}.json" for i in range(count)]
-    if kind == "folders":
-        return [f"{base}d{i % (2 + salt % 9)}/e{i % 3}/k{i}.txt" for i in range(count)]
-    return [f"{base}{salt}-{i}~é文" for i in range(count)]
+shape = st.sampled_from(SHAPES)
+folder = st.sampled_from(FOLDERS)
 
 
 mixed_key_sets = st.lists(

@@ -159,6 +159,26 @@ def deep(count: int = 1_000_000, levels: int = 40) -> Concat:
     return Concat(parts)
 
 
+def per_folder(folders: int = 1000, files: int = 1000) -> Lazy:
+    """``folders`` folders of ``files`` keys each, numbered with one digit more than they
+    use (``user-0042/photo-0417.jpg``): a tenth of every folder's scale holds keys."""
+    return Lazy(folders * files, lambda i: f"user-{i // files:04d}/photo-{i % files:04d}.jpg")
+
+
+def timestamps(count: int = 1_000_000) -> Lazy:
+    """Log files named by ISO time and host over a month (``logs/2024-06-07T13:42:05Z-host07.gz``):
+    dates, hours, minutes and seconds each use part of their digits' range."""
+    per_day = -(-count // 28)
+
+    def key_at(i: int) -> str:
+        day, rest = divmod(i, per_day)
+        second = rest * 86_400 // per_day
+        clock = f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+        return f"logs/2024-06-{day + 1:02d}T{clock}Z-host{i % 28:02d}.gz"
+
+    return Lazy(count, key_at)
+
+
 def mixed() -> list[str]:
     """Issue 19's small bucket of mixed shapes, 2,497 keys: a few folders, content-hash
     names, a dated tree, a stray top-level folder."""
@@ -207,6 +227,8 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "skewed": skewed,
     "tree36": tree,
     "hex1m": lambda: hexnames(1_000_000),
+    "folders1m": per_folder,
+    "stamps1m": timestamps,
 }
 
 

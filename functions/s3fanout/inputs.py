@@ -19,7 +19,9 @@ from .planner import MAX_ESTIMATE
 from .records import RUN_ID_RE, BuildRequest, Filters, MergeRequest, RunRequest, WorkUnit, new_run_id
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# Every partition's region names (botocore partitions.json): us-east-1, us-gov-west-1,
+# us-isob-east-1, eusc-de-east-1.
+_REGION_RE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
 MAX_PREFIX_BYTES = 1024  # S3 keys are at most 1024 bytes of UTF-8.
 MAX_SUFFIX_BYTES = 255
 
@@ -62,7 +64,13 @@ def validate_bucket(value: Any, field: str = "bucket") -> str:
 def validate_string(value: Any, field: str, *, max_bytes: int) -> str:
     if not isinstance(value, str):
         raise InvalidInput(field, value, "must be a string")
-    if len(value.encode("utf-8", "surrogatepass")) > max_bytes:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # JSON's "\ud800": no UTF-8 for it, so no S3 key either
+        raise InvalidInput(
+            field, value, f"has an unpaired surrogate U+{ord(value[exc.start]):04X} at character {exc.start + 1}"
+        ) from None
+    if size > max_bytes:
         raise InvalidInput(field, value, f"is longer than {max_bytes} bytes")
     return value
 
@@ -115,8 +123,15 @@ def validate_timestamp(value: Any, field: str) -> str:
         moment = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
         raise InvalidInput(field, value, "is not an ISO-8601 date or time, such as 2024-01-31T12:00:00Z") from None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidInput(field, value, "is out of range in UTC (years 1-9999)") from None
+    # Four-digit years always (strftime writes 999, not 0999): these compare as text.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+        f"{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_filters(data: Mapping[str, Any]) -> Filters:

@@ -29,13 +29,16 @@ TEMPORARY_CREDENTIALS_NOTE = (
 
 def parse_secret(secret_id: str, secret_string: str) -> FrozenCredentials:
     """The IAM user's key pair (long-lived: no session token)."""
+    shape = 'must be JSON {"aws_access_key_id": "...", "aws_secret_access_key": "..."}'
     try:
         data = json.loads(secret_string)
-        return FrozenCredentials(access_key=data["aws_access_key_id"], secret_key=data["aws_secret_access_key"])
+        access_key, secret_key = data["aws_access_key_id"], data["aws_secret_access_key"]
     except (ValueError, KeyError, TypeError):
-        raise SigningIdentityUnavailable(
-            secret_id, 'must be JSON {"aws_access_key_id": ..., "aws_secret_access_key": ...}'
-        ) from None
+        raise SigningIdentityUnavailable(secret_id, shape) from None
+    # null, a number or a list would pass here and fail later, deep in signing.
+    if not (isinstance(access_key, str) and access_key.strip() and isinstance(secret_key, str) and secret_key.strip()):
+        raise SigningIdentityUnavailable(secret_id, shape + " with two non-empty strings")
+    return FrozenCredentials(access_key=access_key, secret_key=secret_key)
 
 
 async def load_signing_credentials(

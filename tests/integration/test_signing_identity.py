@@ -122,7 +122,15 @@ def test_long_term_credentials_need_no_warning(s3: Any, bucket: str) -> None:
 
 @pytest.mark.parametrize(
     ("secret_string", "reason"),
-    [("not json", "must be JSON"), (json.dumps({"user": "x"}), "must be JSON"), (None, "cannot be read")],
+    [
+        ("not json", "must be JSON"),
+        (json.dumps({"user": "x"}), "must be JSON"),
+        (None, "cannot be read"),
+        # Valid JSON with unusable values: named here, not a TypeError deep in signing.
+        (json.dumps({"aws_access_key_id": None, "aws_secret_access_key": "k"}), "non-empty strings"),
+        (json.dumps({"aws_access_key_id": 123, "aws_secret_access_key": ["k"]}), "non-empty strings"),
+        (json.dumps({"aws_access_key_id": "AKIA", "aws_secret_access_key": " "}), "non-empty strings"),
+    ],
 )
 def test_an_unusable_signing_secret_is_a_named_error_and_writes_no_part(
     s3: Any, bucket: str, secrets: Any, monkeypatch: pytest.MonkeyPatch, secret_string: str | None, reason: str

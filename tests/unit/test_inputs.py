@@ -237,6 +237,7 @@ def test_run_request_keeps_given_values() -> None:
         ("2024-01-31T12:30:00.123456", "2024-01-31T12:30:00.123Z"),
         ("2024-01-31T14:30:00+02:00", "2024-01-31T12:30:00.000Z"),
         ("2024-01-31T12:30:00.000Z", "2024-01-31T12:30:00.000Z"),  # as stored: unchanged
+        ("0999-06-01", "0999-06-01T00:00:00.000Z"),  # four digits, or it compares wrong as text
     ],
 )
 def test_dates_become_s3s_last_modified_text(given: str, stored: str) -> None:
@@ -257,6 +258,8 @@ def test_dates_become_s3s_last_modified_text(given: str, stored: str) -> None:
             "modified_before",
             "must be later than modified_after",
         ),
+        ({"modified_after": "0001-01-01T00:00:00+01:00"}, "modified_after", "is out of range in UTC"),
+        ({"modified_before": "9999-12-31T23:00:00-05:00"}, "modified_before", "is out of range in UTC"),
     ],
 )
 def test_bad_filters_are_named(extra: dict[str, Any], field: str, reason: str) -> None:
@@ -294,6 +297,9 @@ GOOD_BUILD = {"run_id": "example-run", "bucket": GOOD_BUCKET, "unit": 0, "prefix
         pytest.param("expires_in", False, "must be an integer", id="expires_in-bool"),
         pytest.param("start_after", 5, "must be a string", id="start_after-int"),
         pytest.param("end_key", ["k"], "must be a string", id="end_key-list"),
+        pytest.param("prefix", "a\ud800b", "unpaired surrogate U+D800 at character 2", id="prefix-lone-surrogate"),
+        pytest.param("start_after", "\udfff", "unpaired surrogate U+DFFF", id="start_after-lone-surrogate"),
+        pytest.param("end_key", "k\udc80", "unpaired surrogate U+DC80", id="end_key-lone-surrogate"),
         pytest.param("attempt", 5, "must be a string", id="attempt-int"),
         pytest.param("segment", -1, "must be between 0 and", id="segment-negative"),
         pytest.param("segment", "1", "must be an integer", id="segment-string"),
@@ -450,3 +456,19 @@ def test_run_request_takes_the_senders_words_up_to_their_limits() -> None:
 def test_run_request_without_sender_text_has_none() -> None:
     request = run_request({"bucket": GOOD_BUCKET, "title": None})
     assert (request.title, request.message) == (None, None)
+
+
+def test_every_region_botocore_knows_is_a_bucket_region() -> None:
+    """Region names come from botocore's partitions (eusc-de-east-1 has a four-letter head)."""
+    import json
+    from pathlib import Path
+
+    import botocore
+
+    path = Path(botocore.__file__).parent / "data" / "partitions.json"
+    partitions = json.loads(path.read_text())["partitions"]
+    regions = [r for p in partitions for r in p.get("regions", {}) if not r.endswith("-global")]
+    for region in regions:
+        parsed = parse_build_request({**GOOD_BUILD, "bucket_region": region})
+        assert parsed.bucket_region == region
+    assert_invalid(parse_build_request, {**GOOD_BUILD, "bucket_region": "mars-1"}, "bucket_region", "mars-1", "region")

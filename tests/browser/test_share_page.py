@@ -631,12 +631,32 @@ def test_phone_width_and_keyboard(s3: Any, bucket: str, page: Browser) -> None:
     assert page.driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: int, limit: int = FOLDER_LIMIT) -> str:
+def big_share(
+    s3: Any,
+    bucket: str,
+    endpoint: str,
+    keys: list[str],
+    part_lines: int,
+    limit: int = FOLDER_LIMIT,
+    *,
+    empty_parts: bool = False,
+) -> str:
     """A share of many objects: parts written as BuildManifest would, with the folder summary
-    (of at most ``limit`` folders)."""
+    (of at most ``limit`` folders); ``empty_parts``: an empty part (a unit with nothing to
+    share, as MergeIndex lists it: no first or last key) before and after every part."""
     signer = new_url_signer(bucket, 3600, region="us-east-1", endpoint_url=endpoint)
     parts = []
+
+    def empty() -> None:
+        part_key = f"manifests/big/parts/empty-{len(parts):05d}.jsonl"
+        s3.put_object(Bucket=bucket, Key=part_key, Body=b"")
+        parts.append(
+            {"key": part_key, "count": 0, "first_key": None, "last_key": None, "url": signer.presign_get(part_key)}
+        )
+
     for number in range(0, len(keys), part_lines):
+        if empty_parts:
+            empty()
         chunk = keys[number : number + part_lines]
         body = "".join(
             json.dumps(
@@ -662,6 +682,8 @@ def big_share(s3: Any, bucket: str, endpoint: str, keys: list[str], part_lines: 
                 "url": signer.presign_get(part_key),
             }
         )
+    if empty_parts:
+        empty()
     sizes = {k: 1000 + i % part_lines for i, k in enumerate(keys)}
     folders = summarize(((k, sizes[k], MODIFIED, i // part_lines) for i, k in enumerate(keys)), "shared/", limit)
     index = {
@@ -739,6 +761,29 @@ def test_a_folder_the_bounded_summary_left_out_is_listed_from_its_own_parts(
     assert names(page)[:2] == ["f-07750.txt", "f-07751.txt"]
     assert text_of(page, "range") == "1\u201350 of 50 items"
     assert len(parts_asked(page)) == 1
+
+
+def test_empty_parts_among_the_parts_hide_nothing(s3: Any, bucket: str, page: Browser, moto_endpoint: str) -> None:
+    """Units with nothing to share give empty parts: the binary search over the parts' key
+    ranges once landed on one and skipped every part before it (folders, search, jump)."""
+    keys = [f"shared/batch-{n // 1000}/leaf-{n // 50:03d}/f-{n:05d}.txt" for n in range(5_000)]
+    url = big_share(s3, bucket, moto_endpoint, keys, 1000, limit=3, empty_parts=True)
+    for folder, first in (("batch-0/leaf-003/", "f-00150.txt"), ("batch-4/leaf-099/", "f-04950.txt")):
+        open_page(page, url + f"#folder={folder}")
+        assert names(page)[:1] == [first], folder
+        assert text_of(page, "range") == "1\u201350 of 50 items", folder
+    # A search of the whole share finds a file of the first part and one of the last.
+    for query, expected in (("f-00007", "batch-0/leaf-000/f-00007.txt"), ("f-04998", "batch-4/leaf-099/f-04998.txt")):
+        page.driver.get("about:blank")
+        open_page(page, url + f"#view=list&q={query}")
+        wait_names(page, [expected], timeout=20)
+    # Jump to a name in the first part of the flat list.
+    page.driver.get("about:blank")
+    open_page(page, url + "#view=list&page=4")
+    box = page.driver.find_element(By.ID, "jump-to")
+    box.send_keys("batch-0/leaf-001/f-00060")
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(page.driver, 10).until(lambda _d: "f-00060.txt" in page.driver.switch_to.active_element.text)
 
 
 def test_a_search_over_every_part_streams_with_progress_and_can_be_stopped(

@@ -139,6 +139,7 @@
   const total = offset;
   // Older indexes do not say which keys a part holds: then a folder is every part.
   const ranged = parts.every((p) => p.count === 0 || (p.first !== null && p.last !== null));
+  const filled = parts.filter((p) => p.count > 0);
   const expiresAt = Date.parse(share.expires_at);
   let expired = false;
   let failure = "";
@@ -195,16 +196,22 @@
     }
     return loading.get(index);
   }
+  // The index (in `parts`) of the first part holding a key >= `key`, parts.length if none.
+  // Searched over the non-empty parts only: an empty one (a unit with nothing to share) has
+  // no keys to compare, and landing on it sent the search past every part before it.
+  function firstPartReaching(key) {
+    let lo = 0; let hi = filled.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (filled[mid].last === null || keyCompare(filled[mid].last, key) < 0) lo = mid + 1; else hi = mid;
+    }
+    return lo < filled.length ? filled[lo].index : parts.length;
+  }
   // The parts that can hold keys starting with `start` (a folder's key range), in order.
   function partsUnder(start) {
-    if (!ranged) return parts.filter((p) => p.count > 0);
-    let lo = 0; let hi = parts.length;
-    while (lo < hi) { // first part whose last key is >= start
-      const mid = (lo + hi) >> 1;
-      if (parts[mid].count === 0 || parts[mid].last === null || keyCompare(parts[mid].last, start) < 0) lo = mid + 1; else hi = mid;
-    }
+    if (!ranged) return filled.slice();
     const out = [];
-    for (let i = lo; i < parts.length; i += 1) {
+    for (let i = firstPartReaching(start); i < parts.length; i += 1) {
       const p = parts[i];
       if (p.count === 0) continue;
       if (keyCompare(p.first, start) > 0 && !p.first.startsWith(start)) break;
@@ -905,8 +912,7 @@
       const target = prefix + state.folder + text;
       const { first: from, end } = await keyOrderBounds(state.folder);
       // the part holding the first key >= target, then the row in it
-      let lo = 0; let hi = parts.length;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (!parts[mid].count || keyCompare(parts[mid].last, target) < 0) lo = mid + 1; else hi = mid; }
+      const lo = firstPartReaching(target);
       let pos = end;
       if (lo < parts.length) {
         const rows = await loadPart(lo);

@@ -87,6 +87,32 @@ def test_memory_is_bounded_whatever_the_size_of_a_part() -> None:
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
 
 
+def test_a_part_cut_off_mid_body_is_resumed_where_it_broke(s3: Any, bucket: str, moto_endpoint: str) -> None:
+    body = part_body(0, 2_000)  # ~860 kB: several chunks
+    s3.put_object(Bucket=bucket, Key="parts/00000.jsonl", Body=body)
+    cuts = [300_000, 500_000]  # bytes of the whole body each cut call gets through
+
+    def rule(request: ProxyRequest) -> Any:
+        if request.method == "GET" and cuts:
+            given = int(request.headers.get("Range", "bytes=0-")[6:-1])
+            return CutAfter(size=cuts.pop(0) - given)
+        return None
+
+    with S3Proxy(moto_endpoint, rule=rule) as proxy:
+        summary, _peak = summarize_peak(proxy.url, bucket, ["parts/00000.jsonl"])
+        seen = proxy.seen
+    assert summary["entries"][0][:2] == ["", 2_000]
+    assert [r.action for r in seen] == ["cut", "cut", "forward"]
+    ranges = [r.headers.get("Range") for r in seen]
+    assert ranges[0] is None
+    # Each call resumes from the bytes already given (the summary being exact shows nothing was
+    # repeated or skipped), and asks for the same object.
+    offsets = [int(str(r)[len("bytes=") : -1]) for r in ranges[1:]]
+    assert 0 < offsets[0] <= 300_000, ranges
+    assert offsets[0] <= offsets[1] <= 500_000, ranges
+    assert all(r.headers.get("If-Match") for r in seen[1:])
+
+
 def page_and_index(s3: Any, index: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The page's data and index.json, read from S3 itself (their URLs name the proxy)."""
     documents = []

@@ -13,6 +13,8 @@ from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseS
 from .errors import AWS_CALL_ERRORS, error_code, translate_client_error
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
     from types_aiobotocore_s3 import S3Client
 
 
@@ -70,3 +72,40 @@ async def get_body(client: S3Client, bucket: str, key: str) -> bytes | None:
             continue
         return data
     raise AssertionError  # unreachable: the last attempt returns or raises
+
+
+async def stream_body(client: S3Client, bucket: str, key: str, chunk_size: int) -> AsyncGenerator[bytes]:
+    """An object's bytes in chunks of at most ``chunk_size`` as they arrive (a part of any
+    size in constant memory), or none if the key does not exist.
+
+    A body that breaks mid-transfer is resumed where it broke: the rest of the same object
+    (``Range`` from the bytes already given, ``IfMatch`` its ETag), ``BODY_ATTEMPTS`` calls in
+    all. Close the iterator (``contextlib.aclosing``) when leaving it early.
+    """
+    given = 0
+    etag: str | None = None
+    for attempt in range(1, BODY_ATTEMPTS + 1):
+        rest: dict[str, str] = {}
+        if etag is not None:
+            rest["IfMatch"] = etag
+        if given:
+            rest["Range"] = f"bytes={given}-"
+        try:
+            response = await client.get_object(Bucket=bucket, Key=key, **rest)  # type: ignore[arg-type]
+        except AWS_CALL_ERRORS as exc:
+            if etag is None and error_code(exc) in {"NoSuchKey", "404"}:
+                return
+            raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
+        etag = etag or response.get("ETag")
+        try:
+            body = response["Body"]
+            async with body:  # (which gives aiohttp's response, not the StreamingBody)
+                while chunk := await body.read(chunk_size):
+                    given += len(chunk)
+                    yield chunk
+        except BODY_ERRORS as exc:
+            if attempt == BODY_ATTEMPTS:
+                raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
+            await asyncio.sleep(random.uniform(0, min(0.1 * 2**attempt, BODY_RETRY_MAX_DELAY)))  # noqa: S311
+            continue
+        return

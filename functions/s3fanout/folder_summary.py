@@ -19,16 +19,26 @@ import asyncio
 import heapq
 import json
 from collections import deque
+from contextlib import aclosing
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable
+    from collections.abc import AsyncGenerator, Callable, Iterable
 
 # ~100 bytes of page data each: at most ~2 MB whatever the tree.
 FOLDER_LIMIT = 20_000
-# Parts read ahead while one is summed (each at most PART_SIZE_BYTES, 8 MiB).
+# Parts read at once while one is summed. A part is a whole unit's lines (240-785 MB at 10M
+# objects), never held whole: each part streams in chunks, at most CHUNKS_AHEAD of them
+# waiting - bytes in flight at most ~READ_AHEAD x (CHUNKS_AHEAD + 1) x CHUNK_BYTES (5 MiB),
+# whatever the parts' size.
 READ_AHEAD = 4
+CHUNK_BYTES = 256 * 1024
+CHUNKS_AHEAD = 4
+# A manifest line is a key (at most 1,024 bytes), a presigned URL and a few fields: longer
+# than this, the part is not a manifest.
+MAX_LINE_BYTES = 1024 * 1024
 _URL_FIELD = b',"url":"'
 
 FIELDS = (
@@ -161,42 +171,112 @@ def line_fields(line: bytes) -> tuple[str, int, str]:
     return row["key"], int(row["size"]), row.get("last_modified") or ""
 
 
+class SummaryFailed(Exception):
+    """A part could not be summed: its read failed, or a line is malformed or out of key order."""
+
+    def __init__(self, part_key: str, reason: str) -> None:
+        super().__init__(f"{part_key}: {reason}")
+        self.part_key = part_key
+        self.reason = reason
+
+
+class _ReadFailed:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+async def _feed(read: Callable[[str, int], AsyncGenerator[bytes]], key: str, queue: asyncio.Queue[Any]) -> None:
+    """Put the part's chunks on ``queue`` (which bounds them), then _END - or what failed."""
+    try:
+        async with aclosing(read(key, CHUNK_BYTES)) as chunks:
+            async for chunk in chunks:
+                await queue.put(chunk)
+    except Exception as exc:  # noqa: BLE001 - handed to the summing side, which names the part
+        await queue.put(_ReadFailed(exc))
+        return
+    await queue.put(_END)
+
+
+async def _sum_part(queue: asyncio.Queue[Any], summary: FolderSummary, key: str, index: int) -> int:
+    """Add the part's lines, parsed as its chunks arrive (a line may span chunks); its line count."""
+    carry = b""
+    lines = 0
+    while True:
+        chunk = await queue.get()
+        if chunk is _END:
+            break
+        if isinstance(chunk, _ReadFailed):
+            raise SummaryFailed(key, f"read failed: {chunk.error!r}") from chunk.error
+        rows = (carry + chunk).split(b"\n")
+        carry = rows.pop()
+        if len(carry) > MAX_LINE_BYTES:
+            raise SummaryFailed(key, f"line {lines + 1} is longer than {MAX_LINE_BYTES} bytes")
+        lines = _add_lines(summary, rows, key, index, lines)
+    return _add_lines(summary, [carry], key, index, lines)
+
+
+def _add_lines(summary: FolderSummary, rows: list[bytes], key: str, index: int, lines: int) -> int:
+    add = summary.add
+    try:
+        for line in rows:
+            if line:
+                lines += 1
+                name, size, modified = line_fields(line)
+                add(name, size, modified, index)
+    except Exception as exc:  # any malformed line: not JSON, a field missing or wrong, out of order
+        raise SummaryFailed(key, f"line {lines}: {exc!r}") from exc
+    return lines
+
+
 async def summarize_parts(
-    read: Callable[[str], Coroutine[Any, Any, bytes]],
+    read: Callable[[str, int], AsyncGenerator[bytes]],
     part_keys: list[str],
     prefix: str,
     limit: int = FOLDER_LIMIT,
     *,
-    out_of_time: Callable[[], bool] = lambda: False,
-) -> dict[str, Any] | None:
-    """The summary of the parts (in key order), read ``READ_AHEAD`` at a time by ``read(key)``.
+    counts: list[int] | None = None,
+) -> dict[str, Any]:
+    """The summary of the parts (in key order), streamed by ``read(key, chunk_size)`` (chunks
+    of the part's lines; none for a part never written), ``READ_AHEAD`` parts at a time.
 
-    None once ``out_of_time()`` says so between parts: reading every part costs MergeIndex
-    time in proportion to the share (~50 s at 10M objects), and a share too large to summarize
-    in its time must still be published - its page then finds folders from the parts' key ranges.
+    A part is a whole unit's lines - hundreds of MB at 10M objects - so none is held whole:
+    each is parsed as its chunks arrive, and each part read ahead holds at most CHUNKS_AHEAD
+    chunks, so memory is bounded whatever the parts' size. ``counts`` (the lines each part
+    should hold), if given, is checked.
+
+    Raises SummaryFailed for a part that cannot be read or summed. No time limit of its own:
+    the caller bounds it (``asyncio.timeout``); cancelled, it cancels and awaits its reads.
     """
     summary = FolderSummary(prefix, limit)
-    pending: deque[asyncio.Task[bytes]] = deque()
+    feeds: deque[tuple[str, asyncio.Queue[Any]]] = deque()
+    running: set[asyncio.Task[None]] = set()
     upcoming = iter(part_keys)
+
+    def start(key: str) -> None:
+        queue: asyncio.Queue[Any] = asyncio.Queue(CHUNKS_AHEAD)
+        task = asyncio.create_task(_feed(read, key, queue))
+        running.add(task)
+        task.add_done_callback(running.discard)
+        feeds.append((key, queue))
+
     try:
-        for key in upcoming:
-            pending.append(asyncio.create_task(read(key)))
-            if len(pending) >= READ_AHEAD:
-                break
+        for key in islice(upcoming, READ_AHEAD):
+            start(key)
         index = 0
-        while pending:
-            if out_of_time():
-                return None
-            body = await pending.popleft()
-            for key in upcoming:
-                pending.append(asyncio.create_task(read(key)))
-                break
-            for line in body.split(b"\n"):
-                if line:
-                    name, size, modified = line_fields(line)
-                    summary.add(name, size, modified, index)
+        while feeds:
+            key, queue = feeds.popleft()
+            for upcoming_key in islice(upcoming, 1):
+                start(upcoming_key)
+            lines = await _sum_part(queue, summary, key, index)
+            if counts is not None and lines != counts[index]:
+                raise SummaryFailed(key, f"{lines} lines where the part's summary counts {counts[index]}")
             index += 1
     finally:
-        for task in pending:
+        left = list(running)
+        for task in left:
             task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
     return summary.result()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput, PartsMissing, RunNotFound
 from .fetch_tool import FETCH_TOOL_CONTENT_TYPE, fetch_tool
-from .folder_summary import summarize_parts
+from .folder_summary import SummaryFailed, summarize_parts
 from .inputs import parse_build_request
+from .observability import logger
 from .pipeline import gather_or_cancel
 from .records import IndexDocument, IndexResult
 from .share_page import HTML_CONTENT_TYPE, render_share_page
@@ -92,12 +94,44 @@ def _refusal(run: RunRecord, item: WorkUnit) -> str | None:
 SUMMARY_RESERVE_MS = 30_000
 
 
-def summary_deadline(time_left_ms: Callable[[], int] | None) -> Callable[[], bool]:
-    """True once the summary has used half the time there was, or only the reserve is left."""
+def summary_budget_ms(time_left_ms: Callable[[], int] | None) -> int | None:
+    """The time the folder summary may take: half the time there is, leaving at least the
+    reserve (at most 0: none at all). None: no limit (no invocation's clock)."""
     if time_left_ms is None:
-        return lambda: False
-    stop_below = max(SUMMARY_RESERVE_MS, time_left_ms() // 2)
-    return lambda: time_left_ms() < stop_below
+        return None
+    left = time_left_ms()
+    return left - max(SUMMARY_RESERVE_MS, left // 2)
+
+
+async def folder_summary(
+    store: RunStore, parts: list[PartSummary], prefix: str, time_left_ms: Callable[[], int] | None
+) -> dict[str, Any] | None:
+    """The share page's folder summary, or None - it is optional, the index is not.
+
+    Reading every part costs time in proportion to the share (~50 s at 10M objects): every
+    read, one in progress too, is cancelled at the summary's deadline, and a share too large
+    to summarize in its time is published without it (its page then finds folders from the
+    parts' key ranges). A part that cannot be read or summed drops it too - never the index.
+    """
+    budget = summary_budget_ms(time_left_ms)
+    if budget is not None and budget <= 0:
+        logger.warning("folder summary left out", extra={"reason": "no time for it", "budget_ms": budget})
+        return None
+    scope = asyncio.timeout(None if budget is None else budget / 1000)
+    try:
+        async with scope:
+            return await summarize_parts(
+                store.stream_part, [p.part_key for p in parts], prefix, counts=[p.count for p in parts]
+            )
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        logger.warning("folder summary left out", extra={"reason": "out of time", "budget_ms": budget})
+    except SummaryFailed as exc:
+        logger.warning("folder summary left out", extra={"part": exc.part_key, "reason": exc.reason})
+    except Exception as exc:  # noqa: BLE001 - optional: anything else wrong with it drops it, not the index
+        logger.warning("folder summary left out", extra={"reason": repr(exc)}, exc_info=True)
+    return None
 
 
 async def merge_index(
@@ -132,9 +166,7 @@ async def merge_index(
         fetch_tool_url=None if tool is None else part_signer.presign_get(layout.fetch_tool_key),
     )
     # Per folder its counts and parts, so the page opens any folder from a part or two.
-    folders = await summarize_parts(
-        store.read_part, [p.part_key for p in parts], run.prefix, out_of_time=summary_deadline(time_left_ms)
-    )
+    folders = await folder_summary(store, parts, run.prefix, time_left_ms)
     # The tool and the page first (together): once index.json exists the run is published, with both.
     writes = [store.write_page(render_share_page(index.to_json(), index_url, folders), HTML_CONTENT_TYPE)]
     if tool is not None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .documents import get_body, get_json, put_document, put_json
+from .documents import get_json, put_document, put_json, stream_body
 from .listing import list_keys
 from .pipeline import gather_or_cancel
 from .records import ErrorRecord, IndexDocument, PartSummary, RunRecord, WorkUnit
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
     from types_aiobotocore_s3 import S3Client
 
     from .layout import RunLayout
@@ -75,9 +77,10 @@ class RunStore:
     async def write_index(self, index: IndexDocument) -> None:
         await put_json(self.client, self.bucket, self.layout.index_key, index.to_json())
 
-    async def read_part(self, key: str) -> bytes:
-        """A part's lines (a part that was never written - an empty unit - has none)."""
-        return await get_body(self.client, self.bucket, key) or b""
+    def stream_part(self, key: str, chunk_size: int) -> AsyncGenerator[bytes]:
+        """A part's lines in chunks as they arrive (a part that was never written - an empty unit
+        - has none)."""
+        return stream_body(self.client, self.bucket, key, chunk_size)
 
     async def write_page(self, page: bytes, content_type: str) -> None:
         await put_document(self.client, self.bucket, self.layout.page_key, page, content_type)

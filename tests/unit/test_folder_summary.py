@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s3fanout.folder_summary import FIELDS, FolderSummary, line_fields, summarize, summarize_parts
+from s3fanout.folder_summary import (
+    FIELDS,
+    FolderSummary,
+    SummaryFailed,
+    line_fields,
+    summarize,
+    summarize_parts,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
 
 
 def rows_of(keys: list[str], per_part: int) -> list[tuple[str, int, str, int]]:
@@ -118,45 +128,124 @@ def test_read_from_the_parts_lines_it_is_the_same_summary() -> None:
         )
     bodies["parts/99999.jsonl"] = b""  # an empty part
 
-    async def read(key: str) -> bytes:
-        await asyncio.sleep(0)
-        return bodies[key]
-
     keys = sorted(bodies)
-    from_parts = asyncio.run(summarize_parts(read, keys, "p/"))
-    assert from_parts == summarize(rows, "p/")
+    # In chunks of any size: a line split across chunks is put together.
+    for chunk_size in (1, 7, 64, 1 << 20):
+        from_parts = asyncio.run(summarize_parts(reader(bodies, chunk_size), keys, "p/"))
+        assert from_parts == summarize(rows, "p/")
     line = json.dumps({"key": 'a","url":"b', "size": 3, "last_modified": "t", "url": "https://x"}).encode()
     assert line_fields(line) == ('a","url":"b', 3, "t")
 
 
-def test_summarizing_stops_between_parts_when_time_runs_out() -> None:
-    bodies = {f"part-{n}": json.dumps({"key": f"p/a/{n}.pdf", "size": 1, "url": "u"}).encode() for n in range(20)}
-    asked: list[str] = []
-
-    async def read(key: str) -> bytes:
-        asked.append(key)
-        return bodies[key]
-
-    calls = iter(range(100))
-    # Out of time at the third check: two parts summed, the rest never read past the read-ahead.
-    assert asyncio.run(summarize_parts(read, sorted(bodies), "p/", out_of_time=lambda: next(calls) >= 2)) is None
-    assert len(asked) <= 2 + 4 + 1 < len(bodies)  # summed, read ahead, one more at most
-    assert asyncio.run(summarize_parts(read, sorted(bodies), "p/", out_of_time=lambda: False)) is not None
-
-
 def test_the_summary_gets_half_the_time_and_leaves_the_reserve() -> None:
-    from s3fanout.merge_index import SUMMARY_RESERVE_MS, summary_deadline
+    from s3fanout.merge_index import SUMMARY_RESERVE_MS, summary_budget_ms
 
-    left = [300_000]
-    out_of_time = summary_deadline(lambda: left[0])
-    assert not out_of_time()
-    left[0] = 150_001
-    assert not out_of_time()
-    left[0] = 149_999
-    assert out_of_time()
-    left = [40_000]
-    out_of_time = summary_deadline(lambda: left[0])
-    assert not out_of_time()
-    left[0] = SUMMARY_RESERVE_MS - 1
-    assert out_of_time()
-    assert not summary_deadline(None)()
+    assert summary_budget_ms(lambda: 300_000) == 150_000
+    assert summary_budget_ms(lambda: 40_000) == 40_000 - SUMMARY_RESERVE_MS
+    assert summary_budget_ms(lambda: 20_000) == 20_000 - SUMMARY_RESERVE_MS < 0  # none at all
+    assert summary_budget_ms(None) is None
+
+
+def reader(bodies: dict[str, bytes], chunk_size: int | None = None, asked: list[str] | None = None) -> Any:
+    """``read(key, chunk_size)`` over in-memory parts (a missing key: no lines)."""
+
+    async def read(key: str, size: int) -> AsyncGenerator[bytes]:
+        if asked is not None:
+            asked.append(key)
+        body = bodies.get(key, b"")
+        step = chunk_size or size
+        for start in range(0, len(body), step):
+            await asyncio.sleep(0)
+            yield body[start : start + step]
+
+    return read
+
+
+def part_lines(*keys: str) -> bytes:
+    return b"".join(json.dumps({"key": k, "size": 1, "last_modified": "t", "url": "u"}).encode() + b"\n" for k in keys)
+
+
+GOOD = {
+    "part-0": part_lines("p/a/1.pdf", "p/a/2.pdf"),
+    "part-1": part_lines("p/b/1.pdf"),
+    "part-2": part_lines("p/c.pdf"),
+}
+
+
+@pytest.mark.parametrize(
+    ("part1", "reason"),
+    [
+        (b'{"key": "p/b/1.pdf", "size": 1\n', "line 1: JSONDecodeError"),
+        (part_lines("p/b/1.pdf") + b'{"size": 1}\n', "line 2: KeyError"),
+        (b'{"key": "p/b/1.pdf", "size": "x"}\n', "line 1: ValueError"),
+        (part_lines("p/a/0.pdf"), 'line 1: ValueError("keys must come in key order'),
+        (b"x" * 3_000_000, "line 1 is longer than"),
+    ],
+)
+def test_a_malformed_part_fails_the_summary_naming_it(part1: bytes, reason: str) -> None:
+    bodies = {**GOOD, "part-1": part1}
+    with pytest.raises(SummaryFailed) as failed:
+        asyncio.run(summarize_parts(reader(bodies, 1 << 18), sorted(bodies), "p/"))
+    assert failed.value.part_key == "part-1"
+    assert failed.value.reason.startswith(reason), failed.value.reason
+
+
+def test_a_part_with_other_than_its_count_of_lines_fails_the_summary() -> None:
+    keys = sorted(GOOD)
+    assert asyncio.run(summarize_parts(reader(GOOD), keys, "p/", counts=[2, 1, 1])) is not None
+    # A part missing (no lines) where its summary counts some: the summary would be short.
+    with pytest.raises(SummaryFailed, match="part-1: 0 lines where the part's summary counts 1"):
+        asyncio.run(summarize_parts(reader({**GOOD, "part-1": b""}), keys, "p/", counts=[2, 1, 1]))
+    # A part never written because its unit was empty has none.
+    assert asyncio.run(summarize_parts(reader({**GOOD, "part-1": b""}), keys, "p/", counts=[2, 0, 1])) is not None
+
+
+@pytest.mark.timeout(20)
+def test_a_read_that_fails_fails_the_summary_and_no_read_is_left_running() -> None:
+    closed: list[str] = []
+
+    async def read(key: str, _size: int) -> AsyncGenerator[bytes]:
+        try:
+            yield GOOD[key]
+            if key == "part-1":
+                raise OSError("connection reset")
+            if key == "part-2":
+                await asyncio.sleep(3600)  # stalls, read ahead
+        finally:
+            closed.append(key)
+
+    async def main() -> None:
+        with pytest.raises(SummaryFailed, match="part-1: read failed: OSError"):
+            await summarize_parts(read, sorted(GOOD), "p/")
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    asyncio.run(main())
+    assert sorted(closed) == sorted(GOOD)
+
+
+@pytest.mark.timeout(20)
+def test_cancelled_mid_read_it_cancels_and_awaits_every_read() -> None:
+    """The caller's deadline (asyncio.timeout) cancels the summary mid-read: every read is
+    closed and awaited, none left pending, and the cancellation is not swallowed."""
+    bodies = {f"part-{n:02d}": part_lines(f"p/{n:02d}.pdf") for n in range(20)}
+    asked: list[str] = []
+    closed: list[str] = []
+
+    async def read(key: str, _size: int) -> AsyncGenerator[bytes]:
+        asked.append(key)
+        try:
+            yield bodies[key]
+            if key == "part-02":
+                await asyncio.sleep(3600)  # a read that stalls
+        finally:
+            closed.append(key)
+
+    async def main() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await summarize_parts(read, sorted(bodies), "p/")
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    asyncio.run(main())
+    assert len(asked) <= 3 + 4 < len(bodies)  # summed, being read, read ahead
+    assert sorted(closed) == sorted(asked)

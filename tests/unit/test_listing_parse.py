@@ -296,6 +296,20 @@ def test_url_decoded_is_botocores_decoding_key_by_key(keys: list[str]) -> None:
     assert botocore_overrides.url_decoded(keys) == [unquote_str(key) for key in keys]
 
 
+# Pieces of S3's URL-encoded keys (ASCII): escapes valid, lowercase, split, lone and bad.
+_ASCII_PIECES = st.sampled_from(
+    [*"%+\\\n aZ09fFgG/-\x7f", "%C3%A9", "%e6%96%87", "%F0%9F%93%84", "%C3", "%zz", "%4", "%20", "%2B", "%5C", "%25"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(keys=st.lists(st.lists(_ASCII_PIECES, max_size=30).map("".join), max_size=30))
+def test_url_decoded_of_ascii_pages_is_botocores(keys: list[str]) -> None:
+    """S3's URL-encoded pages are ASCII: the C path (escape_decode) decodes them exactly as
+    unquote_str - valid, lowercase, split and lone escapes, + and backslashes included."""
+    assert botocore_overrides.url_decoded(keys) == [unquote_str(key) for key in keys]
+
+
 def test_a_probe_page_botocore_parses_still_gives_its_keys() -> None:
     body = listing_xml(["a"], url=True).replace(b"<Key>a</Key>", b"<Key><![CDATA[a]]></Key>")
     parsed, raw = keys_only_parse(body)

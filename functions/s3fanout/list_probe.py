@@ -184,7 +184,8 @@ def read_page(body: bytes) -> ProbePage:
         raise _Unsure("not UTF-8") from exc
     declaration = rest.find("?>") + 2 if rest.startswith("<?xml") else 0
     root = rest.find("<", declaration)
-    if declaration == 1 or not rest.startswith(_ROOT, root) or not rest.rstrip().endswith(_END):
+    opened = rest.startswith(_ROOT + ">", root) or rest.startswith(_ROOT + " ", root)
+    if declaration == 1 or not opened or not rest.rstrip().endswith(_END):
         raise _Unsure("not one ListBucketResult")
     if "<Error>" in rest or "<Contents" in rest or "<Key>" in rest or "<Key/>" in rest or "<Key " in rest:
         raise _Unsure("an error, or keys outside the Contents run")
@@ -292,7 +293,13 @@ def _proxied(client: S3Client, url: str) -> bool:
 
 @asynccontextmanager
 async def lean_prober(
-    client: S3Client, bucket: str, prefix: str, *, concurrency: int, stats: dict[str, int] | None = None
+    client: S3Client,
+    bucket: str,
+    prefix: str,
+    *,
+    concurrency: int,
+    stats: dict[str, int] | None = None,
+    max_fallbacks: int = MAX_FALLBACKS,
 ) -> AsyncIterator[Probe]:
     """``probe(start_after, max_keys) -> ProbePage`` for planning ``bucket``/``prefix``:
     lean when its signer is proven for ``client``, else ``probe_page`` on ``client``.
@@ -314,6 +321,7 @@ async def lean_prober(
         fallback,
         credentials=client_credentials(client),
         concurrency=concurrency,
+        max_fallbacks=max_fallbacks,
         timeout=aiohttp.ClientTimeout(total=read_timeout + connect_timeout, sock_connect=connect_timeout),
     )
     try:

@@ -115,12 +115,7 @@ def _contents_run(body: bytes) -> tuple[str, int, int, str, int] | None:
     end = text.rfind(_CLOSE) + len(_CLOSE)
     region = text[start:end]
     count = region.count(_OPEN)
-    if (
-        region.count(_CLOSE) != count
-        or region.count(_CLOSE + _OPEN) != count - 1
-        or ("?" in region and "<?" in region)
-        or "/>" in region  # a self-closing element: leave it to the real parser
-    ):
+    if region.count(_CLOSE) != count or region.count(_CLOSE + _OPEN) != count - 1 or ("?" in region and "<?" in region):
         return None
     return text, start, end, region, count
 
@@ -137,7 +132,7 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
     them), Contents not contiguous, or an object without exactly one Key and one Size.
     """
     cut = _contents_run(body)
-    if cut is None:
+    if cut is None or "/>" in cut[3]:  # a self-closing element: leave it to the real parser
         return None
     text, start, end, region, count = cut
     keys = _KEY.findall(region)
@@ -171,7 +166,9 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
 
 def split_keys(body: bytes) -> tuple[bytes, list[str]] | None:
     """Like :func:`split_list_objects_v2`, the Keys only (XML entities decoded, URL
-    encoding not), on the same conditions."""
+    encoding not), on the same conditions but one: self-closing elements (``<ETag/>``) do
+    not matter to the keys - and a ``<Key/>`` leaves its object without a ``<Key>``, which
+    the count of keys catches. (That search is a fifth of a 1,000-key page's split.)"""
     cut = _contents_run(body)
     if cut is None:
         return None
@@ -185,19 +182,20 @@ def split_keys(body: bytes) -> tuple[bytes, list[str]] | None:
         return None
 
 
-# A % that does not start an escape (unquote leaves it as it is).
-_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
 def _unquote_plus(text: str) -> str:
     """``unquote_str`` (urllib's ``unquote_plus``), in C for the usual S3 page: ASCII text
-    (UTF-8 escaped, as S3 sends it) without backslashes whose every % starts an escape -
-    then ``%XX`` -> ``\\xXX`` is exactly what ``codecs.escape_decode`` decodes, and the bytes
-    decode as unquote decodes them (UTF-8, errors replaced). Anything else: urllib's."""
-    if "%" not in text or not text.isascii() or "\\" in text or _LONE_PERCENT.search(text):
+    (UTF-8 escaped, as S3 sends it) without backslashes - then ``%XX`` -> ``\\xXX`` is
+    exactly what ``codecs.escape_decode`` decodes, and the bytes decode as unquote decodes
+    them (UTF-8, errors replaced). A % that starts no escape (unquote keeps it) makes an
+    invalid ``\\x`` escape_decode refuses: that page, and anything else, is urllib's."""
+    if "%" not in text or not text.isascii() or "\\" in text:
         return unquote_str(text)
     escaped = text.replace("+", " ").replace("%", "\\x").encode("ascii")
-    return codecs.escape_decode(escaped)[0].decode("utf-8", "replace")
+    try:
+        decoded = codecs.escape_decode(escaped)[0]
+    except ValueError:  # invalid \x escape: a lone %
+        return unquote_str(text)
+    return decoded.decode("utf-8", "replace")
 
 
 def url_decoded(keys: list[str]) -> list[str]:

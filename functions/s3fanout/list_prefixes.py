@@ -30,6 +30,7 @@ async def plan_units(
     min_unit: int = 5_000,
     stats: dict[str, int] | None = None,
     concurrency: int = PLANNING_CONCURRENCY,
+    region: str | None = None,
 ) -> list[WorkUnit]:
     """Key-range units of about equal size covering every key under the prefix.
 
@@ -39,6 +40,7 @@ async def plan_units(
     (s3.PLANNING_CLIENT_CONFIG); a smaller pool makes the rest wait for a connection. Probes
     go lean (s3fanout.list_probe: own signer, one raw GET each) where that is proven for
     ``client``, through ``client`` otherwise and whenever a lean one is not answered plainly.
+    ``region`` is the bucket's, if known (in another region than the client's: no lean probes).
     """
     planner = RangePlanner(
         request.prefix,
@@ -47,7 +49,9 @@ async def plan_units(
         slots=request.max_concurrency,
     )
     probes: dict[str, int] = {}
-    async with lean_prober(client, request.bucket, request.prefix, concurrency=concurrency, stats=probes) as probe:
+    async with lean_prober(
+        client, request.bucket, request.prefix, concurrency=concurrency, stats=probes, region=region
+    ) as probe:
         ranges = await plan_ranges(probe, planner, concurrency=concurrency)
     if stats is not None:
         stats.update(probes)
@@ -70,7 +74,7 @@ async def plan_run(
     """Plan ``request``'s units and write the plan, then the run record (in ``store``)."""
     region = await bucket_region(client, request.bucket, default=default_region)
     stats: dict[str, int] = {}
-    units = await plan_units(client, request, min_unit=min_unit, stats=stats)
+    units = await plan_units(client, request, min_unit=min_unit, stats=stats, region=region)
     record = RunRecord.of(
         request,
         run_id,

@@ -300,15 +300,25 @@ async def lean_prober(
     concurrency: int,
     stats: dict[str, int] | None = None,
     max_fallbacks: int = MAX_FALLBACKS,
+    region: str | None = None,
 ) -> AsyncIterator[Probe]:
     """``probe(start_after, max_keys) -> ProbePage`` for planning ``bucket``/``prefix``:
     lean when its signer is proven for ``client``, else ``probe_page`` on ``client``.
-    ``stats`` (if given) receives how many probes went lean and how many fell back."""
+    ``stats`` (if given) receives how many probes went lean and how many fell back.
+
+    ``region``: the bucket's, if known. The lean probe signs for the client's region; a
+    bucket in another one would refuse every lean probe (aiobotocore follows S3's redirect
+    and remembers the region), so it is planned through ``client`` alone.
+    """
 
     async def fallback(start_after: str | None, max_keys: int) -> ProbePage:
         return await probe_page(client, bucket, prefix, start_after, max_keys=max_keys)
 
     config = client.meta.config
+    if region is not None and region != client.meta.region_name:
+        log.debug("lean probe off: bucket %s is in %s, the client in %s", bucket, region, client.meta.region_name)
+        yield fallback
+        return
     signer = await list_signer_for(client, bucket, prefix)
     if signer is None or _proxied(client, signer.url):
         yield fallback

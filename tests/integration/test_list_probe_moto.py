@@ -284,3 +284,19 @@ def test_seeded_random_keys_match_probe_page(s3: Any, bucket: str, moto_endpoint
     assert lean == botocore
     assert sum(len(page.keys) for page in lean) > 5000
     assert stats["lean_fallbacks"] == 0
+
+
+def test_a_bucket_in_another_region_is_planned_through_the_client(s3: Any, bucket: str, moto_endpoint: str) -> None:
+    """The lean probe signs for the client's region: for a bucket elsewhere it stays off."""
+    put_keys(s3, bucket, ["a", "b"])
+
+    async def kinds() -> list[bool]:
+        async with _client(moto_endpoint) as client:
+            seen = []
+            for region in (None, "us-east-1", "eu-west-1"):
+                async with lean_prober(client, bucket, "", concurrency=2, region=region) as probe:
+                    seen.append(isinstance(getattr(probe, "__self__", None), LeanProbe))
+                    assert await probe(None, 5) == ProbePage(("a", "b"), False)
+            return seen
+
+    assert asyncio.run(kinds()) == [True, True, False]

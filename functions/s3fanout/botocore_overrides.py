@@ -23,6 +23,7 @@ the five fields and botocore's per-key decoding cost ~6 us.
 
 from __future__ import annotations
 
+import codecs
 import re
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -108,17 +109,13 @@ def _contents_run(body: bytes) -> tuple[str, int, int, str, int] | None:
     except UnicodeDecodeError:
         return None
     start = text.find(_OPEN)
-    if start < 0 or "<!" in text or "\r" in text:
+    # ("!" in / "?" in first: one-character searches cost a tenth of "<!" / "<?" on a page.)
+    if start < 0 or ("!" in text and "<!" in text) or "\r" in text:
         return None
     end = text.rfind(_CLOSE) + len(_CLOSE)
     region = text[start:end]
     count = region.count(_OPEN)
-    if (
-        region.count(_CLOSE) != count
-        or region.count(_CLOSE + _OPEN) != count - 1
-        or "<?" in region
-        or "/>" in region  # a self-closing element: leave it to the real parser
-    ):
+    if region.count(_CLOSE) != count or region.count(_CLOSE + _OPEN) != count - 1 or ("?" in region and "<?" in region):
         return None
     return text, start, end, region, count
 
@@ -135,7 +132,7 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
     them), Contents not contiguous, or an object without exactly one Key and one Size.
     """
     cut = _contents_run(body)
-    if cut is None:
+    if cut is None or "/>" in cut[3]:  # a self-closing element: leave it to the real parser
         return None
     text, start, end, region, count = cut
     keys = _KEY.findall(region)
@@ -169,7 +166,9 @@ def split_list_objects_v2(body: bytes) -> tuple[bytes, list[dict[str, Any]]] | N
 
 def split_keys(body: bytes) -> tuple[bytes, list[str]] | None:
     """Like :func:`split_list_objects_v2`, the Keys only (XML entities decoded, URL
-    encoding not), on the same conditions."""
+    encoding not), on the same conditions but one: self-closing elements (``<ETag/>``) do
+    not matter to the keys - and a ``<Key/>`` leaves its object without a ``<Key>``, which
+    the count of keys catches. (That search is a fifth of a 1,000-key page's split.)"""
     cut = _contents_run(body)
     if cut is None:
         return None
@@ -183,6 +182,22 @@ def split_keys(body: bytes) -> tuple[bytes, list[str]] | None:
         return None
 
 
+def _unquote_plus(text: str) -> str:
+    """``unquote_str`` (urllib's ``unquote_plus``), in C for the usual S3 page: ASCII text
+    (UTF-8 escaped, as S3 sends it) without backslashes - then ``%XX`` -> ``\\xXX`` is
+    exactly what ``codecs.escape_decode`` decodes, and the bytes decode as unquote decodes
+    them (UTF-8, errors replaced). A % that starts no escape (unquote keeps it) makes an
+    invalid ``\\x`` escape_decode refuses: that page, and anything else, is urllib's."""
+    if "%" not in text or not text.isascii() or "\\" in text:
+        return unquote_str(text)
+    escaped = text.replace("+", " ").replace("%", "\\x").encode("ascii")
+    try:
+        decoded = codecs.escape_decode(escaped)[0]
+    except ValueError:  # invalid \x escape: a lone %
+        return unquote_str(text)
+    return decoded.decode("utf-8", "replace")
+
+
 def url_decoded(keys: list[str]) -> list[str]:
     """``[unquote_str(key) for key in keys]`` (botocore's EncodingType=url decoding), in one
     call for the page: URL-encoded keys hold no line feed, and a decoded one holds one only
@@ -191,7 +206,7 @@ def url_decoded(keys: list[str]) -> list[str]:
     joined = "\n".join(keys)
     if joined.count("\n") != len(keys) - 1 or "%0a" in joined or "%0A" in joined:
         return [unquote_str(key) for key in keys]
-    return unquote_str(joined).split("\n") if keys else []
+    return _unquote_plus(joined).split("\n") if keys else []
 
 
 def _identity(value: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .listing import ProbePage, probe_page
+from .list_probe import lean_prober
 from .planner import RangePlanner
 from .probing import plan_ranges
 from .records import PlanResult, RunRecord, WorkUnit
@@ -30,26 +30,31 @@ async def plan_units(
     min_unit: int = 5_000,
     stats: dict[str, int] | None = None,
     concurrency: int = PLANNING_CONCURRENCY,
+    region: str | None = None,
 ) -> list[WorkUnit]:
     """Key-range units of about equal size covering every key under the prefix.
 
     Earlier runs' manifests (when they share the source bucket) are planned like any keys
     and skipped by BuildManifest. ``stats`` (if given) receives the number of probes and rounds.
     ``concurrency`` probes are in flight at once: ``client`` should pool as many connections
-    (s3.PLANNING_CLIENT_CONFIG); a smaller pool makes the rest wait for a connection.
+    (s3.PLANNING_CLIENT_CONFIG); a smaller pool makes the rest wait for a connection. Probes
+    go lean (s3fanout.list_probe: own signer, one raw GET each) where that is proven for
+    ``client``, through ``client`` otherwise and whenever a lean one is not answered plainly.
+    ``region`` is the bucket's, if known (in another region than the client's: no lean probes).
     """
-
-    async def probe(start_after: str | None, max_keys: int) -> ProbePage:
-        return await probe_page(client, request.bucket, request.prefix, start_after, max_keys=max_keys)
-
     planner = RangePlanner(
         request.prefix,
         target_units=UNITS_PER_SLOT * request.max_concurrency,
         min_unit=min_unit,
         slots=request.max_concurrency,
     )
-    ranges = await plan_ranges(probe, planner, concurrency=concurrency)
+    probes: dict[str, int] = {}
+    async with lean_prober(
+        client, request.bucket, request.prefix, concurrency=concurrency, stats=probes, region=region
+    ) as probe:
+        ranges = await plan_ranges(probe, planner, concurrency=concurrency)
     if stats is not None:
+        stats.update(probes)
         stats.update(probes=planner.probes, rounds=planner.rounds, units=len(ranges), queue_peak=planner.queue_peak)
     return [
         WorkUnit(
@@ -69,7 +74,7 @@ async def plan_run(
     """Plan ``request``'s units and write the plan, then the run record (in ``store``)."""
     region = await bucket_region(client, request.bucket, default=default_region)
     stats: dict[str, int] = {}
-    units = await plan_units(client, request, min_unit=min_unit, stats=stats)
+    units = await plan_units(client, request, min_unit=min_unit, stats=stats, region=region)
     record = RunRecord.of(
         request,
         run_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -294,6 +295,38 @@ def test_a_probe_gets_exactly_the_keys_botocore_gives(keys: list[str], truncated
 def test_url_decoded_is_botocores_decoding_key_by_key(keys: list[str]) -> None:
     """Whatever the text: line feeds, %0A, split UTF-8 sequences across keys."""
     assert botocore_overrides.url_decoded(keys) == [unquote_str(key) for key in keys]
+
+
+# Pieces of S3's URL-encoded keys (ASCII): escapes valid, lowercase, split, lone and bad.
+_ASCII_PIECES = st.sampled_from(
+    [*"%+\\\n aZ09fFgG/-\x7f", "%C3%A9", "%e6%96%87", "%F0%9F%93%84", "%C3", "%zz", "%4", "%20", "%2B", "%5C", "%25"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(keys=st.lists(st.lists(_ASCII_PIECES, max_size=30).map("".join), max_size=30))
+def test_url_decoded_of_ascii_pages_is_botocores(keys: list[str]) -> None:
+    """S3's URL-encoded pages are ASCII: the C path (escape_decode) decodes them exactly as
+    unquote_str - valid, lowercase, split and lone escapes, + and backslashes included."""
+    assert botocore_overrides.url_decoded(keys) == [unquote_str(key) for key in keys]
+
+
+@pytest.mark.parametrize(
+    ("element", "fast"),
+    [("<StorageClass/>", True), ("<ETag/>", True), ("<Owner/>", True), ("<Key/>", False)],
+)
+def test_a_probe_reads_keys_past_self_closing_elements_but_an_empty_key(element: str, fast: bool) -> None:
+    """Keys only: a self-closing element is no reason to leave the page to botocore unless
+    it is a Key (its object then has no <Key>...</Key>: the count of keys tells)."""
+    tag = element[1:-2].encode()
+    body = listing_xml(["a b", "c"], url=True).replace(b"</Contents>", b"<Owner><ID>1</ID></Owner></Contents>", 1)
+    body = re.sub(b"<" + tag + b">[^<]*(<ID>1</ID>)?</" + tag + b">", element.encode(), body, count=1)
+    assert element.encode() in body
+    assert split_list_objects_v2(body) is None  # (the full split leaves it to botocore)
+    _, raw = keys_only_parse(body)
+    assert (raw is not None) == fast
+    if fast:
+        assert raw == [o["Key"] for o in full_parse(body)["Contents"]] == ["a%20b", "c"]
 
 
 def test_a_probe_page_botocore_parses_still_gives_its_keys() -> None:

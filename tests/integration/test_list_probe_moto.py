@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 import uuid
 from typing import Any
@@ -23,7 +22,7 @@ from s3fanout.listing import ProbePage, probe_page
 from s3fanout.records import RunRequest
 from s3fanout.s3 import PLANNING_CLIENT_CONFIG, new_session
 from tests.support.s3_helpers import put_keys
-from tests.support.s3_proxy import DROP, EveryNth, ProxyRequest, Respond, S3Proxy, fast_retries
+from tests.support.s3_proxy import EveryNth, ProxyRequest, Respond, RotatingFaults, S3Proxy, fast_retries
 
 # Awkward keys moto stores and lists (it will not store NUL or CR).
 ODD = [
@@ -119,26 +118,6 @@ def test_a_presigned_list_url_lists_on_moto(s3: Any, bucket: str, moto_endpoint:
     # tests/unit/test_list_probe.py's part.)
 
 
-class _Faults:
-    """On ListObjectsV2 requests: 503 SlowDown, 500 InternalError, a dropped connection, in turn."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._turn = 0
-        self.injected = {"slowdown": 0, "internal": 0, "drop": 0}
-
-    def __call__(self, _request: ProxyRequest) -> Any:
-        with self._lock:
-            kind = ("slowdown", "internal", "drop")[self._turn % 3]
-            self._turn += 1
-            self.injected[kind] += 1
-        if kind == "slowdown":
-            return Respond.s3_error(503, "SlowDown", "Please reduce your request rate.")
-        if kind == "internal":
-            return Respond.s3_error(500, "InternalError", "We encountered an internal error.")
-        return DROP
-
-
 def _request(bucket: str, prefix: str = "") -> RunRequest:
     return RunRequest(bucket=bucket, prefix=prefix, suffix="", expires_in=900, max_concurrency=40)
 
@@ -163,7 +142,7 @@ def test_faults_fall_back_and_planning_is_unchanged(
     assert clean["lean_fallbacks"] == 0
 
     # One in three ListObjectsV2 requests fails: lean probes fall back, aiobotocore retries.
-    faults = _Faults()
+    faults = RotatingFaults()
     stats: dict[str, int] = {}
     with S3Proxy(moto_endpoint, rule=EveryNth(3, faults, when=lambda r: r.is_list_objects_v2)) as proxy:
         assert asyncio.run(_plan(proxy.url, _request(bucket), stats)) == planned
@@ -173,7 +152,7 @@ def test_faults_fall_back_and_planning_is_unchanged(
 
     # Probe by probe, lean past the fallback limit: every page is probe_page's.
     asks: list[tuple[str | None, int]] = [(None, 1000)] + [(k, 7 + i % 40) for i, k in enumerate(keys[::397])]
-    with S3Proxy(moto_endpoint, rule=EveryNth(3, _Faults(), when=lambda r: r.is_list_objects_v2)) as proxy:
+    with S3Proxy(moto_endpoint, rule=EveryNth(3, RotatingFaults(), when=lambda r: r.is_list_objects_v2)) as proxy:
         lean, _, stats = asyncio.run(_both(proxy.url, bucket, "docs/", asks, max_fallbacks=len(asks)))
         seen = proxy.seen
     _, botocore, _ = asyncio.run(_both(moto_endpoint, bucket, "docs/", asks))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import threading
 from collections.abc import Callable
@@ -17,26 +16,7 @@ from s3fanout.s3 import client_kwargs, new_session
 from tests.integration.test_manifest_keys import manifest_keys
 from tests.support.flow import run_handlers
 from tests.support.s3_helpers import put_keys
-from tests.support.s3_proxy import DROP, CutAfter, EveryNth, ProxyRequest, Respond, S3Proxy
-
-
-class _Faults:
-    """503 SlowDown, 500 InternalError, dropped connection - in turn."""
-
-    def __init__(self) -> None:
-        self._kinds = itertools.cycle(["slowdown", "internal", "drop"])
-        self._lock = threading.Lock()
-        self.injected: dict[str, int] = {"slowdown": 0, "internal": 0, "drop": 0}
-
-    def __call__(self, _request: Any) -> Any:
-        with self._lock:
-            kind = next(self._kinds)
-            self.injected[kind] += 1
-        if kind == "slowdown":
-            return Respond.s3_error(503, "SlowDown", "Please reduce your request rate.")
-        if kind == "internal":
-            return Respond.s3_error(500, "InternalError", "We encountered an internal error.")
-        return DROP
+from tests.support.s3_proxy import CutAfter, EveryNth, ProxyRequest, RotatingFaults, S3Proxy
 
 
 @pytest.mark.timeout(240)
@@ -46,7 +26,7 @@ def test_one_in_five_requests_failing_still_gives_exact_manifests(
     # Enough keys for several listing pages and, with 5 MiB parts, a multipart part upload.
     keys = [f"docs/{i:05d}-{'x' * 40}.pdf" for i in range(16_000)] + [f"misc/{i}.pdf" for i in range(30)]
     put_keys(s3, bucket, keys, body=b"x")
-    faults = _Faults()
+    faults = RotatingFaults()
     with S3Proxy(moto_endpoint, rule=EveryNth(5, faults)) as proxy:
         monkeypatch.setenv("S3_ENDPOINT_URL", proxy.url)
         monkeypatch.setenv("PART_SIZE_BYTES", str(5 * 1024 * 1024))

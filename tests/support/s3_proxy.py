@@ -354,6 +354,29 @@ class EveryNth:
         return self._action(request) if hit else FORWARD
 
 
+class RotatingFaults:
+    """A rule: 503 SlowDown, 500 InternalError, a dropped connection - in turn, on every
+    request it is asked about (wrap it in :class:`EveryNth` for some); ``injected`` counts each."""
+
+    KINDS: Final = ("slowdown", "internal", "drop")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turn = 0
+        self.injected: dict[str, int] = dict.fromkeys(self.KINDS, 0)
+
+    def __call__(self, _request: Any) -> Any:
+        with self._lock:
+            kind = self.KINDS[self._turn % len(self.KINDS)]
+            self._turn += 1
+            self.injected[kind] += 1
+        if kind == "slowdown":
+            return Respond.s3_error(503, "SlowDown", "Please reduce your request rate.")
+        if kind == "internal":
+            return Respond.s3_error(500, "InternalError", "We encountered an internal error.")
+        return DROP
+
+
 def fast_retries(monkeypatch: Any, delay: float = 0.01) -> None:
     """Keep botocore's retries (same attempts, same retryable errors) but not its back-off.
 

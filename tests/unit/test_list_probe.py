@@ -18,32 +18,17 @@ from s3fanout.list_probe import CHECKS, list_params, list_query, list_signer_fro
 from s3fanout.listing import ProbePage
 from s3fanout.s3 import PLANNING_CLIENT_CONFIG, new_session
 from s3fanout.sigv4 import FrozenCredentials, SigV4QuerySigner
+from tests.unit.conftest import FROZEN, FROZEN_EPOCH
 from tests.unit.test_listing_parse import full_parse, keys_only_parse, listing_xml
 from tests.unit.test_sigv4 import (
     ENDPOINTS,
-    FROZEN,
-    FROZEN_EPOCH,
     ODD_KEYS,
     STATIC,
     TEMPORARY,
     botocore_client,
 )
 
-pytestmark = pytest.mark.usefixtures("_pure_python_botocore")
-
-
-@pytest.fixture
-def _pure_python_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOTO_DISABLE_CRT", "true")
-
-
-@pytest.fixture
-def frozen_botocore(monkeypatch: pytest.MonkeyPatch) -> list[dt.datetime]:
-    import botocore.auth
-
-    now = [FROZEN]
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: now[0])
-    return now
+pytestmark = pytest.mark.usefixtures("pure_python_botocore")
 
 
 Request = tuple[str, str | None, int]

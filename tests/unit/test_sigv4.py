@@ -17,9 +17,7 @@ from hypothesis import strategies as st
 from s3fanout import presign, sigv4
 from s3fanout.presign import BotocoreUrlSigner, new_url_signer
 from s3fanout.sigv4 import FrozenCredentials, SigV4GetSigner
-
-FROZEN = dt.datetime(2024, 2, 29, 23, 59, 58)  # noqa: DTZ001 - naive UTC, like botocore's get_current_datetime
-FROZEN_EPOCH = int(FROZEN.replace(tzinfo=dt.UTC).timestamp())
+from tests.unit.conftest import FROZEN, FROZEN_EPOCH
 
 ODD_KEYS = [
     "x",
@@ -67,17 +65,7 @@ ENDPOINTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _pure_python_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOTO_DISABLE_CRT", "true")
-
-
-@pytest.fixture
-def frozen_botocore(monkeypatch: pytest.MonkeyPatch) -> list[dt.datetime]:
-    """botocore signs at now[0]."""
-    now = [FROZEN]
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: now[0])
-    return now
+pytestmark = pytest.mark.usefixtures("pure_python_botocore")
 
 
 def botocore_client(region: str, endpoint_url: str | None, creds: FrozenCredentials) -> Any:

@@ -816,8 +816,11 @@ def test_a_search_over_every_part_streams_with_progress_and_can_be_stopped(
     print(f"100k objects: search over all parts {search_s:.2f} s")
 
     # A search stopped half-way says so, and keeps what it found.
-    # (on a slow network, so that it is still running when asked to stop)
+    # (on a slow network, so that it is still running when asked to stop; with the HTTP
+    # cache off, or the parts the first search fetched come back unthrottled and a busy
+    # machine saw the search end between the Stop button showing and the click)
     page.driver.execute_cdp_cmd("Network.enable", {})
+    page.driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
     page.driver.execute_cdp_cmd(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 200, "downloadThroughput": 1_000_000, "uploadThroughput": -1},
@@ -833,6 +836,7 @@ def test_a_search_over_every_part_streams_with_progress_and_can_be_stopped(
     finally:
         unthrottled = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
         page.driver.execute_cdp_cmd("Network.emulateNetworkConditions", unthrottled)
+        page.driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
 
 
 def test_a_part_that_cannot_be_read_is_named_once_and_retried_only_when_asked(

@@ -442,6 +442,8 @@ def main() -> None:
         "--worker", nargs=4, metavar=("ENDPOINT", "SPACE", "MAXCONCURRENCY", "MODEL"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
+    if args.listing_cost is not None and args.listing_cost <= 0:
+        parser.error(f"--listing-cost must be a positive number of buckets, not {args.listing_cost}")
     if args.timeout <= 0:
         parser.error(f"--timeout must be positive, not {args.timeout}")
     if args.listing_cost:

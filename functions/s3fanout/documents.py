@@ -47,6 +47,14 @@ BODY_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+async def _before_next_attempt(attempt: int, exc: Exception, bucket: str) -> None:
+    """A body broke on ``attempt``: wait (full jitter) before the next, or, on the last,
+    raise its error as a GetObject failure."""
+    if attempt == BODY_ATTEMPTS:
+        raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
+    await asyncio.sleep(random.uniform(0, min(0.1 * 2**attempt, BODY_RETRY_MAX_DELAY)))  # noqa: S311
+
+
 async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:
     """A JSON document, or None if the key does not exist."""
     data = await get_body(client, bucket, key)
@@ -66,9 +74,7 @@ async def get_body(client: S3Client, bucket: str, key: str) -> bytes | None:
             async with response["Body"] as body:
                 data: bytes = await body.read()
         except BODY_ERRORS as exc:
-            if attempt == BODY_ATTEMPTS:
-                raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
-            await asyncio.sleep(random.uniform(0, min(0.1 * 2**attempt, BODY_RETRY_MAX_DELAY)))  # noqa: S311
+            await _before_next_attempt(attempt, exc, bucket)
             continue
         return data
     raise AssertionError  # unreachable: the last attempt returns or raises
@@ -104,8 +110,6 @@ async def stream_body(client: S3Client, bucket: str, key: str, chunk_size: int) 
                     given += len(chunk)
                     yield chunk
         except BODY_ERRORS as exc:
-            if attempt == BODY_ATTEMPTS:
-                raise translate_client_error(exc, bucket=bucket, operation="GetObject") from exc
-            await asyncio.sleep(random.uniform(0, min(0.1 * 2**attempt, BODY_RETRY_MAX_DELAY)))  # noqa: S311
+            await _before_next_attempt(attempt, exc, bucket)
             continue
         return

@@ -126,6 +126,9 @@ class KeyScale:
             weights[j] = weights[j + 1] * len(alphabets[j + 1])
         self.weights = weights
         self.top = weights[0] * len(alphabets[0]) - 1 if alphabets else 0
+        # The planner values the same pages' ends every round; the scale outlives rounds
+        # that teach it no new character.
+        self._values: dict[str, int] = {}
 
     @classmethod
     def learn(cls, stem: str, keys: list[str]) -> KeyScale:
@@ -157,6 +160,12 @@ class KeyScale:
     def value(self, point: str | None) -> int:
         if point is None:
             return 0
+        total = self._values.get(point)
+        if total is None:
+            total = self._values[point] = self._value(point)
+        return total
+
+    def _value(self, point: str) -> int:
         head = point[: len(self.stem)]
         if head != self.stem:
             return 0 if head < self.stem else self.top
@@ -190,13 +199,24 @@ class KeyScale:
 
 def observe(sets: list[set[str]], stem: str, keys: list[str] | tuple[str, ...]) -> None:
     """Add the characters each key uses at each position past ``stem`` to ``sets``."""
+    # Column by column, keys of one length at a time (a page's keys mostly share one):
+    # set.update on a column runs in C, where a character at a time did not.
+    by_length: dict[int, list[str]] = {}
+    start = len(stem)
     for key in keys:
-        tail = key[len(stem) : len(stem) + MAX_POSITIONS]
-        while len(sets) < len(tail) + 1:
+        tail = key[start : start + MAX_POSITIONS]
+        by_length.setdefault(len(tail), []).append(tail)
+    for length, tails in by_length.items():
+        while len(sets) < length + 1:
             sets.append(set())
-        for j, char in enumerate(tail):
-            sets[j].add(char)
-        sets[len(tail)].add("")  # the key ends here
+        for j, column in enumerate(zip(*tails, strict=True)):  # (one length)
+            sets[j].update(column)
+        sets[length].add("")  # the key ends here
+
+
+def _learned(sets: list[set[str]]) -> int:
+    """How much ``sets`` holds: observing only ever adds, so a change means a new character."""
+    return sum(map(len, sets)) + len(sets)
 
 
 def _looks_hex(chars: set[str]) -> bool:
@@ -280,9 +300,11 @@ class RangePlanner:
 
     def _learn(self, keys: tuple[str, ...]) -> None:
         if keys:
+            learned = _learned(self._positions)
             observe(self._positions, self.prefix, keys[::_LEARN_STRIDE])
             observe(self._positions, self.prefix, keys[-1:])
-            self._scale = None
+            if _learned(self._positions) != learned:
+                self._scale = None
 
     @property
     def scale(self) -> KeyScale:

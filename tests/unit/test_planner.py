@@ -18,7 +18,17 @@ from hypothesis import strategies as st
 from bench.keyspace import FOLDERS, SHAPES, shaped_keys
 from s3fanout.inputs import parse_build_request
 from s3fanout.listing import ProbePage
-from s3fanout.planner import LIST_FIRST_PAGES, MAX_ESTIMATE, SEEN_FACTOR, KeyRange, KeyScale, RangePlanner
+from s3fanout.planner import (
+    LIST_FIRST_PAGES,
+    MAX_ESTIMATE,
+    MAX_POSITIONS,
+    SEEN_FACTOR,
+    KeyRange,
+    KeyScale,
+    RangePlanner,
+    Sample,
+    observe,
+)
 from s3fanout.probing import plan_ranges
 from s3fanout.records import WorkUnit
 
@@ -129,6 +139,34 @@ def test_the_scale_is_monotone_on_any_strings(learned: list[str], strings: list[
     values = [scale.value(k) for k in ordered]
     assert values == sorted(values)
     assert all(0 <= v <= scale.top for v in values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(key_text, max_size=40), st.lists(key_text, max_size=40))
+def test_observing_keys_learns_each_character_at_its_position(first: list[str], second: list[str]) -> None:
+    """``observe`` (column by column) against the definition, one character at a time."""
+    expected: list[set[str]] = []
+    for key in [f"s/{k}" for k in first + second]:
+        tail = key[2 : 2 + MAX_POSITIONS]
+        expected.extend(set() for _ in range(len(tail) + 1 - len(expected)))
+        for j, char in enumerate(tail):
+            expected[j].add(char)
+        expected[len(tail)].add("")
+    learned: list[set[str]] = []
+    observe(learned, "s/", [f"s/{k}" for k in first])
+    observe(learned, "s/", [f"s/{k}" for k in second])
+    assert learned == expected
+
+
+def test_the_scale_is_kept_while_pages_teach_no_new_character() -> None:
+    planner = RangePlanner("d/", target_units=4)
+    planner.record(Sample(None, ("d/00", "d/11"), True))
+    scale = planner.scale
+    planner.record(Sample("d/00", ("d/01", "d/10"), True))  # characters seen, where seen
+    assert planner.scale is scale
+    planner.record(Sample("d/10", ("d/1x",), False))  # a new character: a new scale
+    assert planner.scale is not scale
+    assert "x" in planner.scale.alphabets[1]
 
 
 def test_the_scale_reads_back_the_strings_it_knows() -> None:

@@ -11,6 +11,10 @@ time: planning + the Map's schedule (units in plan order, each to the earliest-f
 MaxConcurrency slots, one page after the other, under the same model and rate cap).
 Planning is modelled too, so that a busy machine does not blur it: its round trips under
 the model (waves of concurrent probes, ``plan_round_trips``) plus its CPU time.
+A second modelled wall (``modelled_wall_spread_s``) adds what BuildManifest does at run
+time with a unit far bigger than planned: it stops, plans the rest with the same planner
+(run here in-process, probes answered by bisect) and builds it in pieces at once
+(:func:`build`, :func:`schedule_spread`).
 Ideal: the pages a listing needs spread over MaxConcurrency slots, or over the rate cap,
 whichever is slower. Every case also gets what a run costs per million objects
 (:func:`cost`), next to the floor set by its LIST requests alone. Prints a table; the last
@@ -31,6 +35,7 @@ import argparse
 import asyncio
 import bisect
 import heapq
+import itertools
 import json
 import math
 import os
@@ -39,12 +44,14 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench.keyspace import _bounds, check_cover, count_range, space, unit_intervals
 from bench.processes import BenchError, background, entry, run
 
 PAGE = 1000
@@ -132,6 +139,177 @@ def schedule(sizes: list[int], slots: int, model: Model) -> float:
         start = max(ready, next_start)
         next_start = start + gap
         heapq.heappush(free, (start + model.page_s(keys), slot))
+    return end
+
+
+# -- run-time spreading (s3fanout.build_manifest) ------------------------------------------
+# A unit's Map slot at run time, op by op: ("list", keys) one listing page; ("wave", sizes)
+# concurrent probes of the pieces' planning, keys per page; ("pieces", sizes) the pieces
+# built at once (an INLINE Map), the slot held until the last one is listed.
+Op = tuple[str, Any]
+
+
+def page_sizes(size: int) -> list[int]:
+    """Keys per listing page of ``size`` keys, in listing order (at least one LIST)."""
+    return [PAGE] * (size // PAGE) + ([size % PAGE] if size % PAGE or not size else [])
+
+
+def probe_sample(keys: Sequence[str], prefix: str, point: str | None, max_keys: int) -> Any:
+    """What ``s3fanout.listing.probe_page`` answers: the first ``max_keys`` keys under
+    ``prefix`` after ``point`` (not stopped at a unit's end: S3 does not know it)."""
+    from s3fanout.planner import Sample
+
+    low, high = _bounds(keys, prefix, point, None)
+    stop = min(low + max_keys, high)
+    return Sample(point, tuple(keys[low:stop]), low < stop < high)
+
+
+@dataclass
+class Build:
+    """How BuildManifest builds one planned unit (``build``): its slot's ops, and the
+    pieces it spread into ([] if it did not) with their key counts."""
+
+    ops: list[Op]
+    pieces: list[Any] = field(default_factory=list)  # s3fanout.planner.KeyRange
+    piece_sizes: list[int] = field(default_factory=list)
+    probes: int = 0
+    # The last key listed before the pieces were planned (they cover the unit's keys after it).
+    spread_after: str | None = None
+
+
+def build(
+    keys: Sequence[str],
+    prefix: str,
+    start_after: str | None,
+    end_key: str | None,
+    *,
+    estimate: int | None,
+    min_unit: int,
+) -> Build:
+    """The oversize policy of ``s3fanout.build_manifest`` on an exact key space: a unit
+    that has listed ``oversized_at`` keys (OVERSIZE_FACTOR x max(estimate, min_unit),
+    rounded up to the listing's batches) while more follow stops, plans the rest of its range with the
+    RangePlanner ``plan_pieces`` builds (probes answered here by bisect, its rounds in
+    waves of PROBE_CONCURRENCY), and builds those pieces at once - or, planned as one
+    piece, lists on in its next segment (which may stop and spread again). Pieces never
+    spread. A unit that never stops is listed as :func:`schedule` lists it."""
+    from s3fanout.build_manifest import MAX_PIECES, OVERSIZE_FACTOR
+    from s3fanout.listing import BATCH
+    from s3fanout.planner import RangePlanner
+    from s3fanout.probing import PROBE_CONCURRENCY
+
+    low, high = _bounds(keys, prefix, start_after, end_key)
+    if estimate is None:  # an older planner's unit, or a hand-made one: never spreads
+        return Build([("list", k) for k in page_sizes(high - low)[::-1]])
+    piece_size = max(estimate, min_unit)
+    # PartWriter checks between batches of BATCH keys: it stops once it has listed this many.
+    stop_at = math.ceil(OVERSIZE_FACTOR * piece_size / BATCH) * BATCH
+    if high - low <= stop_at:
+        # Never stops: in schedule()'s page order, so that a plan where no unit spreads
+        # models exactly as schedule() does.
+        return Build([("list", k) for k in page_sizes(high - low)[::-1]])
+    result = Build([])
+    position = low
+    while high - position > stop_at:
+        # PartWriter stops when the batch after its stop_at-th key arrives: the segment's
+        # pages up to the one holding that key - one more page when the stop falls on a
+        # page's end (S3 answers full pages; a page's keys past the unit are not counted,
+        # as schedule() counts none).
+        result.ops += [("list", min(PAGE, high - position - i)) for i in range(0, stop_at + 1, PAGE)]
+        position += stop_at
+        last = keys[position - 1]
+        planner = RangePlanner(prefix, target_units=MAX_PIECES, start_after=last, end_key=end_key, min_unit=piece_size)
+        points = planner.initial()
+        while points:
+            answers = [probe_sample(keys, prefix, p, planner.page_size(p)) for p in points]
+            for sample in answers:
+                planner.record(sample)
+            sizes = sorted((len(s.keys) for s in answers), reverse=True)
+            result.ops += [("wave", sizes[w : w + PROBE_CONCURRENCY]) for w in range(0, len(sizes), PROBE_CONCURRENCY)]
+            points = planner.next_round()
+        result.probes += planner.probes
+        ranges = planner.ranges()
+        if len(ranges) > 1:
+            result.pieces = ranges
+            result.piece_sizes = [count_range(keys, prefix, r.start_after, r.end_key) for r in ranges]
+            result.spread_after = last
+            result.ops.append(("pieces", result.piece_sizes))
+            return result
+    result.ops += [("list", k) for k in page_sizes(high - position)]
+    return result
+
+
+@dataclass
+class _Fork:
+    """A unit's pieces: the sizes of those not started yet, how many are being listed, and
+    when the last one listed ended."""
+
+    waiting: deque[int]
+    last: float
+    running: int = 0
+
+
+def schedule_spread(units: list[list[Op]], slots: int, model: Model) -> float:
+    """:func:`schedule` with the run-time spreading: each unit's ops (:func:`build`) in
+    plan order on the earliest-free of ``slots``; a unit's pieces run at once, at most
+    MAX_PIECES (the INLINE Map's MaxConcurrency) at a time, each page after page, its slot
+    held until the last piece is listed. Every LIST - pages, probes, pieces' pages - starts
+    no faster than the rate cap allows (one queue, as in :func:`schedule`). Not modelled,
+    as :func:`schedule` models none: invocations, state transitions, the planner's CPU."""
+    from s3fanout.build_manifest import MAX_PIECES
+
+    gap = 1 / model.rate if model.rate else 0.0
+    # (ready time, worker): workers 0..slots-1 are the Map's slots (ties broken as in
+    # schedule()), the ones after them pieces.
+    ready_at = [(0.0, slot) for slot in range(slots)]
+    heapq.heapify(ready_at)
+    pending = deque(units)
+    work: dict[int, deque[Op]] = {}
+    owner: dict[int, int] = {}  # piece -> its slot
+    forks: dict[int, _Fork] = {}
+    next_start = 0.0
+    end = 0.0
+
+    ids = itertools.count(slots)
+
+    def start_piece(slot: int, at: float) -> None:
+        fork = forks[slot]
+        piece = next(ids)
+        work[piece] = deque(("list", k) for k in page_sizes(fork.waiting.popleft()))
+        owner[piece] = slot
+        fork.running += 1
+        heapq.heappush(ready_at, (at, piece))
+
+    while ready_at:
+        ready, worker = heapq.heappop(ready_at)
+        ops = work.get(worker)
+        if not ops:
+            work.pop(worker, None)
+            if worker in owner:  # a piece is listed: its place in the INLINE Map goes to the next
+                slot = owner.pop(worker)
+                fork = forks[slot]
+                fork.last = max(fork.last, ready)
+                fork.running -= 1
+                if fork.waiting:
+                    start_piece(slot, ready)
+                elif not fork.running:
+                    heapq.heappush(ready_at, (forks.pop(slot).last, slot))
+                continue
+            if not pending:
+                end = max(end, ready)
+                continue
+            ops = work[worker] = deque(pending.popleft())
+        kind, arg = ops.popleft()
+        if kind == "pieces":
+            forks[worker] = _Fork(deque(arg), ready)
+            for _ in range(min(len(arg), MAX_PIECES)):
+                start_piece(worker, ready)
+            continue
+        # A LIST ("list") or PROBE_CONCURRENCY of them at once ("wave"), the rate cap's gap apart.
+        sizes = [arg] if kind == "list" else arg
+        start = max(ready, next_start)
+        next_start = start + gap * len(sizes)
+        heapq.heappush(ready_at, (start + gap * (len(sizes) - 1) + model.page_s(max(sizes)), worker))
     return end
 
 
@@ -228,10 +406,10 @@ async def _plan(
 
 def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> dict[str, Any]:
     import s3fanout
-    from bench.keyspace import check_cover, count_range, space, unit_intervals
 
     prefix = PREFIX.get(bucket, "")
-    units, wall, cpu, waves = asyncio.run(_plan(endpoint, bucket, prefix, concurrency, MIN_UNIT.get(bucket, 5_000)))
+    min_unit = MIN_UNIT.get(bucket, 5_000)
+    units, wall, cpu, waves = asyncio.run(_plan(endpoint, bucket, prefix, concurrency, min_unit))
     stats = requests.get(f"{endpoint}/__stats", timeout=10).json()
     # Planning as the model has it, whatever else this machine runs: its round trips (waves
     # of concurrent probes, each as slow as its biggest page, no faster than the rate cap
@@ -240,7 +418,7 @@ def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> di
     capped = stats["list_requests"] / model.rate if model.rate else 0.0
     plan_model = round(max(trips, capped) + cpu, 3)
     keys = space(bucket)
-    runs, sizes, estimates = [], [], []
+    runs, sizes, estimates, builds = [], [], [], []
     for unit in units:
         # Only the fields every planner's WorkUnit has (newer ones add e.g. ``estimate``).
         u = _fields(unit)
@@ -251,6 +429,14 @@ def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> di
         )
         sizes.append(sum(stop - start for start, stop in runs[-1]))
         estimates.append(u.get("estimate"))
+        # A delimited unit (an older planner's) lists its folder's direct keys: never spreads.
+        delimited = u.get("delimited", False)
+        estimate = None if delimited else u.get("estimate")
+        builds.append(
+            build(keys, u["prefix"], u.get("start_after"), u.get("end_key"), estimate=estimate, min_unit=min_unit)
+        )
+        if delimited:
+            builds[-1].ops = [("list", k) for k in page_sizes(sizes[-1])[::-1]]
     total = count_range(keys, prefix, None, None)
     disjoint, covers = check_cover(keys, prefix, runs)
     mean = sum(sizes) / max(1, len(sizes))
@@ -278,6 +464,12 @@ def run_worker(endpoint: str, bucket: str, concurrency: int, model: Model) -> di
         "plan_round_trips": sum(waves),
         "plan_modelled_s": plan_model,
         "modelled_wall_s": round(plan_model + schedule(sizes, concurrency, model), 2),
+        # The same with BuildManifest's run-time spreading of units far bigger than planned.
+        "modelled_wall_spread_s": round(plan_model + schedule_spread([b.ops for b in builds], concurrency, model), 2),
+        "spread_units": sum(bool(b.pieces) for b in builds),
+        "spread_pieces": sum(len(b.pieces) for b in builds),
+        "spread_probes": sum(b.probes for b in builds),
+        "spread_max_piece": max((n for b in builds for n in b.piece_sizes), default=None),
         "ideal_s": round(ideal(total, concurrency, model), 2),
         "cost": cost(sizes, stats["list_requests"], plan_model, model),
         "estimate_max_error": round(max(errors), 3) if errors else None,
@@ -324,9 +516,26 @@ def print_row(r: dict[str, Any]) -> None:
         f" {r.get('plan_modelled_s', 0):>6.2f} s modelled"
         f"  {r['list_requests']:>5} LISTs ({r['listing_pages']:,} to list)  {r['units']:>5} units"
         f"  max {r['max_unit']:>9,} ({r['max_over_mean']}x mean)"
-        f"  modelled {r['modelled_wall_s']:>7.2f} s  ideal {r['ideal_s']:.2f} s  exact {r['exact_cover']}",
+        f"  modelled {r['modelled_wall_s']:>7.2f} s{_spread(r)}  ideal {r['ideal_s']:.2f} s  exact {r['exact_cover']}",
         flush=True,
     )
+
+
+def _spread(r: dict[str, Any]) -> str:
+    """The spread wall, when run-time spreading changes it (see LEGEND)."""
+    spread = r.get("modelled_wall_spread_s")
+    if spread is None or spread == r["modelled_wall_s"]:
+        return ""
+    pieces = f"{r['spread_units']} units in {r['spread_pieces']} pieces, max {r['spread_max_piece'] or 0:,}"
+    return f" (spread {spread:.2f} s: {pieces})"
+
+
+LEGEND = (
+    "  modelled: planning + the Map's schedule, each unit listed page after page by its slot;"
+    " spread (shown when it differs): the same with BuildManifest's run-time spreading - a unit that lists"
+    " 2 x max(estimate, MIN_UNIT_KEYS) keys while more follow plans its rest (waves of 32 probes) and lists it"
+    " in up to 40 pieces at once (rate cap kept)"
+)
 
 
 def select(names: list[str] | None, *, quick: bool, smoke: bool = False) -> list[str]:
@@ -374,6 +583,7 @@ def planning_figures(
     failed has ``status`` and ``error`` instead (see ``failures``)."""
     chosen = select(cases, quick=quick, smoke=smoke)
     by_model: dict[str, dict[str, Any]] = {}
+    print(LEGEND, flush=True)
     for name, model in MODELS.items():
         print(f"== planning, {name}: {model.request_s * 1000:.0f} ms per LIST + {model.per_key_s * 1e6:.0f} us per key"
               + (f", at most {model.rate:,.0f} LISTs/s" if model.rate else ""), flush=True)  # fmt: skip

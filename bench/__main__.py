@@ -254,6 +254,7 @@ def report(figures: dict[str, Any], results: Path, *, side: int, large: int, sta
                     "max_unit",
                     "max_over_mean",
                     "modelled_wall_s",
+                    "modelled_wall_spread_s",
                     "ideal_s",
                     "exact_cover",
                 )

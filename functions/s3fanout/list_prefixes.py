@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .list_probe import lean_prober
+from .list_probe import HttpSessions, lean_prober
 from .planner import RangePlanner
 from .probing import plan_ranges
 from .records import PlanResult, RunRecord, WorkUnit
@@ -31,6 +31,7 @@ async def plan_units(
     stats: dict[str, int] | None = None,
     concurrency: int = PLANNING_CONCURRENCY,
     region: str | None = None,
+    http_sessions: HttpSessions | None = None,
 ) -> list[WorkUnit]:
     """Key-range units of about equal size covering every key under the prefix.
 
@@ -41,6 +42,8 @@ async def plan_units(
     go lean (s3fanout.list_probe: own signer, one raw GET each) where that is proven for
     ``client``, through ``client`` otherwise and whenever a lean one is not answered plainly.
     ``region`` is the bucket's, if known (in another region than the client's: no lean probes).
+    ``http_sessions``: where the lean probes' aiohttp session comes from (s3fanout.runtime's,
+    kept per process); None: one of this run's own.
     """
     planner = RangePlanner(
         request.prefix,
@@ -50,7 +53,13 @@ async def plan_units(
     )
     probes: dict[str, int] = {}
     async with lean_prober(
-        client, request.bucket, request.prefix, concurrency=concurrency, stats=probes, region=region
+        client,
+        request.bucket,
+        request.prefix,
+        concurrency=concurrency,
+        stats=probes,
+        region=region,
+        http_sessions=http_sessions,
     ) as probe:
         ranges = await plan_ranges(probe, planner, concurrency=concurrency)
     if stats is not None:
@@ -69,12 +78,22 @@ async def plan_units(
 
 
 async def plan_run(
-    client: S3Client, request: RunRequest, run_id: str, store: RunStore, *, min_unit: int, default_region: str
+    client: S3Client,
+    request: RunRequest,
+    run_id: str,
+    store: RunStore,
+    *,
+    min_unit: int,
+    default_region: str,
+    http_sessions: HttpSessions | None = None,
 ) -> PlanResult:
-    """Plan ``request``'s units and write the plan, then the run record (in ``store``)."""
+    """Plan ``request``'s units and write the plan, then the run record (in ``store``).
+    ``http_sessions``: as :func:`plan_units`."""
     region = await bucket_region(client, request.bucket, default=default_region)
     stats: dict[str, int] = {}
-    units = await plan_units(client, request, min_unit=min_unit, stats=stats, region=region)
+    units = await plan_units(
+        client, request, min_unit=min_unit, stats=stats, region=region, http_sessions=http_sessions
+    )
     record = RunRecord.of(
         request,
         run_id,

@@ -16,6 +16,10 @@ The lean path is an optimisation only, never a new behaviour:
   through ``probe_page`` (aiobotocore: its retries, and the project's named errors), so
   failures, retries, permissions and NoSuchBucket behave exactly as before. After
   :data:`MAX_FALLBACKS` such fallbacks the lean path is left for the rest of the run.
+
+Its aiohttp session is the run's own unless the caller hands over a process-wide one
+(``http_sessions``: s3fanout.runtime keeps one per event loop, so a warm Lambda invocation
+reuses its connections instead of paying new TCP and TLS handshakes; the run does not close it).
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Probe = Callable[[str | None, int], Awaitable[ProbePage]]
+# ``(url, limit) -> session`` for lean probes to ``url`` with ``limit`` connections: one the
+# caller keeps (and closes), as :func:`new_http_session` would build it.
+HttpSessions = Callable[[str, int], Awaitable[aiohttp.ClientSession]]
 
 # The lifetime of a probe's URL: it is used the moment it is signed.
 EXPIRES_IN = 300
@@ -212,11 +219,28 @@ def _verifying_context(cafile: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
+def http_session_key(url: str, limit: int) -> tuple[ssl.SSLContext | bool, int]:
+    """What tells lean probe sessions apart: TLS (off for http, else the CA bundle's context,
+    one per bundle) and the connection limit. A session for one key serves any host."""
+    return (_ssl_context(url), limit)
+
+
+def new_http_session(url: str, limit: int) -> aiohttp.ClientSession:
+    """An aiohttp session for lean probes to ``url``: ``limit`` connections, TLS verified as
+    botocore would. No proxy (lean_prober leaves proxied clients alone), no cookies (botocore
+    keeps none), no timeout of its own: each probe carries its run's (a session may serve many)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, ssl=_ssl_context(url)),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
 class LeanProbe:
     """Planning's probes for one bucket and prefix (see the module's docstring).
 
     ``fallback`` answers a probe the lean path could not (``probe_page`` on the client).
-    One aiohttp session, ``concurrency`` connections; closed by :meth:`aclose`.
+    ``session``: a shared aiohttp session (left open by :meth:`aclose`), else its own with
+    ``concurrency`` connections (closed by :meth:`aclose`).
     """
 
     def __init__(
@@ -229,6 +253,7 @@ class LeanProbe:
         concurrency: int,
         timeout: aiohttp.ClientTimeout,
         max_fallbacks: int = MAX_FALLBACKS,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._signer = signer
         self._prefix = prefix
@@ -237,17 +262,15 @@ class LeanProbe:
         self._credentials = credentials if hasattr(credentials, "refresh_needed") else None
         self._next_check = time.monotonic() + CREDENTIALS_CHECK_SECONDS
         self._max_fallbacks = max_fallbacks
+        self._timeout = timeout
         self.lean = 0
         self.fallbacks = 0
-        # No proxy (lean_prober leaves proxied clients alone), no cookies (botocore keeps none).
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=concurrency, ssl=_ssl_context(signer.url)),
-            timeout=timeout,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self._owns_session = session is None
+        self._session = new_http_session(signer.url, concurrency) if session is None else session
 
     async def aclose(self) -> None:
-        await self._session.close()
+        if self._owns_session:
+            await self._session.close()
 
     async def _refresh_credentials(self) -> None:
         if self._credentials is None or time.monotonic() < self._next_check:
@@ -258,7 +281,8 @@ class LeanProbe:
     async def _lean(self, start_after: str | None, max_keys: int) -> ProbePage:
         await self._refresh_credentials()
         url = self._signer.presign(list_query(self._prefix, start_after, max_keys))
-        async with self._session.get(URL(url, encoded=True), allow_redirects=False) as response:
+        request = self._session.get(URL(url, encoded=True), allow_redirects=False, timeout=self._timeout)
+        async with request as response:
             if response.status != 200:
                 raise _Unsure(f"HTTP {response.status}")
             body = await response.read()
@@ -301,6 +325,7 @@ async def lean_prober(
     stats: dict[str, int] | None = None,
     max_fallbacks: int = MAX_FALLBACKS,
     region: str | None = None,
+    http_sessions: HttpSessions | None = None,
 ) -> AsyncIterator[Probe]:
     """``probe(start_after, max_keys) -> ProbePage`` for planning ``bucket``/``prefix``:
     lean when its signer is proven for ``client``, else ``probe_page`` on ``client``.
@@ -309,6 +334,9 @@ async def lean_prober(
     ``region``: the bucket's, if known. The lean probe signs for the client's region; a
     bucket in another one would refuse every lean probe (aiobotocore follows S3's redirect
     and remembers the region), so it is planned through ``client`` alone.
+
+    ``http_sessions``: where the lean probes' aiohttp session comes from (kept open after the
+    run); None: a session of the run's own, closed at its end.
     """
 
     async def fallback(start_after: str | None, max_keys: int) -> ProbePage:
@@ -325,6 +353,7 @@ async def lean_prober(
         return
     read_timeout = getattr(config, "read_timeout", None) or 60
     connect_timeout = getattr(config, "connect_timeout", None) or 60
+    session = None if http_sessions is None else await http_sessions(signer.url, concurrency)
     lean = LeanProbe(
         signer,
         prefix,
@@ -333,6 +362,7 @@ async def lean_prober(
         concurrency=concurrency,
         max_fallbacks=max_fallbacks,
         timeout=aiohttp.ClientTimeout(total=read_timeout + connect_timeout, sock_connect=connect_timeout),
+        session=session,
     )
     try:
         yield lean.probe

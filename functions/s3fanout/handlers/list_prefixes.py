@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from s3fanout.inputs import parse_list_event
 from s3fanout.list_prefixes import plan_run
 from s3fanout.observability import logger, metrics, tracer
-from s3fanout.runtime import run_async, run_layout, s3_client, settings
+from s3fanout.runtime import probe_http_session, run_async, run_layout, s3_client, settings
 from s3fanout.s3 import PLANNING_CLIENT_CONFIG
 from s3fanout.store import RunStore
 
@@ -26,7 +26,13 @@ async def list_prefixes(event: Any) -> dict[str, Any]:
     client = await s3_client(PLANNING_CLIENT_CONFIG)
     store = RunStore(client, config.manifest_bucket_for(request.bucket), run_layout(run_id))
     planned = await plan_run(
-        client, request, run_id, store, min_unit=config.min_unit_keys, default_region=config.region
+        client,
+        request,
+        run_id,
+        store,
+        min_unit=config.min_unit_keys,
+        default_region=config.region,
+        http_sessions=probe_http_session,  # kept per process: warm runs skip the handshakes
     )
     metrics.add_metric(name="UnitsPlanned", unit=MetricUnit.Count, value=len(planned.units))
     metrics.add_metric(name="PlanningProbes", unit=MetricUnit.Count, value=planned.stats.get("probes", 0))

@@ -18,6 +18,7 @@ from tests.support.moto_process import AccessKey
 def forget_runtime_clients() -> None:
     runtime._close_clients()
     runtime._clients.clear()
+    runtime._http_sessions.clear()
     runtime._exit_stack = None
     runtime._session.cache_clear()
     runtime.settings.cache_clear()

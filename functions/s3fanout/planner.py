@@ -26,7 +26,11 @@ well-chosen strings and estimates the rest:
   Such a gap is *walked* instead of cut: the next probe is at its page's last key, a
   listing continuation, exact whatever the scale says; until then it is estimated at
   what was seen plus one page. No estimate ever exceeds :data:`MAX_ESTIMATE`.
-* Gaps are then joined in key order into units of about the target size.
+* Gaps are then joined in key order into units of about the target size, on estimates
+  made for the plan: where a page straddles an empty stretch between runs of keys (the
+  scale spends room on characters a level never uses, like folder numbers with a digit
+  to spare), a gap counts the runs' density less one such stretch per boundary of that
+  level it crosses, instead of the denser end's density over all of it.
 
 A range is ``(start_after, end_key]``: keys ``k`` with ``k > start_after`` (or any, if
 None) and ``k <= end_key`` (or any, if None). Units are built from consecutive gaps, so
@@ -335,9 +339,66 @@ class RangePlanner:
         # Pages of a few keys differ by any factor by chance: pool them whatever.
         if max(one, two) > SEEN_FACTOR * min(one, two) and len(first.keys) + len(second.keys) >= SMALL_PAGES:
             return None
+        return self._both(first, second)
+
+    def _both(self, first: Sample, second: Sample) -> float:
+        """Both pages' keys over both pages' spans."""
         value = self.scale.value
         spans = value(first.keys[-1]) - value(first.keys[0]) + value(second.keys[-1]) - value(second.keys[0])
         return (len(first.keys) + len(second.keys) - 2) / max(spans, 1)
+
+    def _across_stretches(self, first: Sample, second: Sample) -> float | None:
+        """The density of a gap whose sparser end page straddles an empty stretch (keys in
+        runs the scale spaces apart: folders numbered with a digit to spare, minutes 60-99
+        unused): the runs' density over the gap's width less one such stretch for every
+        boundary of that level (a change of the character the stretch changes) the gap
+        crosses, and no less than both pages' density. Neither end's own density is right
+        there: the denser end's counts no stretch, the straddling page's counts its one
+        stretch against part of a run. None when the sparser page straddles none."""
+        if len(first.keys) < 2 or len(second.keys) < 2:
+            return None
+        sparser = first if self._density(first) < self._density(second) else second
+        found = self._stretch(sparser)
+        if found is None:
+            return None
+        position, stretch, runs = found
+        value, weight = self.scale.value, self.scale.weights[position]
+        low, high = value(first.keys[-1]), value(second.point)
+        if high <= low:
+            return None
+        crossed = high // weight - low // weight
+        return max(runs * max(high - low - crossed * stretch, 0) / (high - low), self._both(first, second))
+
+    def _stretch(self, sample: Sample) -> tuple[int, int, float] | None:
+        """The empty stretch ``sample``'s page straddles - its widest step between two keys,
+        when that is more than half the page's span and the keys on both sides are about
+        as dense (runs of one kind, not two kinds of keys) - as the scale position the
+        step changes, its width and the runs' density; else None."""
+        keys = sample.keys
+        value = self.scale.value
+        low, high = 0, len(keys) - 1
+        span = value(keys[high]) - value(keys[low])
+        # A step wider than half the span is wider than half of any stretch of keys holding
+        # it: halving towards the wider half finds it with a few values, and finds none
+        # (a wider half without it) on an even page.
+        while high - low > 1:
+            middle = (low + high) // 2
+            left, right = value(keys[middle]) - value(keys[low]), value(keys[high]) - value(keys[middle])
+            if 2 * max(left, right) <= span:
+                return None
+            low, high = (low, middle) if left >= right else (middle, high)
+        before, after = low, high  # the keys around the stretch
+        stretch = value(keys[after]) - value(keys[before])
+        if 2 * stretch <= span or before < 1 or after > len(keys) - 2:
+            return None
+        one = before / max(value(keys[before]) - value(keys[0]), 1)
+        two = (len(keys) - 1 - after) / max(value(keys[-1]) - value(keys[after]), 1)
+        if max(one, two) > SEEN_FACTOR * min(one, two):
+            return None
+        position = _shared(keys[before], keys[after]) - len(self.prefix)
+        if not 0 <= position < len(self.scale.weights):
+            return None
+        return position, stretch, (len(keys) - 2) / max(span - stretch, 1)
 
     def gaps(self, *, final: bool = False) -> list[_Gap]:
         gaps = self._extrapolated_gaps(final)
@@ -371,9 +432,12 @@ class RangePlanner:
                 if following.keys:
                     density = max(density, self._density(following))
                     if final:
-                        # The plan's own estimates: both pages' keys over both spans (the
-                        # denser of two small pages overestimates on average).
-                        pooled = self._pooled(sample, following)
+                        # The plan's own estimates: runs and the empty stretches between
+                        # them where a page shows both, else both pages' keys over both
+                        # spans (the denser of two small pages overestimates on average).
+                        pooled = self._across_stretches(sample, following)
+                        if pooled is None:
+                            pooled = self._pooled(sample, following)
                         if (
                             pooled is not None
                             and density * (self.scale.value(following.keys[0]) - self.scale.value(end)) <= WALK_EVIDENCE
@@ -603,6 +667,14 @@ class RangePlanner:
         if point <= keys[-1] or (gap.end is not None and point >= gap.end) or len(point.encode()) > MAX_BOUNDARY_BYTES:
             return None, position
         return point, position
+
+
+def _shared(one: str, two: str) -> int:
+    """How many leading characters ``one`` and ``two`` share."""
+    for i, (a, b) in enumerate(zip(one, two, strict=False)):
+        if a != b:
+            return i
+    return min(len(one), len(two))
 
 
 def _bounded(count: float) -> int:

@@ -169,6 +169,30 @@ def test_the_scale_is_kept_while_pages_teach_no_new_character() -> None:
     assert "x" in planner.scale.alphabets[1]
 
 
+def test_a_gap_past_a_page_that_straddles_a_folder_boundary_counts_the_empty_stretches() -> None:
+    # Folders of 100 keys numbered with four digits: each folder uses 1/100 of its slot
+    # on the scale. The first page straddles the end of folder 0; the next page lies
+    # inside folder 5. Between them: 50 + 3 x 100 + 21 keys.
+    keys = [f"u-{f:04d}/p-{i:04d}" for f in range(10) for i in range(100)]
+    planner = RangePlanner("", target_units=4, min_unit=100)
+    planner.record(Sample(None, tuple(keys[50:150]), True))
+    planner.record(Sample(keys[520], tuple(keys[521:571]), True))
+    gap = planner.gaps(final=True)[0]
+    assert bisect.bisect_right(keys, keys[520]) - 150 == 371
+    # The denser end's density (a key per unit of the scale) over the width claims
+    # ~40,000, held at SEEN_FACTOR x a page; taking out the stretch the first page shows
+    # at each of the four folder boundaries crossed leaves the keys there are, and no
+    # less than both pages' density over the width claims (here 588).
+    assert gap.estimate is not None
+    assert not gap.suspect
+    assert 100 + 371 <= gap.estimate <= 2 * (100 + 371)
+    # Inside one folder (no boundary crossed) the runs' density stands: 31 keys.
+    inside = RangePlanner("", target_units=4, min_unit=100)
+    inside.record(Sample(None, tuple(keys[50:150]), True))
+    inside.record(Sample(keys[180], tuple(keys[181:231]), True))
+    assert abs((inside.gaps(final=True)[0].estimate or 0) - 100 - 31) <= 3
+
+
 def test_the_scale_reads_back_the_strings_it_knows() -> None:
     keys = [f"d/{i:06d}.pdf" for i in range(0, 1_000_000, 997)]
     scale = KeyScale.learn("d/", keys)

@@ -92,13 +92,18 @@ class CountingRelay:
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
 
-    def stop(self) -> None:
-        self._listener.close()
+    def drop_open(self) -> None:
+        """Close every open connection, as a server does with idle ones (S3 after ~20 s,
+        some S3-compatible servers after a few)."""
         with self._lock:
             live = list(self._open)
         for sock in live:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._listener.close()
+        self.drop_open()
 
 
 def _forget_runtime() -> None:
@@ -176,6 +181,25 @@ def test_warm_runs_open_their_connections_once(
     runtime._close_clients()
     assert session.closed
     assert relay.wait_open(0) == 0
+
+
+@pytest.mark.usefixtures("fresh_runtime")
+def test_a_warm_run_after_the_server_dropped_the_idle_connections_stays_lean(
+    seeded: str, relay: CountingRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server closed the kept connections while the loop was not running (between
+    invocations): the warm run must open new ones, not count failed probes (16 fallbacks
+    would leave the lean path for the whole run)."""
+    _use(monkeypatch, relay.url)
+    runtime.run_async(_runtime_plan(seeded, {}))
+    opened = relay.opened
+    relay.drop_open()
+    assert relay.wait_open(0) == 0
+    stats: dict[str, int] = {}
+    runtime.run_async(_runtime_plan(seeded, stats))
+    assert stats["lean_fallbacks"] == 0, stats
+    assert stats["lean_probes"] == stats["probes"]
+    assert relay.opened > opened  # new connections replaced the dropped ones
 
 
 def test_without_a_shared_session_each_run_has_its_own(seeded: str, relay: CountingRelay) -> None:

@@ -25,7 +25,10 @@ well-chosen strings and estimates the rest:
   that: its page starts after an empty stretch where the model predicted many keys.
   Such a gap is *walked* instead of cut: the next probe is at its page's last key, a
   listing continuation, exact whatever the scale says; until then it is estimated at
-  what was seen plus one page. No estimate ever exceeds :data:`MAX_ESTIMATE`.
+  what was seen plus one page. Where the space ends inside a walked gap, the walk also
+  probes just past each folder its last key lies in (:func:`folder_ends`): in a deep
+  tree each deeper folder sits in a sliver of the scale, found only that way, a level
+  a round or two. No estimate ever exceeds :data:`MAX_ESTIMATE`.
 * Gaps are then joined in key order into units of about the target size, on estimates
   made for the plan: where a page straddles an empty stretch between runs of keys (the
   scale spends room on characters a level never uses, like folder numbers with a digit
@@ -46,9 +49,10 @@ import math
 from dataclasses import dataclass, field
 
 PAGE = 1000
-# Keys compare on at most this many characters past the common stem; a wider scale
-# exceeds float range (densities are floats), and ties only make gaps unsplittable.
-MAX_POSITIONS = 96
+# Keys compare on at most this many characters past the common stem (and the scale stops
+# where its size passes _MAX_SCALE: densities are floats); past it keys tie, and ties
+# make gaps unsplittable - deep folder trees have keys of a hundred characters and more.
+MAX_POSITIONS = 256
 _MAX_SCALE = 1e280
 # Learn a page's characters from every n-th key (and its first and last): enough to
 # see each position's alphabet, at a fraction of the CPU of reading every key.
@@ -66,7 +70,10 @@ GALLOP_POINTS = 16
 # be unit-sized, only measured often enough to catch a change in density.
 SPLIT_ABOVE = 4
 MAX_CUTS_PER_GAP = 64
-MAX_ROUNDS = 24
+# Rounds of probes at most (walking a deep tree takes a round or two per level), and
+# rounds that only listed (continuations) at most this many more.
+MAX_ROUNDS = 80
+MAX_LISTING_ROUNDS = 40
 # A probe whose page starts after a stretch where the gap's density predicted more than
 # this many keys proves the scale wrong there (on evenly spread keys an empty stretch
 # this long has odds of e^-50).
@@ -470,7 +477,7 @@ class RangePlanner:
 
     def next_round(self) -> list[str | None]:
         """The next probe points; [] when the plan is final."""
-        while self.rounds < MAX_ROUNDS + self.listing_rounds and self.probes < self.max_probes:
+        while self.rounds < MAX_ROUNDS + min(self.listing_rounds, MAX_LISTING_ROUNDS) and self.probes < self.max_probes:
             self.rounds += 1
             gaps = self.gaps()
             target = self.unit_size(gaps)
@@ -512,6 +519,11 @@ class RangePlanner:
         # Nothing after the gap at all: the space ends inside it; narrow that down evenly.
         ends_inside = following is not None and not following.keys
         points = self._beyond(gap, even=ends_inside) if gap.start in self._continuations or ends_inside else []
+        if ends_inside:
+            # Strings spaced on the scale say little past the last folder the keys reach (a
+            # deeper folder's keys sit in a sliver of it): ask where each folder ends.
+            ends = folder_ends(last, len(self.prefix))
+            points += [p for p in ends if (gap.end is None or p < gap.end) and p not in self.samples]
         self._walked[last] = self._walked.get(gap.start, 0) + 1
         self._continuations.add(last)
         return [*points, last]
@@ -667,6 +679,13 @@ class RangePlanner:
         if point <= keys[-1] or (gap.end is not None and point >= gap.end) or len(point.encode()) > MAX_BOUNDARY_BYTES:
             return None, position
         return point, position
+
+
+def folder_ends(key: str, stem: int) -> list[str]:
+    """The strings just past each folder ``key`` lies in below ``stem`` characters, and past
+    each folder name it starts with (``a/b/c`` gives ``a~``, ``a/~``, ``a/b~``, ``a/b/~``; ~
+    above any character): a probe there answers what follows that folder, whatever it holds."""
+    return [key[:i] + "\U0010ffff" for i in range(stem + 1, len(key)) if key[i - 1] == "/" or key[i] == "/"]
 
 
 def _shared(one: str, two: str) -> int:

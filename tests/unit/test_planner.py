@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench import keyspace
 from bench.keyspace import FOLDERS, SHAPES, shaped_keys
 from s3fanout.inputs import parse_build_request
 from s3fanout.listing import ProbePage
@@ -27,6 +28,7 @@ from s3fanout.planner import (
     KeyScale,
     RangePlanner,
     Sample,
+    folder_ends,
     observe,
 )
 from s3fanout.probing import plan_ranges
@@ -236,6 +238,25 @@ def test_one_huge_sub_prefix_among_small_ones_is_spread() -> None:
         counts = sizes(ranges, keys)
         assert sum(counts) == len(keys)
         assert max(counts) <= 2 * (sum(counts) / len(counts)), big_name
+
+
+def test_a_narrow_deep_tree_plans_balanced() -> None:
+    """One folder per level, tens of thousands of keys in each (``a/part-0..``, ``a/a/part-0..``,
+    ...): every deeper folder lies in a sliver of the scale, so only probes just past each
+    folder find the next level; the rounds must last until the walk reaches the bottom."""
+    levels = [keyspace.Lazy(30_000, lambda i, p="sub/" * n: f"{p}part-{i:05d}.parquet") for n in range(1, 13)]
+    for name, keys in (("named levels", keyspace.deep(400_000, 16)), ("one name", keyspace.Concat(levels))):
+        ranges, _ = plan(keys, "", target_units=200)
+        counts = sizes(ranges, keys)
+        assert sum(counts) == len(keys)
+        assert max(counts) <= 2 * (sum(counts) / len(counts)), name
+
+
+def test_folder_ends_are_just_past_each_folder_of_a_key() -> None:
+    ends = folder_ends("logs/2024/06/x.gz", len("logs/"))
+    assert ends == ["logs/2024\U0010ffff", "logs/2024/\U0010ffff", "logs/2024/06\U0010ffff", "logs/2024/06/\U0010ffff"]
+    assert all(end > "logs/2024/06/x.gz" for end in ends)
+    assert folder_ends("flat-name", 0) == []
 
 
 def test_random_hex_names_plan_balanced() -> None:

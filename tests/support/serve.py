@@ -70,6 +70,9 @@ def value_of(process: Watched, name: str) -> str:
 def start_serve(*args: str) -> Served:
     process = Watched(*SERVE, "--port", "0", *args, cwd=PROJECT)
     process.wait_for("serving until")
+    # "serving until" is on stderr, the endpoints on stdout, each read by its own thread: on
+    # a busy machine the stderr line can arrive first. The endpoints' last line, then.
+    process.wait_until(lambda: any(line.startswith("  fanout share ") for line in process.out), "the endpoints")
     return Served(
         process,
         url=value_of(process, "Step Functions API"),

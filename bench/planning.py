@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import heapq
 import itertools
 import json
@@ -605,7 +604,7 @@ def listing_cost(samples: int, seed: int = 1) -> dict[str, Any]:
     import random
 
     from bench.keyspace import FOLDERS, SHAPES, shaped_keys
-    from s3fanout.planner import RangePlanner, Sample
+    from s3fanout.planner import RangePlanner
 
     rng = random.Random(seed)
     over: list[tuple[int, int, int]] = []
@@ -625,9 +624,7 @@ def listing_cost(samples: int, seed: int = 1) -> dict[str, Any]:
         points = planner.initial()
         while points:
             for point in points:
-                low = 0 if point is None else bisect.bisect_right(keys, point)
-                high = min(low + planner.page_size(point), len(keys))
-                planner.record(Sample(point, tuple(keys[low:high]), high < len(keys) and high > low))
+                planner.record(probe_sample(keys, "", point, planner.page_size(point)))
             points = planner.next_round()
         pages = max(1, math.ceil(len(keys) / PAGE))
         if planner.probes > pages:

@@ -26,6 +26,7 @@ from s3fanout.list_probe import LeanProbe, lean_prober
 from s3fanout.listing import ProbePage
 from s3fanout.records import RunRequest
 from s3fanout.s3 import PLANNING_CLIENT_CONFIG, new_session
+from tests.support.function_identity import forget_runtime_clients
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.s3_helpers import put_keys
 from tests.support.s3_proxy import ProxyRequest, S3Proxy
@@ -106,20 +107,12 @@ class CountingRelay:
         self.drop_open()
 
 
-def _forget_runtime() -> None:
-    runtime._close_clients()
-    runtime._clients.clear()
-    runtime._http_sessions.clear()
-    runtime._exit_stack = None
-
-
 @pytest.fixture
 def fresh_runtime() -> Iterator[None]:
     """The runtime's clients and sessions of this test only (closed after it)."""
-    _forget_runtime()
+    forget_runtime_clients()
     yield
-    _forget_runtime()
-    runtime.settings.cache_clear()
+    forget_runtime_clients()
 
 
 @pytest.fixture

@@ -49,10 +49,11 @@ import math
 from dataclasses import dataclass, field
 
 PAGE = 1000
-# Keys compare on at most this many characters past the common stem (and the scale stops
-# where its size passes _MAX_SCALE: densities are floats); past it keys tie, and ties
-# make gaps unsplittable - deep folder trees have keys of a hundred characters and more.
-MAX_POSITIONS = 256
+# Keys compare on at most this many characters past the listed prefix: all of any key (a
+# key is at most 1,024 bytes). The scale stops where its size passes _MAX_SCALE (densities
+# are floats), but positions every key shares (a long common path) cost it nothing, and
+# past its last position keys tie: ties make gaps unsplittable.
+MAX_POSITIONS = 1024
 _MAX_SCALE = 1e280
 # Learn a page's characters from every n-th key (and its first and last): enough to
 # see each position's alphabet, at a fraction of the CPU of reading every key.
@@ -137,6 +138,17 @@ class KeyScale:
             weights[j] = weights[j + 1] * len(alphabets[j + 1])
         self.weights = weights
         self.top = weights[0] * len(alphabets[0]) - 1 if alphabets else 0
+        # Runs of positions that hold one character (a path every key shares), compared as
+        # one slice: keys of a few hundred characters mostly repeat their folders.
+        self._runs: dict[int, tuple[int, str]] = {}
+        j = 0
+        while j < len(alphabets):
+            end = j
+            while end < len(alphabets) and len(alphabets[end]) == 1 and alphabets[end][0] != "":
+                end += 1
+            if end - j > 1:
+                self._runs[j] = (end, "".join(a[0] for a in alphabets[j:end]))
+            j = max(end, j + 1)
         # The planner values the same pages' ends every round; the scale outlives rounds
         # that teach it no new character.
         self._values: dict[str, int] = {}
@@ -182,13 +194,24 @@ class KeyScale:
             return 0 if head < self.stem else self.top
         tail = point[len(self.stem) :]
         total = 0
-        for j, alphabet in enumerate(self.alphabets):
+        j = 0
+        while j < len(self.alphabets):
+            run = self._runs.get(j)
+            if run is not None:
+                end, chars = run
+                if tail[j:end] == chars:
+                    j = end
+                    continue
+                # The first character off the run decides, as at any position below.
+                j += _shared(tail[j:end], chars)
+            alphabet = self.alphabets[j]
             char = tail[j] if j < len(tail) else ""
             i = bisect.bisect_left(alphabet, char)
             if i < len(alphabet) and alphabet[i] == char:
                 total += i * self.weights[j]
                 if char == "":
                     break
+                j += 1
                 continue
             if i > 0:  # just after alphabet[i - 1] and everything under it
                 total += (i - 1) * self.weights[j] + self.weights[j] - 1

@@ -195,6 +195,40 @@ def test_a_gap_past_a_page_that_straddles_a_folder_boundary_counts_the_empty_str
     assert abs((inside.gaps(final=True)[0].estimate or 0) - 100 - 31) <= 3
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["", "x" * 300 + "/", "logs/" * 60, "a/b"]),
+    st.lists(key_text, min_size=1, max_size=30),
+    st.lists(key_text, min_size=2, max_size=40),
+)
+def test_the_scale_reads_a_shared_path_in_one_step_with_the_same_values(
+    path: str, learned: list[str], strings: list[str]
+) -> None:
+    """Positions every learned key shares are compared as one slice (a speed-up): values
+    must be those of comparing them one position at a time, and stay monotone, for strings
+    that leave the shared path anywhere inside it."""
+    scale = KeyScale.learn("s/", [f"s/{path}{k}" for k in learned])
+    stepwise = KeyScale(scale.stem, scale.alphabets)
+    stepwise._runs = {}
+    cut = [path[:i] for i in range(0, len(path) + 1, max(1, len(path) // 7))]
+    ordered = sorted({f"s/{c}{k}" for c in cut for k in strings})
+    values = [scale.value(k) for k in ordered]
+    assert values == [stepwise.value(k) for k in ordered]
+    assert values == sorted(values)
+
+
+def test_keys_sharing_a_path_longer_than_the_old_comparison_plan_balanced() -> None:
+    """Keys of up to 1,024 bytes: the planner used to compare 256 characters past the
+    prefix, so keys under a 300-character path all tied and 1M keys became 5 units."""
+    path = ("x" * 40 + "/") * 7
+    keys = LazyKeys(1_000_000, lambda i: f"{path}file-{i:07d}.bin")
+    ranges, _ = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert sum(counts) == len(keys)
+    assert len(ranges) >= 100
+    assert max(counts) <= 1.5 * (sum(counts) / len(counts))
+
+
 def test_the_scale_reads_back_the_strings_it_knows() -> None:
     keys = [f"d/{i:06d}.pdf" for i in range(0, 1_000_000, 997)]
     scale = KeyScale.learn("d/", keys)

@@ -82,6 +82,8 @@ WALK_EVIDENCE = 50.0
 # No gap is estimated at more than this many times the keys seen in all pages so far:
 # a gap claiming more is cut until it does not (and held to it if the rounds run out).
 SEEN_FACTOR = 4
+# A gap's ends are also measured on the part of their pages next to it: this fraction.
+EDGE_PART = 4
 # Two pages holding fewer keys than this measure a density too roughly to tell a change
 # in it from chance.
 SMALL_PAGES = 64
@@ -316,6 +318,8 @@ class RangePlanner:
     _scale: KeyScale | None = None
     # Rounds that listed (continuations only) because that was cheaper than probing.
     listing_rounds: int = 0
+    # The plan's gaps were listed once before it was final (see _checks).
+    _checked: bool = False
 
     def initial(self) -> list[str | None]:
         return [self.start_after]
@@ -359,6 +363,17 @@ class RangePlanner:
         if len(keys) > 1:
             return (len(keys) - 1) / max(self.scale.value(keys[-1]) - self.scale.value(keys[0]), 1)
         return len(keys) / max(self.scale.value(keys[-1]) - self.scale.value(sample.point), 1)
+
+    def _edge_density(self, sample: Sample, *, tail: bool) -> float:
+        """The density of the page's last (``tail``) or first quarter: the keys next to the
+        gap. A page that straddles a sparse stretch and the start of a dense folder has a
+        low density over its span, and the folder's keys run on into the gap."""
+        keys = sample.keys
+        count = len(keys) // EDGE_PART
+        if count < 2:
+            return 0.0
+        edge = keys[-count:] if tail else keys[:count]
+        return (count - 1) / max(self.scale.value(edge[-1]) - self.scale.value(edge[0]), 1)
 
     def _pooled(self, first: Sample, second: Sample) -> float | None:
         """Both pages' keys over both spans, when their densities differ by no more than
@@ -454,13 +469,13 @@ class RangePlanner:
             if end is None:
                 gaps.append(_Gap(start, end, None, exact=False))
                 continue
-            density = self._density(sample)
+            density = max(self._density(sample), self._edge_density(sample, tail=True))
             following = self.samples.get(end)
             if following is not None:
                 # The denser end: the dense side of a change in density hidden in the gap
                 # may reach anywhere across it, and an overestimate only costs probes.
                 if following.keys:
-                    density = max(density, self._density(following))
+                    density = max(density, self._density(following), self._edge_density(following, tail=False))
                     if final:
                         # The plan's own estimates: runs and the empty stretches between
                         # them where a page shows both, else both pages' keys over both
@@ -529,7 +544,7 @@ class RangePlanner:
             if to_probe:
                 return to_probe[: max(1, self.max_probes - self.probes)]
             if not wanted:
-                return []
+                return self._checks(gaps)
             # Every cut fell inside pages already seen: re-estimate without a request.
         return []
 
@@ -572,10 +587,30 @@ class RangePlanner:
                 # pages (it counts one page ahead; walking a big folder page by page would
                 # take a round trip per page).
                 return None
-            pages += max(1, math.ceil((gap.estimate - len(self.samples[gap.start].keys)) / self.page))
+            pages += self._pages_left(gap)
             if pages > probes:
                 return None
         return [self._continue(g) for g in open_gaps]
+
+    def _pages_left(self, gap: _Gap) -> int:
+        """The pages listing the rest of ``gap`` (past its page) takes, by its estimate."""
+        return max(1, math.ceil(((gap.estimate or 0) - len(self.samples[gap.start].keys)) / self.page))
+
+    def _checks(self, gaps: list[_Gap]) -> list[str | None]:
+        """Before the plan is final: its estimated gaps listed (a continuation each), when
+        listing them takes no more requests than planning has made. A space that looks this
+        small is where a folder the scale cannot see - a name of characters no sampled key
+        used there, or one between two probes whose pages do not reach it - hides at one
+        point of the scale; the listing then finds it and planning goes on."""
+        if self._checked:
+            return []
+        self._checked = True
+        open_gaps = [g for g in gaps if not g.exact and g.estimate is not None]
+        if not open_gaps or sum(map(self._pages_left, open_gaps)) > self.probes:
+            return []
+        self.listing_rounds += 1
+        checks: list[str | None] = [self._continue(g) for g in open_gaps]
+        return checks[: max(1, self.max_probes - self.probes)]
 
     def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1, *, even: bool = False) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale
@@ -595,10 +630,28 @@ class RangePlanner:
             ratio = (room / step) ** (1 / max(1, count))
             values += [low + int(step * ratio**j) for j in range(count)]
         found = {scale.string(v) for v in values}
+        if gap.end is None:
+            found.update(self._past_alphabets(last))
         if gap.end is None and (scale.top <= low or last >= scale.string(scale.top)):
             # Past the learned scale: a string above any key that continues ``last``.
             found.add(last + "\U0010ffff")
         return sorted(p for p in found if p > last and (gap.end is None or p < gap.end) and p not in self.samples)
+
+    def _past_alphabets(self, last: str) -> list[str]:
+        """Strings just past the head every sampled key shares and past the first character
+        after it (``-`` + the highest character, ``-B`` + it, for ids that so far all
+        start ``-``), where that character is the last of its position's alphabet: past
+        the scale's top, keys may go on with characters no sampled key used there, which
+        the scale has no string for. Further positions are left to the scale."""
+        alphabets = self.scale.alphabets
+        start = len(self.prefix)
+        points: list[str] = []
+        for j in range(min(len(alphabets), len(last) - start)):
+            if alphabets[j][-1] == last[start + j] and not (j > 0 and len(alphabets[j - 1]) == 1):
+                points.append(last[: start + j + 1] + "\U0010ffff")
+            if len(alphabets[j]) > 1:
+                break
+        return points
 
     def _cuts(self, gap: _Gap, target: float) -> list[str]:
         assert gap.estimate is not None

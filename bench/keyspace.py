@@ -179,6 +179,57 @@ def timestamps(count: int = 1_000_000) -> Lazy:
     return Lazy(count, key_at)
 
 
+def top_level(count: int = 1_000_000) -> Concat:
+    """A bucket's top level: two files, a small folder, then two big folders (``README.md``,
+    ``backup/db-0042.sql``, ``images/0123456.jpg``, ``index.html``, ``logs/0007/00042.log``):
+    the page that reaches ``images/`` spans mostly sparse names."""
+    images = count * 65 // 100
+    logs = count - images - 2_002
+    return Concat(
+        [
+            ["README.md"],
+            Lazy(2_000, lambda i: f"backup/db-{i:04d}.sql"),
+            Lazy(images, lambda i: f"images/{i:07d}.jpg"),
+            ["index.html"],
+            Lazy(logs, lambda i: f"logs/{i // 900:04d}/{i % 900:05d}.log"),
+        ]
+    )
+
+
+def off_alphabet(count: int = 1_000_000, small: int = 10_000) -> Concat:
+    """``small`` folders of one key named by hex ids, and ``big/`` holding the rest: ``i`` is
+    no character of the ids' scale, so big/ sits at one point of it."""
+    ids = sorted({hashlib.sha1(str(i).encode()).hexdigest()[:6] for i in range(small)})
+    before = [f"{name}/one" for name in ids if name < "big"]
+    after = [f"{name}/one" for name in ids if name > "big"]
+    return Concat([before, Lazy(count - len(ids), lambda i: f"big/{i:07d}"), after])
+
+
+# Base64url's characters in sort order: - 0-9 A-Z _ a-z.
+BASE64URL = "".join(sorted("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
+
+
+def base64_ids(count: int = 1_000_000) -> Lazy:
+    """Ids of five base64url characters spread evenly over their range: the first pages
+    all start with ``-``, the smallest character."""
+    step = 64**5 // count
+
+    def key_at(i: int) -> str:
+        number, chars = i * step + 7, []
+        for _ in range(5):
+            number, digit = divmod(number, 64)
+            chars.append(BASE64URL[digit])
+        return "".join(reversed(chars))
+
+    return Lazy(count, key_at)
+
+
+def long_path(count: int = 1_000_000) -> Lazy:
+    """Keys under a 287-character path every key shares (keys run to 1,024 bytes)."""
+    path = ("x" * 40 + "/") * 7
+    return Lazy(count, lambda i: f"{path}file-{i:07d}.bin")
+
+
 def mixed() -> list[str]:
     """Issue 19's small bucket of mixed shapes, 2,497 keys: a few folders, content-hash
     names, a dated tree, a stray top-level folder."""
@@ -229,6 +280,10 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "hex1m": lambda: hexnames(1_000_000),
     "folders1m": per_folder,
     "stamps1m": timestamps,
+    "toplevel1m": top_level,
+    "offalpha1m": off_alphabet,
+    "b64ids1m": base64_ids,
+    "longpath1m": long_path,
 }
 
 

@@ -219,14 +219,8 @@ def test_the_scale_reads_a_shared_path_in_one_step_with_the_same_values(
 
 def test_keys_sharing_a_path_longer_than_the_old_comparison_plan_balanced() -> None:
     """Keys of up to 1,024 bytes: the planner used to compare 256 characters past the
-    prefix, so keys under a 300-character path all tied and 1M keys became 5 units."""
-    path = ("x" * 40 + "/") * 7
-    keys = LazyKeys(1_000_000, lambda i: f"{path}file-{i:07d}.bin")
-    ranges, _ = plan(keys, "", target_units=200)
-    counts = sizes(ranges, keys)
-    assert sum(counts) == len(keys)
-    assert len(ranges) >= 100
-    assert max(counts) <= 1.5 * (sum(counts) / len(counts))
+    prefix, so keys under a 287-character path all tied and 1M keys became 5 units."""
+    assert_balanced(keyspace.long_path())
 
 
 def test_the_scale_reads_back_the_strings_it_knows() -> None:
@@ -274,25 +268,20 @@ def test_one_huge_sub_prefix_among_small_ones_is_spread() -> None:
         assert max(counts) <= 2 * (sum(counts) / len(counts)), big_name
 
 
-def test_big_folders_beside_a_few_sparse_names_are_found() -> None:
-    """A bucket's top level: two files, a small folder, then two big folders. The page
-    that reaches the first big folder spans mostly sparse names, so its density over its
-    whole span predicted ~1,000 keys in the gap past it; the planner stopped at 1 unit for
-    904,402 keys. The keys next to a gap (the page's last quarter) measure it."""
-    keys = keyspace.Concat(
-        [
-            ["README.md"],
-            keyspace.Lazy(2_000, lambda i: f"backup/db-{i:04d}.sql"),
-            keyspace.Lazy(600_000, lambda i: f"images/{i:07d}.jpg"),
-            ["index.html"],
-            keyspace.Lazy(300_000, lambda i: f"logs/{i // 900:04d}/{i % 900:05d}.log"),
-        ]
-    )
+def assert_balanced(keys: Sequence[str]) -> None:
     ranges, _ = plan(keys, "", target_units=200)
     counts = sizes(ranges, keys)
     assert sum(counts) == len(keys)
     assert len(ranges) >= 100
     assert max(counts) <= 1.5 * (sum(counts) / len(counts))
+
+
+def test_big_folders_beside_a_few_sparse_names_are_found() -> None:
+    """A bucket's top level: two files, a small folder, then two big folders. The page
+    that reaches the first big folder spans mostly sparse names, so its density over its
+    whole span predicted ~1,000 keys in the gap past it; the planner stopped at 1 unit.
+    The keys next to a gap (the page's last quarter) measure it."""
+    assert_balanced(keyspace.top_level())
 
 
 def test_a_big_folder_named_off_the_alphabet_of_small_ones_is_found() -> None:
@@ -300,15 +289,7 @@ def test_a_big_folder_named_off_the_alphabet_of_small_ones_is_found() -> None:
     no character of the hex ids' scale, so big/ sits at one point of it, between two probes
     whose pages do not reach it. A space that looks that small is listed before its plan is
     final (a request per estimated page), and the listing finds the folder."""
-    ids = sorted({hashlib.sha1(str(i).encode()).hexdigest()[:6] for i in range(10_000)})
-    before = [f"{name}/one" for name in ids if name < "big"]
-    after = [f"{name}/one" for name in ids if name > "big"]
-    keys = keyspace.Concat([before, keyspace.Lazy(990_000, lambda i: f"big/{i:07d}"), after])
-    ranges, _ = plan(keys, "", target_units=200)
-    counts = sizes(ranges, keys)
-    assert sum(counts) == len(keys)
-    assert len(ranges) >= 100
-    assert max(counts) <= 1.5 * (sum(counts) / len(counts))
+    assert_balanced(keyspace.off_alphabet())
 
 
 def test_ids_whose_first_pages_share_one_character_plan_balanced() -> None:
@@ -316,20 +297,7 @@ def test_ids_whose_first_pages_share_one_character_plan_balanced() -> None:
     scale ends at ``-zzzz`` and each search for the end of the space found one character
     more - the rounds ran out at 42 x the mean. Strings just past the characters that end
     their position's alphabet find what follows at once."""
-    alphabet = "".join(sorted("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
-
-    def name(i: int) -> str:
-        number, chars = i * 1000 + 7, []
-        for _ in range(5):
-            number, digit = divmod(number, 64)
-            chars.append(alphabet[digit])
-        return "".join(reversed(chars))
-
-    keys = LazyKeys(1_000_000, name)
-    ranges, _ = plan(keys, "", target_units=200)
-    counts = sizes(ranges, keys)
-    assert sum(counts) == len(keys)
-    assert max(counts) <= 1.5 * (sum(counts) / len(counts))
+    assert_balanced(keyspace.base64_ids())
 
 
 def test_a_narrow_deep_tree_plans_balanced() -> None:

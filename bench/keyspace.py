@@ -224,6 +224,21 @@ def base64_ids(count: int = 1_000_000) -> Lazy:
     return Lazy(count, key_at)
 
 
+def random_names(count: int = 1_000_000) -> Lazy:
+    """Names of five random lowercase letters under one folder (``dict/kqzfa.txt``), spread
+    evenly: the first pages all start ``dict/aa``."""
+    step = 26**5 // count
+
+    def key_at(i: int) -> str:
+        number, chars = i * step + 11, []
+        for _ in range(5):
+            number, letter = divmod(number, 26)
+            chars.append(chr(ord("a") + letter))
+        return f"dict/{''.join(reversed(chars))}.txt"
+
+    return Lazy(count, key_at)
+
+
 def long_path(count: int = 1_000_000) -> Lazy:
     """Keys under a 287-character path every key shares (keys run to 1,024 bytes)."""
     path = ("x" * 40 + "/") * 7
@@ -284,6 +299,7 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "offalpha1m": off_alphabet,
     "b64ids1m": base64_ids,
     "longpath1m": long_path,
+    "names1m": random_names,
 }
 
 

@@ -262,13 +262,19 @@ def _looks_hex(chars: set[str]) -> bool:
 
 def _complete(chars: set[str]) -> None:
     """Assume a position holding a digit may hold any digit (counters and dates grow), and
-    one holding letters any letter between the smallest and largest seen (hex stays hex)."""
+    one holding two letters of a case any letter of that case - except letters up to f
+    beside digits, which stay between the smallest and largest seen (hex stays hex). The
+    first pages of random names (``dict/aardvark``...) show one or two first letters; a
+    scale ending there puts every later name at its top, as one point."""
     if chars & _DIGITS:
         chars.update(_DIGITS)
     for case in (_LOWER, _UPPER):
         seen = sorted(chars & case)
         if len(seen) > 1:
-            chars.update(chr(c) for c in range(ord(seen[0]), ord(seen[-1]) + 1))
+            if seen[-1] <= "f" and chars & _DIGITS:
+                chars.update(chr(c) for c in range(ord(seen[0]), ord(seen[-1]) + 1))
+            else:
+                chars.update(case)
 
 
 @dataclass
@@ -638,16 +644,16 @@ class RangePlanner:
         return sorted(p for p in found if p > last and (gap.end is None or p < gap.end) and p not in self.samples)
 
     def _past_alphabets(self, last: str) -> list[str]:
-        """Strings just past the head every sampled key shares and past the first character
-        after it (``-`` + the highest character, ``-B`` + it, for ids that so far all
-        start ``-``), where that character is the last of its position's alphabet: past
-        the scale's top, keys may go on with characters no sampled key used there, which
-        the scale has no string for. Further positions are left to the scale."""
+        """Strings just past each character of the head every sampled key shares and of the
+        first character after it (``-`` + the highest character, ``-B`` + it, for ids that
+        so far all start ``-``), where that character is the last of its position's
+        alphabet: past the scale's top, keys may go on with characters no sampled key used
+        there, which the scale has no string for. Further positions are left to the scale."""
         alphabets = self.scale.alphabets
         start = len(self.prefix)
         points: list[str] = []
         for j in range(min(len(alphabets), len(last) - start)):
-            if alphabets[j][-1] == last[start + j] and not (j > 0 and len(alphabets[j - 1]) == 1):
+            if alphabets[j][-1] == last[start + j]:
                 points.append(last[: start + j + 1] + "\U0010ffff")
             if len(alphabets[j]) > 1:
                 break

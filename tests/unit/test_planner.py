@@ -300,6 +300,13 @@ def test_ids_whose_first_pages_share_one_character_plan_balanced() -> None:
     assert_balanced(keyspace.base64_ids())
 
 
+def test_random_names_under_one_folder_plan_balanced() -> None:
+    """``dict/`` + five random letters: the first pages all start ``dict/aa``, so the scale
+    learned ``a`` alone at the first letter and put every later name at one point of it -
+    1M keys became 2 units. Two letters of a case now stand for all of that case."""
+    assert_balanced(keyspace.random_names())
+
+
 def test_a_narrow_deep_tree_plans_balanced() -> None:
     """One folder per level, tens of thousands of keys in each (``a/part-0..``, ``a/a/part-0..``,
     ...): every deeper folder lies in a sliver of the scale, so only probes just past each

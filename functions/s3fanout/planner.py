@@ -657,7 +657,9 @@ class RangePlanner:
                 points.append(last[: start + j + 1] + "\U0010ffff")
             if len(alphabets[j]) > 1:
                 break
-        return points
+        # A long shared path (hundreds of characters) would ask as many times: its first
+        # character and the ones nearest the keys' varying part say the most.
+        return points if len(points) <= GALLOP_POINTS else [points[0], *points[1 - GALLOP_POINTS :]]
 
     def _cuts(self, gap: _Gap, target: float) -> list[str]:
         assert gap.estimate is not None

@@ -268,10 +268,10 @@ def _complete(chars: set[str]) -> None:
     scale ending there puts every later name at its top, as one point."""
     if chars & _DIGITS:
         chars.update(_DIGITS)
-    for case in (_LOWER, _UPPER):
+    for case, last_hex in ((_LOWER, "f"), (_UPPER, "F")):
         seen = sorted(chars & case)
         if len(seen) > 1:
-            if seen[-1] <= "f" and chars & _DIGITS:
+            if seen[-1] <= last_hex and chars & _DIGITS:
                 chars.update(chr(c) for c in range(ord(seen[0]), ord(seen[-1]) + 1))
             else:
                 chars.update(case)

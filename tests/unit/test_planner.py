@@ -303,7 +303,7 @@ def test_ids_whose_first_pages_share_one_character_plan_balanced() -> None:
 def test_random_names_under_one_folder_plan_balanced() -> None:
     """``dict/`` + five random letters: the first pages all start ``dict/aa``, so the scale
     learned ``a`` alone at the first letter and put every later name at one point of it -
-    1M keys became 2 units. Two letters of a case now stand for all of that case."""
+    1M keys became 1 unit. Two letters of a case now stand for all of that case."""
     assert_balanced(keyspace.random_names())
 
 

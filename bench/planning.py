@@ -50,7 +50,7 @@ from typing import Any
 
 import requests
 
-from bench.keyspace import _bounds, check_cover, count_range, space, unit_intervals
+from bench.keyspace import SPACES, _bounds, check_cover, count_range, space, unit_intervals
 from bench.processes import BenchError, background, entry, run
 
 PAGE = 1000
@@ -551,6 +551,14 @@ def select(names: list[str] | None, *, quick: bool, smoke: bool = False) -> list
     return list(dict.fromkeys(chosen))
 
 
+def case_argument(text: str) -> str:
+    """``--case``: a known space (refused before any server starts, naming the spaces)."""
+    name = text.partition(":")[0]
+    if name not in SPACES:
+        raise argparse.ArgumentTypeError(f"no space {name!r}; the spaces are {', '.join(SPACES)}")
+    return text
+
+
 def compact(results: dict[str, Any]) -> dict[str, Any]:
     """The figures without the per-unit sizes (those go to ``--json-out`` only)."""
     return {case: _without_sizes(r) for case, r in results.items()}
@@ -639,7 +647,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small spaces, no 10m")
     parser.add_argument("--smoke", action="store_true", help="the smallest case only: does it run (make test)")
-    parser.add_argument("--case", action="append", help="SPACE:MAXCONCURRENCY (flat1m:100) or SPACE (flat3m)")
+    parser.add_argument(
+        "--case", action="append", type=case_argument, help="SPACE:MAXCONCURRENCY (flat1m:100) or SPACE (flat3m)"
+    )
     parser.add_argument("--timeout", type=float, default=400, help="seconds per case, then 'timeout'")
     parser.add_argument("--json-out", type=Path, help="also write every figure, unit sizes included, here")
     parser.add_argument(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import string
 from collections.abc import Callable, Sequence
 from typing import overload
 
@@ -213,30 +214,23 @@ def base64_ids(count: int = 1_000_000) -> Lazy:
     """Ids of five base64url characters spread evenly over their range: the first pages
     all start with ``-``, the smallest character."""
     step = 64**5 // count
-
-    def key_at(i: int) -> str:
-        number, chars = i * step + 7, []
-        for _ in range(5):
-            number, digit = divmod(number, 64)
-            chars.append(BASE64URL[digit])
-        return "".join(reversed(chars))
-
-    return Lazy(count, key_at)
+    return Lazy(count, lambda i: _numeral(i * step + 7, BASE64URL, 5))
 
 
 def random_names(count: int = 1_000_000) -> Lazy:
     """Names of five random lowercase letters under one folder (``dict/kqzfa.txt``), spread
     evenly: the first pages all start ``dict/aa``."""
     step = 26**5 // count
+    return Lazy(count, lambda i: f"dict/{_numeral(i * step + 11, string.ascii_lowercase, 5)}.txt")
 
-    def key_at(i: int) -> str:
-        number, chars = i * step + 11, []
-        for _ in range(5):
-            number, letter = divmod(number, 26)
-            chars.append(chr(ord("a") + letter))
-        return f"dict/{''.join(reversed(chars))}.txt"
 
-    return Lazy(count, key_at)
+def _numeral(number: int, digits: str, width: int) -> str:
+    """``number`` written in ``width`` of ``digits`` (sorted), most significant first."""
+    chars = []
+    for _ in range(width):
+        number, digit = divmod(number, len(digits))
+        chars.append(digits[digit])
+    return "".join(reversed(chars))
 
 
 def long_path(count: int = 1_000_000) -> Lazy:

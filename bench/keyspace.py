@@ -233,6 +233,54 @@ def _numeral(number: int, digits: str, width: int) -> str:
     return "".join(reversed(chars))
 
 
+# Ids' alphabets in sort order: ULID's (Crockford's base32: no I, L, O or U), KSUID's
+# base62, XID's base32hex, RFC 4648's base32 (letters, then 2-7).
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+BASE32HEX = string.digits + "abcdefghijklmnopqrstuv"
+BASE32 = "".join(sorted(string.ascii_uppercase + "234567"))
+_EPOCH = 1_793_000_000  # 2026-10-27, in seconds
+ID_KINDS = ("ulid", "ksuid", "xid", "uuid7")
+
+
+def time_ordered_ids(kind: str, count: int = 1_000_000, span: int = 30 * 86_400, folder: str = "") -> Lazy:
+    """``count`` ids of ``kind`` (:data:`ID_KINDS`) made evenly over ``span`` seconds, oldest
+    first, under ``folder``: their leading characters are a timestamp (ULID and UUIDv7 in
+    milliseconds, KSUID and XID in seconds), so the first pages all share them and later
+    keys change them; the rest is random (XID: a machine id and a counter)."""
+    step = span / count
+    if kind in ("ksuid", "xid") and step < 1:
+        raise ValueError(f"{kind} ids count seconds: {count} ids need a span of {count} s or more to sort")
+
+    def ulid(i: int) -> str:
+        return _numeral(int((_EPOCH + i * step) * 1000), CROCKFORD, 10) + _numeral(_noise(i, 80), CROCKFORD, 16)
+
+    def ksuid(i: int) -> str:
+        return _numeral((int(_EPOCH + i * step) - 1_400_000_000) << 128 | _noise(i, 128), BASE62, 27)
+
+    def xid(i: int) -> str:
+        return _numeral(int(_EPOCH + i * step) << 64 | 0x5EED_0042 << 24 | i & 0xFFFFFF, BASE32HEX, 20)
+
+    def uuid7(i: int) -> str:
+        h = f"{int((_EPOCH + i * step) * 1000):012x}7{_noise(i, 12):03x}{8 | _noise(~i, 2):x}{_noise(i, 62):016x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+    make = {"ulid": ulid, "ksuid": ksuid, "xid": xid, "uuid7": uuid7}[kind]
+    return Lazy(count, lambda i: folder + make(i))
+
+
+def base32_hashes(count: int = 1_000_000) -> Lazy:
+    """Content hashes written in RFC 4648's base32 (32 of A-Z and 2-7), spread evenly over
+    their range: no key uses 0, 1, 8 or 9, which a scale completing every digit counts."""
+    step = 32**32 // count
+    return Lazy(count, lambda i: _numeral(i * step + _noise(i, 100), BASE32, 32))
+
+
+def _noise(i: int, bits: int) -> int:
+    """``bits`` pseudo-random bits for key ``i`` (the same every run)."""
+    return int.from_bytes(hashlib.sha256(str(i).encode()).digest(), "big") >> (256 - bits)
+
+
 def long_path(count: int = 1_000_000) -> Lazy:
     """Keys under a 287-character path every key shares (keys run to 1,024 bytes)."""
     path = ("x" * 40 + "/") * 7
@@ -294,6 +342,10 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "b64ids1m": base64_ids,
     "longpath1m": long_path,
     "names1m": random_names,
+    "ulid1m": lambda: time_ordered_ids("ulid"),
+    "ksuid1m": lambda: time_ordered_ids("ksuid", span=3 * 365 * 86_400),
+    "xid1m": lambda: time_ordered_ids("xid"),
+    "b32hash1m": base32_hashes,
 }
 
 

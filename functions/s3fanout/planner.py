@@ -29,6 +29,15 @@ well-chosen strings and estimates the rest:
   probes just past each folder its last key lies in (:func:`folder_ends`): in a deep
   tree each deeper folder sits in a sliver of the scale, found only that way, a level
   a round or two. No estimate ever exceeds :data:`MAX_ESTIMATE`.
+* A scale learned from a few pages is blind where later keys use characters those pages
+  did not: the leading characters of time-ordered ids (ULID, KSUID, XID, UUIDv7) are a
+  timestamp, one value on the first pages, so every later key fell at one point of the
+  scale. Two things answer it. Positions where one page's keys use many characters
+  (:data:`RICH_ALPHABET`: the ids' random part) show which characters the keys use at
+  all, and other positions are completed with those (Crockford's base32 has no I, L, O
+  or U). And a gap whose page ends on a character that is the last of its position's
+  alphabet, or that skips such characters where its ends differ, probes just past it
+  (:meth:`RangePlanner._blind_spots`): the answer's page teaches the scale the rest.
 * Gaps are then joined in key order into units of about the target size, on estimates
   made for the plan: where a page straddles an empty stretch between runs of keys (the
   scale spends room on characters a level never uses, like folder numbers with a digit
@@ -62,8 +71,15 @@ _DIGITS = frozenset("0123456789")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset("abcdef")
+_CLASSES = (_DIGITS, _LOWER, _UPPER)
 # Positions that must look hex (see KeyScale.from_positions) before every digit may be one.
 HEX_POSITIONS = 4
+# A position where one page's sampled keys used this many characters shows its alphabet as
+# it is (ids' random characters: Crockford's base32 has no I, L, O or U, RFC 4648's no 0, 1,
+# 8 or 9; a completed alphabet counts room for them), and its characters are those the
+# others are completed with (see _complete). Not over all pages: the leading characters of
+# time-ordered ids change a few per page, and add up to many with gaps the later pages fill.
+RICH_ALPHABET = 16
 # Strings beyond the last key probed at once while looking for the end of the space.
 GALLOP_POINTS = 16
 # A gap is cut (into pieces of half that) when its estimate exceeds this many target
@@ -132,9 +148,11 @@ class KeyScale:
     the rest; between or above, the largest value under the character before it.
     """
 
-    def __init__(self, stem: str, alphabets: list[list[str]]) -> None:
+    def __init__(self, stem: str, alphabets: list[list[str]], palette: frozenset[str] = frozenset()) -> None:
         self.stem = stem
         self.alphabets = alphabets
+        # The characters of the keys' random positions (see from_positions), if any.
+        self.palette = palette
         weights = [1] * len(alphabets)
         for j in range(len(alphabets) - 2, -1, -1):
             weights[j] = weights[j + 1] * len(alphabets[j + 1])
@@ -160,27 +178,31 @@ class KeyScale:
         """The scale of strings under ``stem`` (the listed prefix) that ``keys`` suggest."""
         sets: list[set[str]] = []
         observe(sets, stem, keys)
-        return cls.from_positions(stem, sets)
+        return cls.from_positions(stem, sets, rich_positions(sets))
 
     @classmethod
-    def from_positions(cls, stem: str, sets: list[set[str]]) -> KeyScale:
-        """The scale of the characters seen at each position (see :func:`observe`)."""
+    def from_positions(cls, stem: str, sets: list[set[str]], rich: frozenset[int] = frozenset()) -> KeyScale:
+        """The scale of the characters seen at each position (see :func:`observe`); at the
+        ``rich`` positions (see :func:`rich_positions`) only those, at others, by class
+        (see :func:`_complete`)."""
         alphabets: list[list[str]] = []
         size = 1.0
         # Hex ids: positions mixing digits with most of a-f (and no later letter) say the
         # keys are hex, and every digit position then may hold a-f (the first ones sampled
         # may all start with a digit; the scale would end below the keys that do not).
         hexadecimal = sum(_looks_hex(seen) for seen in sets) >= HEX_POSITIONS
-        for seen in sets:
+        palette = frozenset().union(*(sets[j] for j in rich if j < len(sets))) - {""}
+        for j, seen in enumerate(sets):
             chars = set(seen)
-            if hexadecimal and chars & _DIGITS:
-                chars.update(_HEX)
-            _complete(chars)
+            if j not in rich:
+                if hexadecimal and chars & _DIGITS:
+                    chars.update(_HEX)
+                _complete(chars, palette)
             size *= len(chars)
             if size > _MAX_SCALE:
                 break
             alphabets.append(sorted(chars))
-        return cls(stem, alphabets)
+        return cls(stem, alphabets, palette)
 
     def value(self, point: str | None) -> int:
         if point is None:
@@ -250,6 +272,11 @@ def observe(sets: list[set[str]], stem: str, keys: list[str] | tuple[str, ...]) 
         sets[length].add("")  # the key ends here
 
 
+def rich_positions(sets: list[set[str]]) -> frozenset[int]:
+    """The positions where one page's keys used :data:`RICH_ALPHABET` characters or more."""
+    return frozenset(j for j, chars in enumerate(sets) if len(chars - {""}) >= RICH_ALPHABET)
+
+
 def _learned(sets: list[set[str]]) -> int:
     """How much ``sets`` holds: observing only ever adds, so a change means a new character."""
     return sum(map(len, sets)) + len(sets)
@@ -260,21 +287,23 @@ def _looks_hex(chars: set[str]) -> bool:
     return len(chars & _DIGITS) >= 4 and len(letters) >= 4 and letters <= _HEX
 
 
-def _complete(chars: set[str]) -> None:
+def _complete(chars: set[str], palette: frozenset[str] = frozenset()) -> None:
     """Assume a position holding a digit may hold any digit (counters and dates grow), and
     one holding two letters of a case any letter of that case - except letters up to f
     beside digits, which stay between the smallest and largest seen (hex stays hex). The
     first pages of random names (``dict/aardvark``...) show one or two first letters; a
-    scale ending there puts every later name at its top, as one point."""
+    scale ending there puts every later name at its top, as one point. Where ``palette``
+    (the characters of the keys' random positions) holds some of a class, "any" is any of
+    those: the leading characters of ULIDs never hold I, L, O or U, nor base32's 0 or 1."""
     if chars & _DIGITS:
-        chars.update(_DIGITS)
+        chars.update(palette & _DIGITS or _DIGITS)
     for case, last_hex in ((_LOWER, "f"), (_UPPER, "F")):
         seen = sorted(chars & case)
         if len(seen) > 1:
             if seen[-1] <= last_hex and chars & _DIGITS:
                 chars.update(chr(c) for c in range(ord(seen[0]), ord(seen[-1]) + 1))
             else:
-                chars.update(case)
+                chars.update(palette & case or case)
 
 
 @dataclass
@@ -321,11 +350,17 @@ class RangePlanner:
     # Pages a walk has listed when it continues at this point.
     _walked: dict[str | None, int] = field(default_factory=dict)
     _positions: list[set[str]] = field(default_factory=list)
+    # Positions where a page showed a rich alphabet (see rich_positions).
+    _rich: frozenset[int] = frozenset()
     _scale: KeyScale | None = None
     # Rounds that listed (continuations only) because that was cheaper than probing.
     listing_rounds: int = 0
     # The plan's gaps were listed once before it was final (see _checks).
     _checked: bool = False
+    # Gaps (their page's last key or None, their end) probed for blind spots (_blind_spots).
+    _blind_probed: set[tuple[str | None, str]] = field(default_factory=set)
+    # The points those probes asked at.
+    _holes: set[str] = field(default_factory=set)
 
     def initial(self) -> list[str | None]:
         return [self.start_after]
@@ -344,16 +379,21 @@ class RangePlanner:
 
     def _learn(self, keys: tuple[str, ...]) -> None:
         if keys:
-            learned = _learned(self._positions)
-            observe(self._positions, self.prefix, keys[::_LEARN_STRIDE])
-            observe(self._positions, self.prefix, keys[-1:])
-            if _learned(self._positions) != learned:
+            learned, rich = _learned(self._positions), len(self._rich)
+            page: list[set[str]] = []
+            observe(page, self.prefix, keys[::_LEARN_STRIDE])
+            observe(page, self.prefix, keys[-1:])
+            self._rich |= rich_positions(page)
+            self._positions.extend(set() for _ in range(len(page) - len(self._positions)))
+            for known, chars in zip(self._positions, page, strict=False):
+                known.update(chars)
+            if _learned(self._positions) != learned or len(self._rich) != rich:
                 self._scale = None
 
     @property
     def scale(self) -> KeyScale:
         if self._scale is None:
-            self._scale = KeyScale.from_positions(self.prefix, self._positions)
+            self._scale = KeyScale.from_positions(self.prefix, self._positions, self._rich)
         return self._scale
 
     # -- estimates ----------------------------------------------------------------------
@@ -496,9 +536,10 @@ class RangePlanner:
                             density = pooled
                 if not following.keys:
                     # Nothing after ``end`` at all: the space ends inside the gap. Once
-                    # that is narrowed to a few pages, count half of it.
+                    # that is narrowed to a page, count half of it (at four pages, the
+                    # last unit was off by up to 2,000 keys).
                     room = density * max(self.scale.value(end) - self.scale.value(keys[-1]), 0)
-                    if room <= SEEN_FACTOR * self.page:
+                    if room <= self.page:
                         gaps.append(_Gap(start, end, len(keys) + room / 2, exact=False))
                         continue
                 # Nothing after ``end`` up to its page's first key (or at all).
@@ -525,22 +566,7 @@ class RangePlanner:
             self.rounds += 1
             gaps = self.gaps()
             target = self.unit_size(gaps)
-            wanted: list[str] = []
-            for gap in gaps:
-                if gap.walk:
-                    wanted.extend(self._walk(gap))
-                elif gap.estimate is None:
-                    if self.probes < LIST_FIRST_PAGES:
-                        wanted.append(self._continue(gap))
-                    else:
-                        wanted.extend(self._beyond(gap))
-                elif (gap.suspect or gap.estimate > SPLIT_ABOVE * target) and gap.start not in self._unsplittable:
-                    cuts = self._cuts(gap, target)
-                    if not cuts:
-                        self._unsplittable.add(gap.start)
-                    if gap.suspect:  # held to SEEN_FACTOR x the keys seen: see more of them
-                        self._full.update(cuts)
-                    wanted.extend(cuts)
+            wanted = [point for gap in gaps for point in self._wanted(gap, target)]
             points = [p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES]
             listing = self._listing(gaps, len(set(points)))
             if listing is not None:
@@ -553,6 +579,25 @@ class RangePlanner:
                 return self._checks(gaps)
             # Every cut fell inside pages already seen: re-estimate without a request.
         return []
+
+    def _wanted(self, gap: _Gap, target: float) -> list[str]:
+        """The points ``gap`` asks for this round: a walk's, the end of the space's, a big
+        gap's cuts, and the strings inside it the scale has no value for."""
+        wanted: list[str] = []
+        if gap.walk:
+            wanted += self._walk(gap)
+        elif gap.estimate is None:
+            wanted += [self._continue(gap)] if self.probes < LIST_FIRST_PAGES else self._beyond(gap)
+        elif (gap.suspect or gap.estimate > SPLIT_ABOVE * target) and gap.start not in self._unsplittable:
+            cuts = self._cuts(gap, target)
+            if not cuts:
+                self._unsplittable.add(gap.start)
+            if gap.suspect:  # held to SEEN_FACTOR x the keys seen: see more of them
+                self._full.update(cuts)
+            wanted += cuts
+        if not gap.exact and gap.estimate is not None:
+            wanted += self._blind_spots(gap)
+        return wanted
 
     def _walk(self, gap: _Gap) -> list[str]:
         """Its page continued (exact, and enough for a folder's few keys); a walk that did
@@ -571,6 +616,78 @@ class RangePlanner:
         self._walked[last] = self._walked.get(gap.start, 0) + 1
         self._continuations.add(last)
         return [*points, last]
+
+    def _blind_spots(self, gap: _Gap) -> list[str]:
+        """Strings inside an estimated gap that the scale has no value for, asked once a gap
+        (its page's last key and its end): where the space ends inside the gap, just past
+        the last key's characters that end their position's alphabet (:meth:`_past_run`);
+        else just past the first character missing where the key and the gap's end differ
+        (:meth:`_past_hole`)."""
+        last = self.samples[gap.start].keys[-1]
+        if gap.end is None:
+            return []
+        following = self.samples.get(gap.end)
+        ends_inside = following is not None and not following.keys
+        done = (last, gap.end)
+        # (a gap that ends at a probe past a hole: that probe's page taught the scale)
+        if done in self._blind_probed or (not ends_inside and gap.end in self._holes):
+            return []
+        points = self._past_run(last, gap.end) if ends_inside else self._past_hole(last, gap.end)
+        points = [p for p in points if last < p < gap.end and p not in self.samples]
+        if points:  # (else the scale may still change: a later round looks again)
+            self._blind_probed.add(done)
+            if not ends_inside:
+                self._holes.update(points)
+        return points
+
+    def _past_run(self, last: str, end: str) -> list[str]:
+        """Just past each character of ``last`` from where it and ``end`` differ, while each
+        is the last of its position's alphabet (``3L``, ``3LD``, ``3LDs`` + the highest
+        character for ``3LDsZp...`` when the space ends before ``4``): where the space
+        ends, past the characters the sampled keys have there."""
+        alphabets = self.scale.alphabets
+        start = len(self.prefix)
+        first = _shared(last, end) - start
+        points: list[str] = []
+        for j in range(max(first, 0), min(len(alphabets), len(last) - start)):
+            if alphabets[j][-1] == last[start + j]:
+                points.append(last[: start + j + 1] + "\U0010ffff")
+            elif j > first:
+                break
+        return points[:GALLOP_POINTS]
+
+    def _past_hole(self, last: str, end: str) -> list[str]:
+        """Just past the first character no sampled key used, at the position where ``last``
+        and ``end`` differ, between their characters there (``0qn9`` + the highest
+        character for ``0qn9...`` and ``0qnv...`` where only digits and ``v`` were seen:
+        ``0qna`` to ``0qnu`` sit at one point); else just past the next character when it
+        is the last of its position's alphabet and the alphabet lacks some of its class (a
+        fixed letter may change later: the leading characters of time-ordered ids; past
+        a 9, among all ten digits, is where every number carries). The answer's page
+        teaches the scale the characters it lacked."""
+        alphabets = self.scale.alphabets
+        start = len(self.prefix)
+        j = _shared(last, end) - start
+        if not 0 <= j < min(len(alphabets), len(last) - start):
+            return []
+        alphabet, head = alphabets[j], last[: start + j]
+        limit = end[start + j] if len(end) > start + j else ""
+        palette = self.scale.palette
+        # Only the characters of the keys' random positions can be missing (without any, a
+        # gap in the characters - 9 to k beside k000 - says nothing).
+        k = bisect.bisect_left(alphabet, last[start + j]) if palette else len(alphabet)
+        while k < len(alphabet) and alphabet[k] < limit:
+            char = alphabet[k]
+            following = alphabet[k + 1] if k + 1 < len(alphabet) else "\U0010ffff"
+            if char and any(char < c < min(following, limit) for c in palette):
+                return [head + char + "\U0010ffff"]
+            k += 1
+        if j + 1 < min(len(alphabets), len(last) - start):
+            char, alphabet = last[start + j + 1], alphabets[j + 1]
+            classes = [c & palette or c for c in _CLASSES]
+            if char == alphabet[-1] and any(char in c and not c <= set(alphabet) for c in classes):
+                return [last[: start + j + 2] + "\U0010ffff"]
+        return []
 
     def _continue(self, gap: _Gap) -> str:
         """The gap's next listing page: a continuation at its page's last key."""

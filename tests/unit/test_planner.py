@@ -12,6 +12,7 @@ import hashlib
 import itertools
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -317,6 +318,65 @@ def test_a_narrow_deep_tree_plans_balanced() -> None:
         counts = sizes(ranges, keys)
         assert sum(counts) == len(keys)
         assert max(counts) <= 2 * (sum(counts) / len(counts)), name
+
+
+@pytest.mark.parametrize(
+    ("kind", "span", "folder"),
+    [
+        ("ulid", 3_600, ""),
+        ("ulid", 30 * 86_400, "uploads/2026/"),
+        ("ksuid", 3 * 365 * 86_400, ""),
+        ("xid", 30 * 86_400, ""),
+        ("uuid7", 3 * 365 * 86_400, ""),
+    ],
+)
+def test_time_ordered_ids_plan_balanced(kind: str, span: int, folder: str) -> None:
+    """A million ids whose leading characters are a timestamp (ULID, KSUID, XID, UUIDv7):
+    the first pages all share them, so the scale learned one character at each (``01M5V``)
+    and put every later key at one point of it - 2 to 18 units, or a unit 10 to 46 x the
+    mean. Probes just past the characters a gap's keys lack there teach the scale the
+    rest, and the ids' random characters say which ones exist."""
+    keys = keyspace.time_ordered_ids(kind, span=span, folder=folder)
+    ranges, _ = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert sum(counts) == len(keys)
+    assert len(ranges) >= 180
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+
+
+def test_base32_hashes_plan_balanced() -> None:
+    """Hashes in RFC 4648's base32 use 2-7 and no other digit: a scale that gives every
+    digit room counted keys where none are, and a unit held 3.2 x the mean."""
+    keys = keyspace.base32_hashes()
+    ranges, _ = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert sum(counts) == len(keys)
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+
+
+def test_the_end_of_the_space_is_narrowed_to_a_page() -> None:
+    """Where the space ends inside a gap, the gap was counted as half its room once that
+    was four pages or less: up to 2,000 keys off, and the last of 200 units of UUIDv7 ids
+    made over an hour held 1.18 x the mean. It is narrowed to a page."""
+    keys = keyspace.time_ordered_ids("uuid7", span=3_600)
+    ranges, _ = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert counts[-1] <= 1.1 * (sum(counts) / len(counts))
+
+
+def test_a_position_is_completed_with_the_characters_of_the_random_ones() -> None:
+    """Two letters of a case stand for the whole case - the letters the keys' random
+    positions use, where they use some (Crockford's base32 for ULIDs: no I, L, O, U)."""
+    crockford = set(keyspace.CROCKFORD)
+    scale = KeyScale.from_positions("", [{"0"}, {"J", "K"}, crockford], rich=frozenset({2}))
+    assert scale.alphabets[0] == sorted("0123456789")
+    assert scale.alphabets[1] == sorted(c for c in keyspace.CROCKFORD if c.isalpha())
+    assert scale.alphabets[2] == sorted(crockford)
+    # Without random positions, a class is completed whole.
+    plain = KeyScale.from_positions("", [{"J", "K"}, {"2", "7"}])
+    assert plain.alphabets == [sorted("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), sorted("0123456789")]
+    base32 = KeyScale.from_positions("", [{"A", "B"}, {"2", "7"}, set(keyspace.BASE32)], rich=frozenset({2}))
+    assert base32.alphabets[1] == sorted("234567")
 
 
 def test_folder_ends_are_just_past_each_folder_of_a_key() -> None:

@@ -269,12 +269,13 @@ def test_one_huge_sub_prefix_among_small_ones_is_spread() -> None:
         assert max(counts) <= 2 * (sum(counts) / len(counts)), big_name
 
 
-def assert_balanced(keys: Sequence[str]) -> None:
+def assert_balanced(keys: Sequence[str], ratio: float = 1.5, units: int = 100) -> None:
+    """200 units wanted: at least ``units``, none above ``ratio`` x the mean."""
     ranges, _ = plan(keys, "", target_units=200)
     counts = sizes(ranges, keys)
     assert sum(counts) == len(keys)
-    assert len(ranges) >= 100
-    assert max(counts) <= 1.5 * (sum(counts) / len(counts))
+    assert len(ranges) >= units
+    assert max(counts) <= ratio * (sum(counts) / len(counts))
 
 
 def test_big_folders_beside_a_few_sparse_names_are_found() -> None:
@@ -336,22 +337,13 @@ def test_time_ordered_ids_plan_balanced(kind: str, span: int, folder: str) -> No
     and put every later key at one point of it - 2 to 18 units, or a unit 10 to 46 x the
     mean. Probes just past the characters a gap's keys lack there teach the scale the
     rest, and the ids' random characters say which ones exist."""
-    keys = keyspace.time_ordered_ids(kind, span=span, folder=folder)
-    ranges, _ = plan(keys, "", target_units=200)
-    counts = sizes(ranges, keys)
-    assert sum(counts) == len(keys)
-    assert len(ranges) >= 180
-    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+    assert_balanced(keyspace.time_ordered_ids(kind, span=span, folder=folder), ratio=1.2, units=180)
 
 
 def test_base32_hashes_plan_balanced() -> None:
     """Hashes in RFC 4648's base32 use 2-7 and no other digit: a scale that gives every
     digit room counted keys where none are, and a unit held 3.2 x the mean."""
-    keys = keyspace.base32_hashes()
-    ranges, _ = plan(keys, "", target_units=200)
-    counts = sizes(ranges, keys)
-    assert sum(counts) == len(keys)
-    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+    assert_balanced(keyspace.base32_hashes(), ratio=1.2, units=180)
 
 
 def test_the_end_of_the_space_is_narrowed_to_a_page() -> None:

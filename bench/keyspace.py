@@ -276,6 +276,11 @@ def base32_hashes(count: int = 1_000_000) -> Lazy:
     return Lazy(count, lambda i: _numeral(i * step + _noise(i, 100), BASE32, 32))
 
 
+def unpadded_counters(count: int = 1_000_000) -> list[str]:
+    """``file1`` ... ``file1000000``: numbers of six lengths interleave in key order."""
+    return sorted(f"file{i}" for i in range(1, count + 1))
+
+
 def _noise(i: int, bits: int) -> int:
     """``bits`` pseudo-random bits for key ``i`` (the same every run)."""
     return int.from_bytes(hashlib.sha256(str(i).encode()).digest(), "big") >> (256 - bits)
@@ -346,6 +351,7 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "ksuid1m": lambda: time_ordered_ids("ksuid", span=3 * 365 * 86_400),
     "xid1m": lambda: time_ordered_ids("xid"),
     "b32hash1m": base32_hashes,
+    "counters1m": unpadded_counters,
 }
 
 

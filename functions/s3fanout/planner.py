@@ -142,10 +142,11 @@ class KeyScale:
 
     Past ``stem`` (the listed prefix, shared by every key), position ``j`` is a digit of
     radix ``len(alphabet_j)``, the characters keys were seen to use there (plus "" when
-    some key ended there). No code is spent on characters no key uses, so where keys use
-    their alphabets evenly (numbers, hex, dates) density is the same at every scale. A
-    character outside the alphabet maps monotonically: below it, the smallest value of
-    the rest; between or above, the largest value under the character before it.
+    some key ended there, which takes one value: the key itself). No code is spent on
+    characters no key uses, so where keys use their alphabets evenly (numbers, hex, dates)
+    density is the same at every scale. A character outside the alphabet maps
+    monotonically: below it, the smallest value of the rest; between or above, the largest
+    value under the character before it.
     """
 
     def __init__(self, stem: str, alphabets: list[list[str]], palette: frozenset[str] = frozenset()) -> None:
@@ -153,11 +154,18 @@ class KeyScale:
         self.alphabets = alphabets
         # The characters of the keys' random positions (see from_positions), if any.
         self.palette = palette
+        # A key that ends at a position is one string, not a subtree: "" takes one value
+        # there, a character the room of all that may follow it. Unpadded numbers (file7,
+        # file70, file700...) end at six positions; the room of a digit at each put a unit
+        # at 3 x the mean.
+        self.ends = [bool(a) and a[0] == "" for a in alphabets]
         weights = [1] * len(alphabets)
-        for j in range(len(alphabets) - 2, -1, -1):
-            weights[j] = weights[j + 1] * len(alphabets[j + 1])
+        size = 1
+        for j in range(len(alphabets) - 1, -1, -1):
+            weights[j] = size
+            size = self.ends[j] + (len(alphabets[j]) - self.ends[j]) * size
         self.weights = weights
-        self.top = weights[0] * len(alphabets[0]) - 1 if alphabets else 0
+        self.top = size - 1 if alphabets else 0
         # Runs of positions that hold one character (a path every key shares), compared as
         # one slice: keys of a few hundred characters mostly repeat their folders.
         self._runs: dict[int, tuple[int, str]] = {}
@@ -231,14 +239,15 @@ class KeyScale:
             alphabet = self.alphabets[j]
             char = tail[j] if j < len(tail) else ""
             i = bisect.bisect_left(alphabet, char)
+            ends = self.ends[j]
             if i < len(alphabet) and alphabet[i] == char:
-                total += i * self.weights[j]
                 if char == "":
                     break
+                total += ends + (i - ends) * self.weights[j]
                 j += 1
                 continue
-            if i > 0:  # just after alphabet[i - 1] and everything under it
-                total += (i - 1) * self.weights[j] + self.weights[j] - 1
+            if i > ends:  # just after alphabet[i - 1] and everything under it
+                total += ends + (i - ends) * self.weights[j] - 1
             break
         return total
 
@@ -247,11 +256,12 @@ class KeyScale:
         value = max(0, min(value, self.top))
         chars: list[str] = []
         for j, weight in enumerate(self.weights):
+            if self.ends[j]:
+                if value == 0:
+                    break
+                value -= 1
             code, value = divmod(value, weight)
-            char = self.alphabets[j][code]
-            if char == "":
-                break
-            chars.append(char)
+            chars.append(self.alphabets[j][code + self.ends[j]])
         return self.stem + "".join(chars)
 
 

@@ -346,6 +346,12 @@ def test_base32_hashes_plan_balanced() -> None:
     assert_balanced(keyspace.base32_hashes(), ratio=1.2, units=180)
 
 
+def test_unpadded_counters_plan_balanced() -> None:
+    """``file1`` ... ``file1000000``: keys end at six positions, and a scale that gave each
+    key's end the room of a digit counted empty room between them - a unit 3 x the mean."""
+    assert_balanced(keyspace.unpadded_counters(), ratio=1.2, units=180)
+
+
 def test_the_end_of_the_space_is_narrowed_to_a_page() -> None:
     """Where the space ends inside a gap, the gap was counted as half its room once that
     was four pages or less: up to 2,000 keys off, and the last of 200 units of UUIDv7 ids

@@ -281,6 +281,14 @@ def unpadded_counters(count: int = 1_000_000) -> list[str]:
     return sorted(f"file{i}" for i in range(1, count + 1))
 
 
+def numbered_folders(count: int = 1_000_000, folders: int = 37, name: str = "tenant-", first: int = 0) -> list[str]:
+    """``count`` keys in ``folders`` folders numbered without padding from ``first``
+    (``tenant-0/`` ... ``tenant-36/``), each key a random hex id: ``tenant-10/`` to
+    ``tenant-19/`` sort between ``tenant-1/`` and ``tenant-2/``, past the ``/`` the first
+    pages show after a one-digit number."""
+    return sorted(f"{name}{first + i % folders}/{_noise(i, 128):032x}" for i in range(count))
+
+
 def _noise(i: int, bits: int) -> int:
     """``bits`` pseudo-random bits for key ``i`` (the same every run)."""
     return int.from_bytes(hashlib.sha256(str(i).encode()).digest(), "big") >> (256 - bits)
@@ -338,6 +346,7 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "flat3m": lambda: flat(3_000_000),
     "flat10m": lambda: flat(10_000_000),
     "skewed": skewed,
+    "tenants1m": numbered_folders,
     "tree36": tree,
     "hex1m": lambda: hexnames(1_000_000),
     "folders1m": per_folder,

@@ -37,7 +37,9 @@ well-chosen strings and estimates the rest:
   all, and other positions are completed with those (Crockford's base32 has no I, L, O
   or U). And a gap whose page ends on a character that is the last of its position's
   alphabet, or that skips such characters where its ends differ, probes just past it
-  (:meth:`RangePlanner._blind_spots`): the answer's page teaches the scale the rest.
+  (:meth:`RangePlanner._blind_spots`): the answer's page teaches the scale the rest. So
+  does a gap whose ends differ in a number not padded: ``tenant-10/`` to ``tenant-19/``
+  sort after ``tenant-1/``, past the ``/`` the first pages show there.
 * Gaps are then joined in key order into units of about the target size, on estimates
   made for the plan: where a page straddles an empty stretch between runs of keys (the
   scale spends room on characters a level never uses, like folder numbers with a digit
@@ -80,6 +82,10 @@ HEX_POSITIONS = 4
 # others are completed with (see _complete). Not over all pages: the leading characters of
 # time-ordered ids change a few per page, and add up to many with gaps the later pages fill.
 RICH_ALPHABET = 16
+# Probes past numbers ending at one position, at most (_past_number): a page past the
+# first digits shows whether the numbers grow one there; snowflake ids (19 digits, then
+# ".json") end on a different number in every gap, and never grow one.
+NUMBER_PROBES = 9
 # Strings beyond the last key probed at once while looking for the end of the space.
 GALLOP_POINTS = 16
 # A gap is cut (into pieces of half that) when its estimate exceeds this many target
@@ -100,6 +106,8 @@ WALK_EVIDENCE = 50.0
 SEEN_FACTOR = 4
 # A gap's ends are also measured on the part of their pages next to it: this fraction.
 EDGE_PART = 4
+# A page's keys next to a gap this many times denser than those at its other end: a step up.
+EDGE_CHANGE = 4
 # Two pages holding fewer keys than this measure a density too roughly to tell a change
 # in it from chance.
 SMALL_PAGES = 64
@@ -371,6 +379,8 @@ class RangePlanner:
     _blind_probed: set[tuple[str | None, str]] = field(default_factory=set)
     # The points those probes asked at.
     _holes: set[str] = field(default_factory=set)
+    # Probes past a number (_past_number) by the position it ends at.
+    _numbers_probed: dict[int, int] = field(default_factory=dict)
 
     def initial(self) -> list[str | None]:
         return [self.start_after]
@@ -440,6 +450,13 @@ class RangePlanner:
         # Pages of a few keys differ by any factor by chance: pool them whatever.
         if max(one, two) > SEEN_FACTOR * min(one, two) and len(first.keys) + len(second.keys) >= SMALL_PAGES:
             return None
+        # A page whose keys next to the gap are far denser than those at its other end steps
+        # up in density (``run-13/...`` into ``run-130/...``, a digit deeper): the step goes
+        # on into the gap. (Keys in runs, off the scale's alphabet, are as dense at both ends.)
+        for page, tail in ((first, True), (second, False)):
+            edge = self._edge_density(page, tail=tail)
+            if len(page.keys) >= SMALL_PAGES and edge > EDGE_CHANGE * self._edge_density(page, tail=not tail):
+                return None
         return self._both(first, second)
 
     def _both(self, first: Sample, second: Sample) -> float:
@@ -697,7 +714,38 @@ class RangePlanner:
             classes = [c & palette or c for c in _CLASSES]
             if char == alphabet[-1] and any(char in c and not c <= set(alphabet) for c in classes):
                 return [last[: start + j + 2] + "\U0010ffff"]
-        return []
+        return self._past_number(last, j)
+
+    def _past_number(self, last: str, j: int) -> list[str]:
+        """Just past the character that ends the unpadded number holding position ``j`` of
+        ``last``, where no sampled key had a digit in its place (``tenant-1/`` + the highest
+        character, for ``tenant-1/...`` followed by ``tenant-2/``: ``tenant-10/`` to
+        ``tenant-19/`` sit past the ``/``, at one point of the scale). Numbers of one digit
+        but 0; longer ones where no key had a 0 at their first digit (else padded, as
+        ``IMG_0001``, ``day=07``); none at positions where keys had letters (hex)."""
+        start = len(self.prefix)
+        tail = last[start:]
+        if not (j < len(tail) and tail[j].isdigit()):
+            return []
+        first, end = j, j
+        while first > 0 and tail[first - 1].isdigit():
+            first -= 1
+        while end < len(tail) and tail[end].isdigit():
+            end += 1
+        seen = self._positions  # (before completion: hex keys complete digits with a-f)
+        point = last[: start + end + 1] + "\U0010ffff"
+        growable = (
+            # (a number the key ends with: the scale's ends count that room)
+            end < min(len(self.scale.alphabets), len(tail))
+            and not set(self.scale.alphabets[end]) >= _DIGITS
+            and tail[first:end] != "0"
+            and (end - first == 1 or "0" not in seen[first])
+            and not any(seen[p] & (_LOWER | _UPPER) for p in range(first, end + 1))
+        )
+        if not growable or point in self.samples or self._numbers_probed.get(end, 0) >= NUMBER_PROBES:
+            return []
+        self._numbers_probed[end] = self._numbers_probed.get(end, 0) + 1
+        return [point]
 
     def _continue(self, gap: _Gap) -> str:
         """The gap's next listing page: a continuation at its page's last key."""

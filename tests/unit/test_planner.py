@@ -352,6 +352,48 @@ def test_unpadded_counters_plan_balanced() -> None:
     assert_balanced(keyspace.unpadded_counters(), ratio=1.2, units=180)
 
 
+@pytest.mark.parametrize(
+    ("folders", "name", "first"),
+    [(37, "tenant-", 0), (31, "logs/day=", 1), (12, "shard=", 1)],
+)
+def test_folders_numbered_without_padding_plan_balanced(folders: int, name: str, first: int) -> None:
+    """``tenant-1/`` then ``tenant-10/`` ... ``tenant-19/``, then ``tenant-2/``: the first
+    pages show a ``/`` after the one-digit number, and the scale put the ten two-digit
+    folders at one point past it - 55 units, one of them 15 x the mean."""
+    assert_balanced(keyspace.numbered_folders(folders=folders, name=name, first=first), ratio=1.2, units=180)
+
+
+def test_numbers_that_never_grow_a_digit_cost_few_probes() -> None:
+    """Snowflake-like ids (19 digits, then ``.json``) end on a different number in every
+    gap; a probe past each, to see if numbers grow a digit there, took 7,900 LISTs."""
+    step = 10**18 // 1_000_000
+    keys = keyspace.Lazy(1_000_000, lambda i: f"{10**18 + i * step + i % 997}.json")
+    ranges, planner = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+    assert planner.probes <= 400
+
+
+def test_a_page_running_into_a_denser_folder_is_not_pooled() -> None:
+    """``run-13/`` then ``run-130/``: the second folder's ids sit a digit deeper, 17 x
+    denser on the scale. A page from the end of one into the other is sparse over its
+    span; pooled with the next page's, it counted a gap inside ``run-130/`` at about
+    half its keys. Its keys next to the gap are as dense as the next page's."""
+    thirteen = sorted(f"run-13/{keyspace._noise(i, 128):032x}" for i in range(6_000))
+    deeper = sorted(f"run-130/{keyspace._noise(~i, 128):032x}" for i in range(6_000))
+    keys = thirteen + deeper
+    planner = RangePlanner("", target_units=10, min_unit=100)
+    planner.record(Sample(None, tuple(keys[:1000]), True))
+    opening = 6_000 - 101  # 100 keys of run-13/ and 900 of run-130/
+    planner.record(Sample(keys[opening], tuple(keys[opening + 1 : opening + 1001]), True))
+    later = 6_000 + 4_000
+    planner.record(Sample(keys[later], tuple(keys[later + 1 : later + 251]), True))
+    gap = next(g for g in planner.gaps(final=True) if g.start == keys[opening])
+    between = later - opening  # keys in (keys[opening], keys[later]]
+    assert gap.estimate is not None
+    assert 0.8 * between <= gap.estimate <= 1.25 * between
+
+
 def test_the_end_of_the_space_is_narrowed_to_a_page() -> None:
     """Where the space ends inside a gap, the gap was counted as half its room once that
     was four pages or less: up to 2,000 keys off, and the last of 200 units of UUIDv7 ids

@@ -941,10 +941,16 @@ class RangePlanner:
 
 
 def folder_ends(key: str, stem: int) -> list[str]:
-    """The strings just past each folder ``key`` lies in below ``stem`` characters, and past
-    each folder name it starts with (``a/b/c`` gives ``a~``, ``a/~``, ``a/b~``, ``a/b/~``; ~
-    above any character): a probe there answers what follows that folder, whatever it holds."""
-    return [key[:i] + "\U0010ffff" for i in range(stem + 1, len(key)) if key[i - 1] == "/" or key[i] == "/"]
+    """The strings just past each folder ``key`` lies in below ``stem`` characters, past
+    each folder name it starts with, and past the names starting as its own does (``a/b/cd``
+    gives ``a~``, ``a/~``, ``a/b~``, ``a/b/~``, ``a/b/c~``; ~ above any character): a probe
+    there answers what follows that folder, whatever it holds - and a sub-folder that sorts
+    after the folder's files (``l05/f-...``, then ``l05/l06/``)."""
+    ends = [key[:i] + "\U0010ffff" for i in range(stem + 1, len(key)) if key[i - 1] == "/" or key[i] == "/"]
+    name = key.rfind("/") + 1
+    if stem < name < len(key) - 1:
+        ends.append(key[: name + 1] + "\U0010ffff")
+    return ends
 
 
 def _shared(one: str, two: str) -> int:

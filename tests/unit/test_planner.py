@@ -312,13 +312,20 @@ def test_random_names_under_one_folder_plan_balanced() -> None:
 def test_a_narrow_deep_tree_plans_balanced() -> None:
     """One folder per level, tens of thousands of keys in each (``a/part-0..``, ``a/a/part-0..``,
     ...): every deeper folder lies in a sliver of the scale, so only probes just past each
-    folder find the next level; the rounds must last until the walk reaches the bottom."""
+    folder find the next level; the rounds must last until the walk reaches the bottom. A
+    level's sub-folder sorts after its files (``l05/f-...``, then ``l05/l06/``): a probe
+    past the names starting as the files' do finds it in the round that found the files
+    (at 40 levels, the rounds ran out a level short: a unit 6.6 x the mean)."""
     levels = [keyspace.Lazy(30_000, lambda i, p="sub/" * n: f"{p}part-{i:05d}.parquet") for n in range(1, 13)]
-    for name, keys in (("named levels", keyspace.deep(400_000, 16)), ("one name", keyspace.Concat(levels))):
+    for name, keys in (
+        ("named levels", keyspace.deep(400_000, 16)),
+        ("one name", keyspace.Concat(levels)),
+        ("40 levels", keyspace.deep()),
+    ):
         ranges, _ = plan(keys, "", target_units=200)
         counts = sizes(ranges, keys)
         assert sum(counts) == len(keys)
-        assert max(counts) <= 2 * (sum(counts) / len(counts)), name
+        assert max(counts) <= 1.2 * (sum(counts) / len(counts)), name
 
 
 @pytest.mark.parametrize(
@@ -421,7 +428,14 @@ def test_a_position_is_completed_with_the_characters_of_the_random_ones() -> Non
 
 def test_folder_ends_are_just_past_each_folder_of_a_key() -> None:
     ends = folder_ends("logs/2024/06/x.gz", len("logs/"))
-    assert ends == ["logs/2024\U0010ffff", "logs/2024/\U0010ffff", "logs/2024/06\U0010ffff", "logs/2024/06/\U0010ffff"]
+    assert ends == [
+        "logs/2024\U0010ffff",
+        "logs/2024/\U0010ffff",
+        "logs/2024/06\U0010ffff",
+        "logs/2024/06/\U0010ffff",
+        # Past the names starting as the file's does: a sub-folder after the files.
+        "logs/2024/06/x\U0010ffff",
+    ]
     assert all(end > "logs/2024/06/x.gz" for end in ends)
     assert folder_ends("flat-name", 0) == []
 

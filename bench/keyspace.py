@@ -289,6 +289,17 @@ def numbered_folders(count: int = 1_000_000, folders: int = 37, name: str = "ten
     return sorted(f"{name}{first + i % folders}/{_noise(i, 128):032x}" for i in range(count))
 
 
+def hidden_folder(count: int = 1_000_000, small: int = 5_000, files: int = 10) -> list[str]:
+    """``small`` folders of ``files`` keys named by random hex ids (``u/<id>/f3``), and among
+    them one more holding the rest (``u/<id>/x-0000042``): one sliver of the ids' scale, which
+    no probe placed by the small folders' density lands in."""
+    names = sorted({f"{_noise(i, 128):032x}" for i in range(small + 1)})
+    big = names[len(names) // 2]
+    keys = [f"u/{name}/f{j}" for name in names if name != big for j in range(files)]
+    keys += [f"u/{big}/x-{i:07d}" for i in range(count - len(keys))]
+    return sorted(keys)
+
+
 def _noise(i: int, bits: int) -> int:
     """``bits`` pseudo-random bits for key ``i`` (the same every run)."""
     return int.from_bytes(hashlib.sha256(str(i).encode()).digest(), "big") >> (256 - bits)
@@ -347,6 +358,8 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "flat10m": lambda: flat(10_000_000),
     "skewed": skewed,
     "tenants1m": numbered_folders,
+    "hidden1m": hidden_folder,
+    "hidden100k": lambda: hidden_folder(100_000),
     "tree36": tree,
     "hex1m": lambda: hexnames(1_000_000),
     "folders1m": per_folder,

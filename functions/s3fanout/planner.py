@@ -82,6 +82,10 @@ HEX_POSITIONS = 4
 # others are completed with (see _complete). Not over all pages: the leading characters of
 # time-ordered ids change a few per page, and add up to many with gaps the later pages fill.
 RICH_ALPHABET = 16
+# A plan that looks this many pages small or less is listed once before it is final (see
+# RangePlanner._checks), whatever planning has cost so far: 5,000 folders of 10 keys and
+# one of 950,000 among them planned in 21 requests as 10 units, one 9.6 x the mean.
+CHECK_PAGES = 100
 # Probes past numbers ending at one position, at most (_past_number): a page past the
 # first digits shows whether the numbers grow one there; snowflake ids (19 digits, then
 # ".json") end on a different number in every gap, and never grow one.
@@ -373,8 +377,8 @@ class RangePlanner:
     _scale: KeyScale | None = None
     # Rounds that listed (continuations only) because that was cheaper than probing.
     listing_rounds: int = 0
-    # The plan's gaps were listed once before it was final (see _checks).
-    _checked: bool = False
+    # Pages the listing of the plan's gaps before it is final has read (see _checks).
+    _check_pages: int = 0
     # Gaps (their page's last key or None, their end) probed for blind spots (_blind_spots).
     _blind_probed: set[tuple[str | None, str]] = field(default_factory=set)
     # The points those probes asked at.
@@ -778,17 +782,21 @@ class RangePlanner:
         return max(1, math.ceil(((gap.estimate or 0) - len(self.samples[gap.start].keys)) / self.page))
 
     def _checks(self, gaps: list[_Gap]) -> list[str | None]:
-        """Before the plan is final: its estimated gaps listed (a continuation each), when
-        listing them takes no more requests than planning has made. A space that looks this
-        small is where a folder the scale cannot see - a name of characters no sampled key
-        used there, or one between two probes whose pages do not reach it - hides at one
-        point of the scale; the listing then finds it and planning goes on."""
-        if self._checked:
-            return []
-        self._checked = True
+        """Before the plan is final: its estimated gaps listed to the end (a continuation
+        each, a round at a time), when listing them takes no more than :data:`CHECK_PAGES`
+        pages - or, for its first round, no more requests than planning has made. A space
+        that looks this small is where a folder the scale cannot see - a name of characters
+        no sampled key used there, or one between two probes whose pages do not reach it -
+        hides at one point of the scale; the listing then finds it and planning goes on.
+        (One page a gap found a big folder only within a page of the gap's start.)"""
         open_gaps = [g for g in gaps if not g.exact and g.estimate is not None]
-        if not open_gaps or sum(map(self._pages_left, open_gaps)) > self.probes:
+        pages = sum(map(self._pages_left, open_gaps))
+        # Past its first round, it goes on while the plan looks small: where it was only
+        # cheaper than the probes made, the rounds it takes cost more than they find.
+        budget = max(self.probes, CHECK_PAGES) if not self._check_pages else CHECK_PAGES
+        if not open_gaps or self._check_pages + pages > budget:
             return []
+        self._check_pages += len(open_gaps)
         self.listing_rounds += 1
         checks: list[str | None] = [self._continue(g) for g in open_gaps]
         return checks[: max(1, self.max_probes - self.probes)]

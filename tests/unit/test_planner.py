@@ -401,6 +401,20 @@ def test_a_page_running_into_a_denser_folder_is_not_pooled() -> None:
     assert 0.8 * between <= gap.estimate <= 1.25 * between
 
 
+def test_a_huge_folder_among_small_ones_is_found_by_listing_a_small_looking_plan() -> None:
+    """5,000 folders of 10 keys and one of 50,000 among them: every probe lands among the
+    small ones, and the plan looked like 50 pages - 10 units, one 5.5 x the mean, from 21
+    requests. A plan that looks small is listed once before it is final: the listing walks
+    into the big folder."""
+    keys = keyspace.hidden_folder(100_000)
+    ranges, planner = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert sum(counts) == len(keys)
+    assert len(ranges) >= 18  # 100,000 keys at MIN_UNIT_KEYS 5,000
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+    assert planner.probes <= 2 * 100  # the listing's 100 pages, twice at most
+
+
 def test_the_end_of_the_space_is_narrowed_to_a_page() -> None:
     """Where the space ends inside a gap, the gap was counted as half its room once that
     was four pages or less: up to 2,000 keys off, and the last of 200 units of UUIDv7 ids

@@ -454,12 +454,18 @@ class RangePlanner:
         # Pages of a few keys differ by any factor by chance: pool them whatever.
         if max(one, two) > SEEN_FACTOR * min(one, two) and len(first.keys) + len(second.keys) >= SMALL_PAGES:
             return None
-        # A page whose keys next to the gap are far denser than those at its other end steps
-        # up in density (``run-13/...`` into ``run-130/...``, a digit deeper): the step goes
-        # on into the gap. (Keys in runs, off the scale's alphabet, are as dense at both ends.)
-        for page, tail in ((first, True), (second, False)):
+        # A page whose keys next to the gap are far denser than those at its other end, and
+        # about as dense as the other page, steps up in density (``run-13/...`` into
+        # ``run-130/...``, a digit deeper): the step goes on into the gap. (Decimal keys in a
+        # scale of letters are in runs: a quarter page may be in one, and the other page,
+        # spanning runs and stretches, is far sparser than a run.)
+        for page, tail, other in ((first, True, two), (second, False, one)):
             edge = self._edge_density(page, tail=tail)
-            if len(page.keys) >= SMALL_PAGES and edge > EDGE_CHANGE * self._edge_density(page, tail=not tail):
+            if (
+                len(page.keys) >= SMALL_PAGES
+                and edge > EDGE_CHANGE * self._edge_density(page, tail=not tail)
+                and edge <= 2 * other
+            ):
                 return None
         return self._both(first, second)
 

@@ -415,6 +415,25 @@ def test_a_huge_folder_among_small_ones_is_found_by_listing_a_small_looking_plan
     assert planner.probes <= 2 * 100  # the listing's 100 pages, twice at most
 
 
+def test_decimal_keys_in_runs_are_pooled_across_a_gap() -> None:
+    """``docs/07342-...`` beside ``misc/12.pdf``: the misc names put letters in the scale at
+    the docs' digit positions, so the docs' keys sit in runs with empty stretches between.
+    A quarter page inside a run is far denser than one across a stretch - no step up: the
+    other page, across runs and stretches, is as sparse as the whole. Taken for a step, the
+    gap was counted at the run's density: 4,880 for 1,283 keys (a 16,030-key space planned
+    as 30,812, two units where one was wanted). Pooled: 1,743 (the runs' stretches are not
+    all alike)."""
+    keys = sorted([f"docs/{i:05d}-{'x' * 40}.pdf" for i in range(16_000)] + [f"misc/{i}.pdf" for i in range(30)])
+    planner = RangePlanner("", target_units=1, min_unit=20_000)
+    planner.record(Sample(None, tuple(keys[:1000]), True))
+    planner.record(Sample("docs\U0010ffff", tuple(keys[-30:]), False))
+    planner.record(Sample(keys[7342], tuple(keys[7343:7593]), True))
+    planner.record(Sample(keys[8625], tuple(keys[8626:8876]), True))
+    gap = next(g for g in planner.gaps(final=True) if g.start == keys[7342])
+    assert gap.estimate is not None
+    assert 0.7 * (8625 - 7342) <= gap.estimate <= 1.5 * (8625 - 7342)
+
+
 def test_the_end_of_the_space_is_narrowed_to_a_page() -> None:
     """Where the space ends inside a gap, the gap was counted as half its room once that
     was four pages or less: up to 2,000 keys off, and the last of 200 units of UUIDv7 ids

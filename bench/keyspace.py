@@ -289,6 +289,19 @@ def numbered_folders(count: int = 1_000_000, folders: int = 37, name: str = "ten
     return sorted(f"{name}{first + i % folders}/{_noise(i, 128):032x}" for i in range(count))
 
 
+def pareto_folders(count: int = 1_000_000, folders: int = 300, alpha: float = 1.1) -> list[str]:
+    """``count`` keys in ``folders`` folders numbered without padding (``batch_0/`` ...
+    ``batch_299/``), folder ``n`` holding about ``(n + 1) ** -alpha`` of them (numbered by
+    size: the small numbers hold the most): ``batch_11/`` and ``batch_12/`` sort among the
+    sparse ``batch_1xx/``, each at a sliver of the scale."""
+    keys = []
+    for i in range(count):
+        u = (_noise(i, 52) + 1) / 2**52  # (0, 1]
+        folder = min(int(u ** (-1 / alpha)) - 1, folders - 1)
+        keys.append(f"batch_{folder}/part-{i:07d}.gz")
+    return sorted(keys)
+
+
 def hidden_folder(count: int = 1_000_000, small: int = 5_000, files: int = 10) -> list[str]:
     """``small`` folders of ``files`` keys named by random hex ids (``u/<id>/f3``), and among
     them one more holding the rest (``u/<id>/x-0000042``): one sliver of the ids' scale, which
@@ -359,6 +372,7 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "skewed": skewed,
     "tenants1m": numbered_folders,
     "hidden1m": hidden_folder,
+    "pareto1m": pareto_folders,
     "hidden100k": lambda: hidden_folder(100_000),
     "tree36": tree,
     "hex1m": lambda: hexnames(1_000_000),

@@ -385,6 +385,8 @@ class RangePlanner:
     _holes: set[str] = field(default_factory=set)
     # Probes past a number (_past_number) by the position it ends at.
     _numbers_probed: dict[int, int] = field(default_factory=dict)
+    # Probes at folders numbered with fewer digits (_shorter_numbers), by where they end.
+    _shorter_probed: dict[int, int] = field(default_factory=dict)
 
     def initial(self) -> list[str | None]:
         return [self.start_after]
@@ -670,6 +672,8 @@ class RangePlanner:
         if done in self._blind_probed or (not ends_inside and gap.end in self._holes):
             return []
         points = self._past_run(last, gap.end) if ends_inside else self._past_hole(last, gap.end)
+        if not ends_inside:
+            points += self._shorter_numbers(last, gap.end)
         points = [p for p in points if last < p < gap.end and p not in self.samples]
         if points:  # (else the scale may still change: a later round looks again)
             self._blind_probed.add(done)
@@ -756,6 +760,45 @@ class RangePlanner:
             return []
         self._numbers_probed[end] = self._numbers_probed.get(end, 0) + 1
         return [point]
+
+    def _shorter_numbers(self, last: str, end: str) -> list[str]:
+        """The folders numbered with fewer digits that sort between ``last`` and ``end``,
+        where the two differ in a number and keys had its separator there (``batch_11/``
+        and ``batch_12/`` between ``batch_104/...`` and ``batch_121/...``): each at a
+        sliver of the scale beside its longer neighbours, and often far fuller (numbered
+        by size or age, the small numbers hold the most)."""
+        start = len(self.prefix)
+        j = _shared(last, end)
+        if not (j < len(last) and j < len(end) and last[j].isdigit() and end[j].isdigit()):
+            return []
+        first, stop = j, j
+        while first > start and last[first - 1].isdigit():
+            first -= 1
+        while stop < len(last) and last[stop].isdigit():
+            stop += 1
+        seen = self._positions
+        if stop >= len(last) or last[first] == "0" or last[stop].isalnum():
+            return []
+        if any(_looks_hex(seen[p - start]) for p in range(first, min(stop, start + len(seen)))):
+            return []  # (digits of a hex id)
+        separator, head = last[stop], last[:first]
+        points: list[str] = []
+        for digits in range(stop - first - 1, max(j - first, 1) - 1, -1):
+            at = first + digits - start  # where a number of ``digits`` digits ends
+            if at >= len(seen) or separator not in seen[at]:
+                continue
+            low, high = last[first : first + digits], end[first : first + digits]
+            if not high.isdigit() or len(high) < digits:
+                continue
+            # (every number strictly between low and high sorts inside: a few suffice)
+            for number in range(int(low), min(int(high), int(low) + NUMBER_PROBES + 1) + 1):
+                point = f"{head}{number}{separator}"
+                if self._shorter_probed.get(at, 0) >= NUMBER_PROBES:
+                    break
+                if len(str(number)) == digits and last < point < end and point not in self.samples:
+                    self._shorter_probed[at] = self._shorter_probed.get(at, 0) + 1
+                    points.append(point)
+        return points
 
     def _continue(self, gap: _Gap) -> str:
         """The gap's next listing page: a continuation at its page's last key."""

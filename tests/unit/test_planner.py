@@ -370,6 +370,26 @@ def test_folders_numbered_without_padding_plan_balanced(folders: int, name: str,
     assert_balanced(keyspace.numbered_folders(folders=folders, name=name, first=first), ratio=1.2, units=180)
 
 
+def test_folders_numbered_by_size_plan_balanced() -> None:
+    """``batch_0/`` ... ``batch_299/``, the small numbers holding the most keys: ``batch_11/``
+    and ``batch_12/`` (thousands of keys each) sort among ``batch_1xx/`` (tens), at a sliver
+    of the scale between two probes - a unit 2.9 x the mean. A gap whose ends differ in a
+    number probes the folders numbered with fewer digits that sort inside it."""
+    assert_balanced(keyspace.pareto_folders(), ratio=1.2, units=180)
+
+
+def test_counters_before_a_suffix_probe_a_few_shorter_numbers_a_position() -> None:
+    """``docs/report-1.txt`` ... ``report-999999.txt``: every gap has numbers of fewer
+    digits inside it (``report-1024.txt`` between ``report-102399.txt`` and
+    ``report-102401.txt``). Probing each of them took the 20,000 requests planning may make,
+    and left a unit 69 x the mean; a few a position (NUMBER_PROBES) are enough."""
+    keys = sorted(f"docs/report-{i}.txt" for i in range(1_000_000))
+    ranges, planner = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+    assert planner.probes <= 4_000  # 3,084 before shorter numbers were probed
+
+
 def test_numbers_that_never_grow_a_digit_cost_few_probes() -> None:
     """Snowflake-like ids (19 digits, then ``.json``) end on a different number in every
     gap; a probe past each, to see if numbers grow a digit there, took 7,900 LISTs."""

@@ -739,12 +739,12 @@ class RangePlanner:
         ``IMG_0001``, ``day=07``); none at positions where keys had letters (hex)."""
         start = len(self.prefix)
         tail = last[start:]
-        if not (j < len(tail) and tail[j].isdigit()):
+        if not (j < len(tail) and tail[j] in _DIGITS):
             return []
         first, end = j, j
-        while first > 0 and tail[first - 1].isdigit():
+        while first > 0 and tail[first - 1] in _DIGITS:
             first -= 1
-        while end < len(tail) and tail[end].isdigit():
+        while end < len(tail) and tail[end] in _DIGITS:
             end += 1
         seen = self._positions  # (before completion: hex keys complete digits with a-f)
         point = last[: start + end + 1] + "\U0010ffff"
@@ -769,12 +769,13 @@ class RangePlanner:
         by size or age, the small numbers hold the most)."""
         start = len(self.prefix)
         j = _shared(last, end)
-        if not (j < len(last) and j < len(end) and last[j].isdigit() and end[j].isdigit()):
+        # (ASCII digits: str.isdigit also holds for ² and ⁰, which int() refuses)
+        if not (j < len(last) and j < len(end) and last[j] in _DIGITS and end[j] in _DIGITS):
             return []
         first, stop = j, j
-        while first > start and last[first - 1].isdigit():
+        while first > start and last[first - 1] in _DIGITS:
             first -= 1
-        while stop < len(last) and last[stop].isdigit():
+        while stop < len(last) and last[stop] in _DIGITS:
             stop += 1
         seen = self._positions
         if stop >= len(last) or last[first] == "0" or last[stop].isalnum():
@@ -788,7 +789,7 @@ class RangePlanner:
             if at >= len(seen) or separator not in seen[at]:
                 continue
             low, high = last[first : first + digits], end[first : first + digits]
-            if not high.isdigit() or len(high) < digits:
+            if len(high) < digits or not _DIGITS.issuperset(high):
                 continue
             # (every number strictly between low and high sorts inside: a few suffice)
             for number in range(int(low), min(int(high), int(low) + NUMBER_PROBES + 1) + 1):

@@ -96,7 +96,7 @@ def assert_exact_cover(ranges: list[KeyRange], keys: Sequence[str], start_after=
         assert sum(r.contains(key) for r in ranges) == (1 if inside else 0), key
 
 
-key_text = st.text(alphabet=st.sampled_from("abcXYZ019-_./ ~+%é文📄\x7f"), min_size=0, max_size=12)
+key_text = st.text(alphabet=st.sampled_from("abcXYZ019-_./ ~+%é文📄\x7f²٣"), min_size=0, max_size=12)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -388,6 +388,18 @@ def test_counters_before_a_suffix_probe_a_few_shorter_numbers_a_position() -> No
     counts = sizes(ranges, keys)
     assert max(counts) <= 1.2 * (sum(counts) / len(counts))
     assert planner.probes <= 4_000  # 3,084 before shorter numbers were probed
+
+
+def test_digits_that_are_not_ascii_are_not_numbers() -> None:
+    """``f²3/...``, ``g⁰12/...``: str.isdigit holds for ² and ⁰, and int() refuses them -
+    planning such keys raised ValueError when a gap's ends differed there."""
+    keys = sorted(
+        {f"f²{i % 7}/x{i}" for i in range(30_000)}
+        | {f"g{chr(0x2070 + i % 10)}{i}/y" for i in range(30_000)}
+        | {f"h{i}\u00b2/z" for i in range(30_000)}
+    )
+    ranges, _ = plan(keys, "", target_units=20, min_unit=100)
+    assert_exact_cover(ranges, keys)
 
 
 def test_numbers_that_never_grow_a_digit_cost_few_probes() -> None:

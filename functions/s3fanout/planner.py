@@ -741,11 +741,7 @@ class RangePlanner:
         tail = last[start:]
         if not (j < len(tail) and tail[j] in _DIGITS):
             return []
-        first, end = j, j
-        while first > 0 and tail[first - 1] in _DIGITS:
-            first -= 1
-        while end < len(tail) and tail[end] in _DIGITS:
-            end += 1
+        first, end = _digit_run(tail, j)
         seen = self._positions  # (before completion: hex keys complete digits with a-f)
         point = last[: start + end + 1] + "\U0010ffff"
         growable = (
@@ -772,11 +768,7 @@ class RangePlanner:
         # (ASCII digits: str.isdigit also holds for ² and ⁰, which int() refuses)
         if not (j < len(last) and j < len(end) and last[j] in _DIGITS and end[j] in _DIGITS):
             return []
-        first, stop = j, j
-        while first > start and last[first - 1] in _DIGITS:
-            first -= 1
-        while stop < len(last) and last[stop] in _DIGITS:
-            stop += 1
+        first, stop = _digit_run(last, j, start)
         seen = self._positions
         if stop >= len(last) or last[first] == "0" or last[stop].isalnum():
             return []
@@ -1009,6 +1001,16 @@ def folder_ends(key: str, stem: int) -> list[str]:
     if stem < name < len(key) - 1:
         ends.append(key[: name + 1] + "\U0010ffff")
     return ends
+
+
+def _digit_run(text: str, j: int, floor: int = 0) -> tuple[int, int]:
+    """The run of ASCII digits holding ``text[j]``, as ``(first, stop)``, not before ``floor``."""
+    first, stop = j, j
+    while first > floor and text[first - 1] in _DIGITS:
+        first -= 1
+    while stop < len(text) and text[stop] in _DIGITS:
+        stop += 1
+    return first, stop
 
 
 def _shared(one: str, two: str) -> int:

@@ -212,12 +212,20 @@ class KeyScale:
         # may all start with a digit; the scale would end below the keys that do not).
         hexadecimal = sum(_looks_hex(seen) for seen in sets) >= HEX_POSITIONS
         palette = frozenset().union(*(sets[j] for j in rich if j < len(sets))) - {""}
+        completed: list[set[str]] = []
         for j, seen in enumerate(sets):
             chars = set(seen)
             if j not in rich:
                 if hexadecimal and chars & _DIGITS:
                     chars.update(_HEX)
                 _complete(chars, palette)
+            completed.append(chars)
+        if math.prod(map(len, completed)) > _MAX_SCALE:
+            # Hundreds of positions every key shares (a number padded with 300 zeros, a long
+            # path with digits in it), each completed, would end the scale before the part
+            # that varies, and every key would tie: those positions stay the one character.
+            completed = [set(seen) if len(seen) == 1 else chars for seen, chars in zip(sets, completed, strict=True)]
+        for chars in completed:
             size *= len(chars)
             if size > _MAX_SCALE:
                 break

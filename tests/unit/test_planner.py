@@ -10,6 +10,7 @@ import asyncio
 import bisect
 import hashlib
 import itertools
+import random
 from collections.abc import Sequence
 
 import pytest
@@ -400,6 +401,19 @@ def test_digits_that_are_not_ascii_are_not_numbers() -> None:
     )
     ranges, _ = plan(keys, "", target_units=20, min_unit=100)
     assert_exact_cover(ranges, keys)
+
+
+@pytest.mark.parametrize("head", ["0" * 300, "data/" + "0" * 300 + "/"])
+def test_hundreds_of_shared_digits_before_the_varying_part_plan_balanced(head: str) -> None:
+    """Keys that share 300 zeros, then a hex id: each zero, completed to any digit, made
+    the scale pass its limit before the id, every key tied, and 200,000 keys planned as
+    a unit 10 x the mean."""
+    rng = random.Random(7)
+    keys = sorted({f"{head}{rng.getrandbits(128):032x}" for _ in range(200_000)})
+    ranges, _ = plan(keys, "", target_units=40)
+    counts = sizes(ranges, keys)
+    assert len(counts) >= 30
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
 
 
 def test_numbers_that_never_grow_a_digit_cost_few_probes() -> None:

@@ -391,6 +391,8 @@ class RangePlanner:
     _blind_probed: set[tuple[str | None, str]] = field(default_factory=set)
     # The points those probes asked at.
     _holes: set[str] = field(default_factory=set)
+    # Gaps (their page's last key, their end) probed past a folder (_past_folder).
+    _folders_probed: set[tuple[str, str]] = field(default_factory=set)
     # Probes past a number (_past_number) by the position it ends at.
     _numbers_probed: dict[int, int] = field(default_factory=dict)
     # Probes at folders numbered with fewer digits (_shorter_numbers), by where they end.
@@ -644,6 +646,8 @@ class RangePlanner:
             wanted += cuts
         if not gap.exact and gap.estimate is not None:
             wanted += self._blind_spots(gap)
+            if gap.estimate > target and not gap.walk:  # (a walk lists the folder anyway)
+                wanted += self._past_folder(gap)
         return wanted
 
     def _walk(self, gap: _Gap) -> list[str]:
@@ -688,6 +692,28 @@ class RangePlanner:
             if not ends_inside:
                 self._holes.update(points)
         return points
+
+    def _past_folder(self, gap: _Gap) -> list[str]:
+        """Just past the folder the gap's page ends in, at the level where the page's last key
+        and the gap's end differ, where most of the scale's room at that folder's ``/`` is for
+        longer names (``tenant-21/`` + the highest character, for ``tenant-21/...`` followed
+        by ``tenant-22/...``, where hex ids under ``tenant-3/`` made room there for
+        ``tenant-210`` to ``tenant-21f``: 16 of its 17 parts, which no key may fill). Once a
+        gap, and only for a gap above a unit: the answer's page makes the folder's rest a gap
+        of its own."""
+        last = self.samples[gap.start].keys[-1]
+        if gap.end is None or (last, gap.end) in self._folders_probed:
+            return []
+        start = len(self.prefix)
+        slash = last.find("/", _shared(last, gap.end))
+        if slash < start or slash - start >= len(self.scale.alphabets):
+            return []
+        alphabet = self.scale.alphabets[slash - start]
+        point = last[: slash + 1] + "\U0010ffff"
+        if 2 * sum(c > "/" for c in alphabet) <= len(alphabet) or point >= gap.end or point in self.samples:
+            return []
+        self._folders_probed.add((last, gap.end))
+        return [point]
 
     def _past_run(self, last: str, end: str) -> list[str]:
         """Just past each character of ``last`` from where it and ``end`` differ, while each

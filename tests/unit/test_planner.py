@@ -371,6 +371,18 @@ def test_folders_numbered_without_padding_plan_balanced(folders: int, name: str,
     assert_balanced(keyspace.numbered_folders(folders=folders, name=name, first=first), ratio=1.2, units=180)
 
 
+def test_few_units_over_folders_numbered_without_padding_plan_balanced() -> None:
+    """The same 37 tenant folders, 300,000 keys in 20 units (MaxConcurrency 10): hex ids
+    under ``tenant-3/`` make room on the scale for ``tenant-210`` ... ``tenant-21f`` between
+    ``tenant-21/`` and ``tenant-22/``. With units this big no probe went there; five such
+    gaps counted 138,000 keys where 9,000 were, and a unit came out 3.3 x the mean."""
+    keys = keyspace.numbered_folders(300_000)
+    ranges, _ = plan(keys, "", target_units=20, slots=10, min_unit=2_000)
+    counts = sizes(ranges, keys)
+    assert len(counts) == 20
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+
+
 def test_folders_numbered_by_size_plan_balanced() -> None:
     """``batch_0/`` ... ``batch_299/``, the small numbers holding the most keys: ``batch_11/``
     and ``batch_12/`` (thousands of keys each) sort among ``batch_1xx/`` (tens), at a sliver

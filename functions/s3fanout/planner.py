@@ -112,6 +112,10 @@ SEEN_FACTOR = 4
 EDGE_PART = 4
 # A page's keys next to a gap this many times denser than those at its other end: a step up.
 EDGE_CHANGE = 4
+# Units under this many pages are planned to the last key of the space: counting half of
+# the page it ends in (see RangePlanner._extrapolated_gaps) left a last unit of 1,500 keys
+# 1.3 x the mean.
+SMALL_UNIT_PAGES = 4
 # Two pages holding fewer keys than this measure a density too roughly to tell a change
 # in it from chance.
 SMALL_PAGES = 64
@@ -346,6 +350,8 @@ class _Gap:
     walk: bool = False
     # Extrapolated past SEEN_FACTOR x the keys seen (estimate held there): cut it.
     suspect: bool = False
+    # The space ends inside it, narrowed to a page: counted as half of that page's room.
+    narrowed: bool = False
 
 
 @dataclass
@@ -589,7 +595,7 @@ class RangePlanner:
                     # last unit was off by up to 2,000 keys).
                     room = density * max(self.scale.value(end) - self.scale.value(keys[-1]), 0)
                     if room <= self.page:
-                        gaps.append(_Gap(start, end, len(keys) + room / 2, exact=False))
+                        gaps.append(_Gap(start, end, len(keys) + room / 2, exact=False, narrowed=True))
                         continue
                 # Nothing after ``end`` up to its page's first key (or at all).
                 first = self.scale.value(following.keys[0]) if following.keys else self.scale.top
@@ -616,6 +622,8 @@ class RangePlanner:
             gaps = self.gaps()
             target = self.unit_size(gaps)
             wanted = [point for gap in gaps for point in self._wanted(gap, target)]
+            if wanted:  # (with other probes: no round of its own)
+                wanted += self._last_keys(gaps, target)
             points = [p for p in wanted if len(p.encode()) <= MAX_BOUNDARY_BYTES]
             listing = self._listing(gaps, len(set(points)))
             if listing is not None:
@@ -625,9 +633,21 @@ class RangePlanner:
             if to_probe:
                 return to_probe[: max(1, self.max_probes - self.probes)]
             if not wanted:
-                return self._checks(gaps)
+                return self._checks(gaps) or [*self._last_keys(gaps, target)]
             # Every cut fell inside pages already seen: re-estimate without a request.
         return []
+
+    def _last_keys(self, gaps: list[_Gap], target: float) -> list[str]:
+        """A continuation where the space ends inside a gap narrowed to a page (counted as
+        half of it) and units are so small that half a page is a third of one: listing
+        the space's last keys places the last unit on them."""
+        if target >= SMALL_UNIT_PAGES * self.page:
+            return []
+        return [
+            self._continue(gap)
+            for gap in gaps
+            if gap.narrowed and (gap.estimate or 0) - len(self.samples[gap.start].keys) > target / 10
+        ]
 
     def _wanted(self, gap: _Gap, target: float) -> list[str]:
         """The points ``gap`` asks for this round: a walk's, the end of the space's, a big

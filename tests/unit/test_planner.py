@@ -383,6 +383,16 @@ def test_few_units_over_folders_numbered_without_padding_plan_balanced() -> None
     assert max(counts) <= 1.2 * (sum(counts) / len(counts))
 
 
+def test_small_units_place_the_last_one_on_listed_keys() -> None:
+    """300,000 content hashes in 200 units of 1,500 (MIN_UNIT_KEYS 1,000): the space's end,
+    narrowed to a page and counted as half of it, left the last unit 1.3 x the mean."""
+    keys = keyspace.content_hashes(300_000)
+    ranges, _ = plan(keys, "", target_units=200, slots=100, min_unit=1_000)
+    counts = sizes(ranges, keys)
+    assert len(counts) == 200
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
+
+
 def test_folders_numbered_by_size_plan_balanced() -> None:
     """``batch_0/`` ... ``batch_299/``, the small numbers holding the most keys: ``batch_11/``
     and ``batch_12/`` (thousands of keys each) sort among ``batch_1xx/`` (tens), at a sliver

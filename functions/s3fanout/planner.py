@@ -212,15 +212,18 @@ class KeyScale:
         alphabets: list[list[str]] = []
         size = 1.0
         # Hex ids: positions mixing digits with most of a-f (and no later letter) say the
-        # keys are hex, and every digit position then may hold a-f (the first ones sampled
-        # may all start with a digit; the scale would end below the keys that do not).
+        # keys are hex, and digit positions may hold a-f (the first ones sampled may all
+        # start with a digit; the scale would end below the keys that do not) - not those
+        # of a decimal number past them (``u/<hex id>/x-0042137``: a-f there would put 27 x
+        # the room between the number's keys).
         hexadecimal = sum(_looks_hex(seen) for seen in sets) >= HEX_POSITIONS
+        hex_runs = _hex_runs(sets) if hexadecimal else frozenset()
         palette = frozenset().union(*(sets[j] for j in rich if j < len(sets))) - {""}
         completed: list[set[str]] = []
         for j, seen in enumerate(sets):
             chars = set(seen)
             if j not in rich:
-                if hexadecimal and chars & _DIGITS:
+                if j in hex_runs and chars & _DIGITS:
                     chars.update(_HEX)
                 _complete(chars, palette)
             completed.append(chars)
@@ -314,6 +317,22 @@ def rich_positions(sets: list[set[str]]) -> frozenset[int]:
 def _learned(sets: list[set[str]]) -> int:
     """How much ``sets`` holds: observing only ever adds, so a change means a new character."""
     return sum(map(len, sets)) + len(sets)
+
+
+def _hex_runs(sets: list[set[str]]) -> frozenset[int]:
+    """The positions that may hold a-f where keys are hex: up to the last position that
+    looks hex, and the runs of positions holding digits that reach one."""
+    hexes = [j for j, chars in enumerate(sets) if _looks_hex(chars)]
+    found: set[int] = set(range(hexes[-1] + 1)) if hexes else set()
+    run: list[int] = []
+    for j, chars in enumerate([*sets, set()]):
+        if chars & _DIGITS:
+            run.append(j)
+            continue
+        if any(_looks_hex(sets[p]) for p in run):
+            found.update(run)
+        run = []
+    return frozenset(found)
 
 
 def _looks_hex(chars: set[str]) -> bool:

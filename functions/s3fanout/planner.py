@@ -321,7 +321,8 @@ def _learned(sets: list[set[str]]) -> int:
 
 def _hex_runs(sets: list[set[str]]) -> frozenset[int]:
     """The positions that may hold a-f where keys are hex: up to the last position that
-    looks hex, and the runs of positions holding digits that reach one."""
+    looks hex, and the runs of positions holding digits that reach one or hold letters
+    (``upload-5.jpg`` ... ``upload-999999.jpg``: kept as they were planned before)."""
     hexes = [j for j, chars in enumerate(sets) if _looks_hex(chars)]
     found: set[int] = set(range(hexes[-1] + 1)) if hexes else set()
     run: list[int] = []
@@ -329,7 +330,7 @@ def _hex_runs(sets: list[set[str]]) -> frozenset[int]:
         if chars & _DIGITS:
             run.append(j)
             continue
-        if any(_looks_hex(sets[p]) for p in run):
+        if any(_looks_hex(sets[p]) or sets[p] & (_LOWER | _UPPER) for p in run):
             found.update(run)
         run = []
     return frozenset(found)
@@ -745,7 +746,8 @@ class RangePlanner:
             return []
         start = len(self.prefix)
         slash = last.find("/", _shared(last, gap.end))
-        if slash < start or slash - start >= len(self.scale.alphabets):
+        # (both ends a folder of names as long: past ``u/10/``, ``u/100/`` may follow)
+        if slash < start or slash - start >= len(self.scale.alphabets) or gap.end[slash : slash + 1] != "/":
             return []
         alphabet = self.scale.alphabets[slash - start]
         point = last[: slash + 1] + "\U0010ffff"

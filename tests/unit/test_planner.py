@@ -11,6 +11,7 @@ import bisect
 import hashlib
 import itertools
 import random
+import uuid
 from collections.abc import Sequence
 
 import pytest
@@ -404,6 +405,36 @@ def test_decimal_names_past_hex_ids_are_decimal() -> None:
     assert len(counts) >= 55
     assert max(counts) <= 1.2 * (sum(counts) / len(counts))
     assert planner.probes <= 300
+
+
+def _uuid4(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def test_a_folder_end_is_probed_only_before_a_name_as_long() -> None:
+    """1M uploads in 20,000 user folders numbered ``u/0/`` ... ``u/19999/``, of Pareto
+    sizes: past ``u/10/`` come ``u/100/`` ... ``u/109/`` and then ``u/11/``. A probe just past
+    ``u/10/`` read sparse folders and counted the big ``u/11/`` and ``u/12/`` after it at
+    their density: a unit 2.7 x the mean (1.35 x without that probe)."""
+    rng = random.Random("user20k")
+    keys = sorted({f"u/{min(int(rng.paretovariate(1.1)) - 1, 19_999)}/{_uuid4(rng)}" for _ in range(1_000_000)})
+    ranges, _ = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert max(counts) <= 1.5 * (sum(counts) / len(counts))
+
+
+def test_counters_with_a_suffix_past_hex_ids_keep_the_hex_scale() -> None:
+    """``users/<uuid>/upload-5.jpg`` ... ``upload-999999.jpg``, users of Pareto sizes: the
+    numbers' positions also hold ``.jpg``'s letters. Planned as decimal (past the ids' last
+    hex position) they put a unit at 1.9 x the mean; planned as before, 1.13 x."""
+    rng = random.Random("userfolders")
+    users = [_uuid4(rng) for _ in range(20_000)]
+    keys = sorted(
+        f"users/{users[min(int(rng.paretovariate(1.2)) - 1, 19_999)]}/upload-{i}.jpg" for i in range(1_000_000)
+    )
+    ranges, _ = plan(keys, "", target_units=200)
+    counts = sizes(ranges, keys)
+    assert max(counts) <= 1.2 * (sum(counts) / len(counts))
 
 
 def test_folders_numbered_by_size_plan_balanced() -> None:

@@ -344,7 +344,8 @@ def _looks_hex(chars: set[str]) -> bool:
 def _complete(chars: set[str], palette: frozenset[str] = frozenset()) -> None:
     """Assume a position holding a digit may hold any digit (counters and dates grow), and
     one holding two letters of a case any letter of that case - except letters up to f
-    beside digits, which stay between the smallest and largest seen (hex stays hex). The
+    beside digits, which stay between the smallest and largest seen (hex stays hex) unless
+    the keys' random positions use letters past f (base64, base32). The
     first pages of random names (``dict/aardvark``...) show one or two first letters; a
     scale ending there puts every later name at its top, as one point. Where ``palette``
     (the characters of the keys' random positions) holds some of a class, "any" is any of
@@ -354,7 +355,10 @@ def _complete(chars: set[str], palette: frozenset[str] = frozenset()) -> None:
     for case, last_hex in ((_LOWER, "f"), (_UPPER, "F")):
         seen = sorted(chars & case)
         if len(seen) > 1:
-            if seen[-1] <= last_hex and chars & _DIGITS:
+            # (where the keys' random positions use letters past f, these are no hex digits:
+            # base64url ids' leading A, B ... would take a round each up to F)
+            past_hex = sum(c > last_hex for c in palette & case)
+            if seen[-1] <= last_hex and chars & _DIGITS and past_hex < HEX_POSITIONS:
                 chars.update(chr(c) for c in range(ord(seen[0]), ord(seen[-1]) + 1))
             else:
                 chars.update(palette & case or case)

@@ -303,8 +303,11 @@ def test_ids_whose_first_pages_share_one_character_plan_balanced() -> None:
     """Base64url ids (``-0-9A-Z_a-z``): the first pages all start with ``-``, so the learned
     scale ends at ``-zzzz`` and each search for the end of the space found one character
     more - the rounds ran out at 42 x the mean. Strings just past the characters that end
-    their position's alphabet find what follows at once."""
-    assert_balanced(keyspace.base64_ids())
+    their position's alphabet find what follows at once. And A and B there are no hex digits
+    where the ids' random positions use letters past F: completed only between them, the
+    end of the space was found a letter a round up to F (22 rounds, 12 now)."""
+    planner = assert_balanced(keyspace.base64_ids())
+    assert planner.rounds <= 14
 
 
 def test_random_names_under_one_folder_plan_balanced() -> None:
@@ -355,7 +358,8 @@ def test_time_ordered_ids_plan_balanced(kind: str, span: int, folder: str) -> No
 def test_base32_hashes_plan_balanced() -> None:
     """Hashes in RFC 4648's base32 use 2-7 and no other digit: a scale that gives every
     digit room counted keys where none are, and a unit held 3.2 x the mean."""
-    assert_balanced(keyspace.base32_hashes(), ratio=1.2, units=180)
+    planner = assert_balanced(keyspace.base32_hashes(), ratio=1.2, units=180)
+    assert planner.rounds <= 10  # 13 while A-F were taken for hex digits
 
 
 def test_unpadded_counters_plan_balanced() -> None:

@@ -216,8 +216,7 @@ class KeyScale:
         # start with a digit; the scale would end below the keys that do not) - not those
         # of a decimal number past them (``u/<hex id>/x-0042137``: a-f there would put 27 x
         # the room between the number's keys).
-        hexadecimal = sum(_looks_hex(seen) for seen in sets) >= HEX_POSITIONS
-        hex_runs = _hex_runs(sets) if hexadecimal else frozenset()
+        hex_runs = _hex_runs(sets)
         palette = frozenset().union(*(sets[j] for j in rich if j < len(sets))) - {""}
         completed: list[set[str]] = []
         for j, seen in enumerate(sets):
@@ -320,17 +319,20 @@ def _learned(sets: list[set[str]]) -> int:
 
 
 def _hex_runs(sets: list[set[str]]) -> frozenset[int]:
-    """The positions that may hold a-f where keys are hex: up to the last position that
-    looks hex, and the runs of positions holding digits that reach one or hold letters
-    (``upload-5.jpg`` ... ``upload-999999.jpg``: kept as they were planned before)."""
+    """The positions that may hold a-f, where :data:`HEX_POSITIONS` look hex (else none): up
+    to the last position that looks hex, and the runs of positions holding digits that
+    reach one or hold letters (``upload-5.jpg`` ... ``upload-999999.jpg``: kept as they were
+    planned before)."""
     hexes = [j for j, chars in enumerate(sets) if _looks_hex(chars)]
-    found: set[int] = set(range(hexes[-1] + 1)) if hexes else set()
+    if len(hexes) < HEX_POSITIONS:
+        return frozenset()
+    found = set(range(hexes[-1] + 1))
     run: list[int] = []
     for j, chars in enumerate([*sets, set()]):
         if chars & _DIGITS:
             run.append(j)
             continue
-        if any(_looks_hex(sets[p]) or sets[p] & (_LOWER | _UPPER) for p in run):
+        if any(p in found or sets[p] & (_LOWER | _UPPER) for p in run):
             found.update(run)
         run = []
     return frozenset(found)

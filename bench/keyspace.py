@@ -374,6 +374,9 @@ SPACES: dict[str, Callable[[], Sequence[str]]] = {
     "hidden1m": hidden_folder,
     "pareto1m": pareto_folders,
     "hidden100k": lambda: hidden_folder(100_000),
+    # 40,000 folders of 10 keys and one of 600,000: a plan that looks like 400 pages.
+    "tiny1m": lambda: hidden_folder(1_000_000, 40_000),
+    "hash300k": lambda: content_hashes(300_000),
     "tree36": tree,
     "hex1m": lambda: hexnames(1_000_000),
     "folders1m": per_folder,

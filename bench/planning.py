@@ -83,7 +83,7 @@ CASES = [
     "tree36:10", "hex1m:100", "flat10m:300", "folders1m:100", "stamps1m:100", "toplevel1m:100", "offalpha1m:100",
     "b64ids1m:100", "longpath1m:100", "names1m:100", "ulid1m:100", "ksuid1m:100", "xid1m:100", "b32hash1m:100",
     "counters1m:100", "tenants1m:100", "hidden100k:100", "hidden1m:100",
-    "pareto1m:100",
+    "pareto1m:100", "tiny1m:100", "hash300k:10",
 ]  # fmt: skip
 QUICK = ["flat100k:100", "skewed:100", "mixed2497:10", "tree36:10"]
 SMOKE = ["tree36:10"]  # 5,460 keys: every step of a case in a second or two

@@ -86,6 +86,15 @@ RICH_ALPHABET = 16
 # RangePlanner._checks), whatever planning has cost so far: 5,000 folders of 10 keys and
 # one of 950,000 among them planned in 21 requests as 10 units, one 9.6 x the mean.
 CHECK_PAGES = 100
+# ... and this many where the pages show folders of fewer than SMALL_FOLDER_KEYS keys
+# (``u/<id>/f3``): each gap then holds hundreds of folders no probe saw, any of them a huge
+# one, which a probe finds only by landing in its sliver of the scale. 15,000 folders of 10
+# keys and one of 850,000 looked like 150 pages: 31 units, one 26 x the mean (40,000 of
+# them, 400 pages: 50 x). Such a listing goes in pieces of CHECK_PIECE_PAGES, side by side
+# (a page a round, 300,000 content-hash names in 20 units took 43 rounds).
+SMALL_FOLDER_CHECK_PAGES = 1000
+SMALL_FOLDER_KEYS = 100
+CHECK_PIECE_PAGES = 4
 # Probes past numbers ending at one position, at most (_past_number): a page past the
 # first digits shows whether the numbers grow one there; snowflake ids (19 digits, then
 # ".json") end on a different number in every gap, and never grow one.
@@ -907,7 +916,8 @@ class RangePlanner:
     def _checks(self, gaps: list[_Gap]) -> list[str | None]:
         """Before the plan is final: its estimated gaps listed to the end (a continuation
         each, a round at a time), when listing them takes no more than :data:`CHECK_PAGES`
-        pages - or, for its first round, no more requests than planning has made. A space
+        pages (:data:`SMALL_FOLDER_CHECK_PAGES` where folders are small, in pieces past
+        CHECK_PAGES) - or, for its first round, no more requests than planning has made. A space
         that looks this small is where a folder the scale cannot see - a name of characters
         no sampled key used there, or one between two probes whose pages do not reach it -
         hides at one point of the scale; the listing then finds it and planning goes on.
@@ -916,13 +926,38 @@ class RangePlanner:
         pages = sum(map(self._pages_left, open_gaps))
         # Past its first round, it goes on while the plan looks small: where it was only
         # cheaper than the probes made, the rounds it takes cost more than they find.
-        budget = max(self.probes, CHECK_PAGES) if not self._check_pages else CHECK_PAGES
+        small = self._small_folders()
+        most = SMALL_FOLDER_CHECK_PAGES if small else CHECK_PAGES
+        budget = max(self.probes, most) if not self._check_pages else most
         if not open_gaps or self._check_pages + pages > budget:
             return []
         self._check_pages += len(open_gaps)
         self.listing_rounds += 1
         checks: list[str | None] = [self._continue(g) for g in open_gaps]
+        if small and pages > CHECK_PAGES:  # (listed in pieces of a few pages, at once)
+            checks += [p for g in open_gaps for p in self._pieces(g)]
         return checks[: max(1, self.max_probes - self.probes)]
+
+    def _pieces(self, gap: _Gap) -> list[str]:
+        """Strings that cut ``gap``'s unlisted rest into pieces of CHECK_PIECE_PAGES pages
+        (by its estimate), each then listed from its own start."""
+        assert gap.estimate is not None
+        keys = self.samples[gap.start].keys
+        pieces = math.ceil(self._pages_left(gap) / CHECK_PIECE_PAGES)
+        rest = gap.estimate - len(keys)
+        points = (self._inside(gap, len(keys) + k * rest / pieces, gap.estimate)[0] for k in range(1, pieces))
+        return sorted({p for p in points if p is not None and p > keys[-1] and p not in self.samples})
+
+    def _small_folders(self) -> bool:
+        """Whether the sampled pages' keys sit in folders of fewer than SMALL_FOLDER_KEYS keys
+        (the median page's keys over its folders)."""
+        ratios = []
+        for sample in self.samples.values():
+            keys = sample.keys
+            if len(keys) < self.refine_page:
+                continue
+            ratios.append(len(keys) / len({key[: key.rfind("/") + 1] for key in keys}))
+        return bool(ratios) and sorted(ratios)[len(ratios) // 2] < SMALL_FOLDER_KEYS
 
     def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1, *, even: bool = False) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale

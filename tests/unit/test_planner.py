@@ -516,6 +516,27 @@ def test_a_huge_folder_among_small_ones_is_found_by_listing_a_small_looking_plan
     assert planner.probes <= 2 * 100  # the listing's 100 pages, twice at most
 
 
+@pytest.mark.parametrize(("small", "files"), [(15_000, 10), (5_000, 30), (40_000, 10)])
+def test_a_huge_folder_among_thousands_of_small_ones_is_found(small: int, files: int) -> None:
+    """Thousands of folders of a few keys each, and one of the rest among them: the plan
+    looked like 150-400 pages, more than CHECK_PAGES, so it was not listed before it was
+    final - 31-83 units, one 26-50 x the mean. Where pages show folders that small, a plan
+    of up to SMALL_FOLDER_CHECK_PAGES is listed."""
+    keys = keyspace.hidden_folder(1_000_000, small, files)
+    planner = assert_balanced(keys, 1.2, 200, target_units=200, slots=100)
+    assert planner.probes <= 1_000  # what listing the space takes
+
+
+def test_a_plan_of_small_folders_is_listed_in_pieces_at_once() -> None:
+    """300,000 content-hash names (``ab/cd/<hash>``, folders of ~5 keys) in 20 units: its
+    gaps are 15 pages each, and listing them a page a round took 43 rounds. Each gap's
+    rest is cut into pieces of CHECK_PIECE_PAGES, listed side by side."""
+    keys = keyspace.content_hashes(300_000)
+    planner = assert_balanced(keys, 1.2, 20, target_units=20, slots=10, min_unit=2_000)
+    assert planner.rounds <= 16
+    assert planner.probes <= 2 * 300  # a listing's 300 pages, twice at most
+
+
 def test_decimal_keys_in_runs_are_pooled_across_a_gap() -> None:
     """``docs/07342-...`` beside ``misc/12.pdf``: the misc names put letters in the scale at
     the docs' digit positions, so the docs' keys sit in runs with empty stretches between.

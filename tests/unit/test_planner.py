@@ -527,6 +527,27 @@ def test_a_huge_folder_among_thousands_of_small_ones_is_found(small: int, files:
     assert planner.probes <= 1_000  # what listing the space takes
 
 
+def _numbered_users_with_a_huge_one() -> list[str]:
+    return [f"user-{f:05d}/img-{j:07d}.jpg" for f in range(40_001) for j in range(600_000 if f == 20_000 else 10)]
+
+
+def _a_few_huge_folders_among_small_ones() -> list[str]:
+    names = sorted(f"{keyspace._noise(i, 128):032x}" for i in range(20_005))
+    big = set(random.Random(5).sample(names, 5))
+    return sorted(
+        f"u/{name}/x-{j:07d}" if name in big else f"u/{name}/f{j}"
+        for name in names
+        for j in range(160_000 if name in big else 10)
+    )
+
+
+@pytest.mark.parametrize("shape", [_numbered_users_with_a_huge_one, _a_few_huge_folders_among_small_ones])
+def test_huge_folders_among_small_ones_named_any_way_are_found(shape: Any) -> None:
+    """One user of 600,000 keys among 40,000 numbered users of 10 (49.6 x the mean before
+    small folders' plans were listed), five folders of 160,000 among 20,000 of 10 (6.8 x)."""
+    assert_balanced(shape(), 1.2, 200, target_units=200, slots=100)
+
+
 def test_a_plan_of_small_folders_is_listed_in_pieces_at_once() -> None:
     """300,000 content-hash names (``ab/cd/<hash>``, folders of ~5 keys) in 20 units: its
     gaps are 15 pages each, and listing them a page a round took 43 rounds. Each gap's

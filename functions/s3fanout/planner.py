@@ -90,8 +90,9 @@ CHECK_PAGES = 100
 # (``u/<id>/f3``): each gap then holds hundreds of folders no probe saw, any of them a huge
 # one, which a probe finds only by landing in its sliver of the scale. 15,000 folders of 10
 # keys and one of 850,000 looked like 150 pages: 31 units, one 26 x the mean (40,000 of
-# them, 400 pages: 50 x). Such a listing goes in pieces of CHECK_PIECE_PAGES, side by side
-# (a page a round, 300,000 content-hash names in 20 units took 43 rounds).
+# them, 400 pages: 50 x). Where folders are small, the listing goes in pieces of
+# CHECK_PIECE_PAGES, side by side (a page a round, 300,000 content-hash names in 20 units
+# took 43 rounds; the 100,000 keys of 5,000 folders of 10 and one big, 30).
 SMALL_FOLDER_CHECK_PAGES = 1000
 SMALL_FOLDER_KEYS = 100
 CHECK_PIECE_PAGES = 4
@@ -916,8 +917,8 @@ class RangePlanner:
     def _checks(self, gaps: list[_Gap]) -> list[str | None]:
         """Before the plan is final: its estimated gaps listed to the end (a continuation
         each, a round at a time), when listing them takes no more than :data:`CHECK_PAGES`
-        pages (:data:`SMALL_FOLDER_CHECK_PAGES` where folders are small, in pieces past
-        CHECK_PAGES) - or, for its first round, no more requests than planning has made. A space
+        pages (:data:`SMALL_FOLDER_CHECK_PAGES` where folders are small, in pieces) - or,
+        for its first round, no more requests than planning has made. A space
         that looks this small is where a folder the scale cannot see - a name of characters
         no sampled key used there, or one between two probes whose pages do not reach it -
         hides at one point of the scale; the listing then finds it and planning goes on.
@@ -934,7 +935,7 @@ class RangePlanner:
         self._check_pages += len(open_gaps)
         self.listing_rounds += 1
         checks: list[str | None] = [self._continue(g) for g in open_gaps]
-        if small and pages > CHECK_PAGES:  # (listed in pieces of a few pages, at once)
+        if small:  # (listed in pieces of a few pages, at once)
             checks += [p for g in open_gaps for p in self._pieces(g)]
         return checks[: max(1, self.max_probes - self.probes)]
 

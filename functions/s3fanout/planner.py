@@ -429,6 +429,8 @@ class RangePlanner:
     listing_rounds: int = 0
     # Pages the listing of the plan's gaps before it is final has read (see _checks).
     _check_pages: int = 0
+    # Each probed page's keys over the folders they sit in (see _small_folders).
+    _keys_per_folder: list[float] = field(default_factory=list)
     # Gaps (their page's last key or None, their end) probed for blind spots (_blind_spots).
     _blind_probed: set[tuple[str | None, str]] = field(default_factory=set)
     # The points those probes asked at.
@@ -454,6 +456,12 @@ class RangePlanner:
         self.samples[sample.point] = sample
         self.probes += 1
         self._learn(sample.keys)
+        if len(sample.keys) >= self.refine_page:
+            # (folders among every n-th key: a folder of fewer keys than n still counts
+            # well under SMALL_FOLDER_KEYS, at a tenth of the CPU)
+            seen = sample.keys[::_LEARN_STRIDE]
+            folders = len({key[: key.rfind("/") + 1] for key in seen})
+            self._keys_per_folder.append(len(sample.keys) / folders)
 
     def _learn(self, keys: tuple[str, ...]) -> None:
         if keys:
@@ -950,15 +958,10 @@ class RangePlanner:
         return sorted({p for p in points if p is not None and p > keys[-1] and p not in self.samples})
 
     def _small_folders(self) -> bool:
-        """Whether the sampled pages' keys sit in folders of fewer than SMALL_FOLDER_KEYS keys
+        """Whether the probed pages' keys sit in folders of fewer than SMALL_FOLDER_KEYS keys
         (the median page's keys over its folders)."""
-        ratios = []
-        for sample in self.samples.values():
-            keys = sample.keys
-            if len(keys) < self.refine_page:
-                continue
-            ratios.append(len(keys) / len({key[: key.rfind("/") + 1] for key in keys}))
-        return bool(ratios) and sorted(ratios)[len(ratios) // 2] < SMALL_FOLDER_KEYS
+        ratios = sorted(self._keys_per_folder)
+        return bool(ratios) and ratios[len(ratios) // 2] < SMALL_FOLDER_KEYS
 
     def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1, *, even: bool = False) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale

@@ -457,11 +457,7 @@ class RangePlanner:
         self.probes += 1
         self._learn(sample.keys)
         if len(sample.keys) >= self.refine_page:
-            # (folders among every n-th key: a folder of fewer keys than n still counts
-            # well under SMALL_FOLDER_KEYS, at a tenth of the CPU)
-            seen = sample.keys[::_LEARN_STRIDE]
-            folders = len({key[: key.rfind("/") + 1] for key in seen})
-            self._keys_per_folder.append(len(sample.keys) / folders)
+            self._keys_per_folder.append(_keys_per_folder(sample.keys))
 
     def _learn(self, keys: tuple[str, ...]) -> None:
         if keys:
@@ -925,8 +921,9 @@ class RangePlanner:
     def _checks(self, gaps: list[_Gap]) -> list[str | None]:
         """Before the plan is final: its estimated gaps listed to the end (a continuation
         each, a round at a time), when listing them takes no more than :data:`CHECK_PAGES`
-        pages (:data:`SMALL_FOLDER_CHECK_PAGES` where folders are small, in pieces) - or,
-        for its first round, no more requests than planning has made. A space
+        pages - or, for its first round, no more requests than planning has made; else
+        those whose page shows folders of under SMALL_FOLDER_KEYS keys, when they take no
+        more than :data:`SMALL_FOLDER_CHECK_PAGES` (in pieces). A space
         that looks this small is where a folder the scale cannot see - a name of characters
         no sampled key used there, or one between two probes whose pages do not reach it -
         hides at one point of the scale; the listing then finds it and planning goes on.
@@ -935,16 +932,25 @@ class RangePlanner:
         pages = sum(map(self._pages_left, open_gaps))
         # Past its first round, it goes on while the plan looks small: where it was only
         # cheaper than the probes made, the rounds it takes cost more than they find.
-        small = self._small_folders()
-        most = SMALL_FOLDER_CHECK_PAGES if small else CHECK_PAGES
-        budget = max(self.probes, most) if not self._check_pages else most
-        if not open_gaps or self._check_pages + pages > budget:
+        first = not self._check_pages
+        budget = max(self.probes, CHECK_PAGES) if first else CHECK_PAGES
+        chosen = open_gaps
+        if self._check_pages + pages > budget:
+            most = max(self.probes, SMALL_FOLDER_CHECK_PAGES) if first else SMALL_FOLDER_CHECK_PAGES
+            # (mostly small folders: all of it, the big folders' gaps too, as where it
+            # looks small; else the gaps that open on small folders)
+            if not self._small_folders() or self._check_pages + pages > most:
+                chosen = [g for g in open_gaps if self._in_small_folders(g)]
+                if self._check_pages + sum(map(self._pages_left, chosen)) > most:
+                    return []
+        if not chosen:
             return []
-        self._check_pages += len(open_gaps)
+        self._check_pages += len(chosen)
         self.listing_rounds += 1
-        checks: list[str | None] = [self._continue(g) for g in open_gaps]
-        if small:  # (listed in pieces of a few pages, at once)
-            checks += [p for g in open_gaps for p in self._pieces(g)]
+        checks: list[str | None] = [self._continue(g) for g in chosen]
+        # (where folders are small: listed in pieces of a few pages, at once)
+        if (chosen is open_gaps and self._small_folders()) or any(map(self._in_small_folders, chosen)):
+            checks += [p for g in chosen for p in self._pieces(g)]
         return checks[: max(1, self.max_probes - self.probes)]
 
     def _pieces(self, gap: _Gap) -> list[str]:
@@ -958,10 +964,16 @@ class RangePlanner:
         return sorted({p for p in points if p is not None and p > keys[-1] and p not in self.samples})
 
     def _small_folders(self) -> bool:
-        """Whether the probed pages' keys sit in folders of fewer than SMALL_FOLDER_KEYS keys
-        (the median page's keys over its folders)."""
+        """Whether most probed pages hold keys of folders of fewer than SMALL_FOLDER_KEYS keys."""
         ratios = sorted(self._keys_per_folder)
         return bool(ratios) and ratios[len(ratios) // 2] < SMALL_FOLDER_KEYS
+
+    def _in_small_folders(self, gap: _Gap) -> bool:
+        """Whether the page that opens ``gap`` holds keys of folders of fewer than
+        SMALL_FOLDER_KEYS keys (its keys over the folders of every n-th one: a folder of
+        fewer keys than n still counts well under SMALL_FOLDER_KEYS)."""
+        keys = self.samples[gap.start].keys
+        return len(keys) >= SMALL_PAGES and _keys_per_folder(keys) < SMALL_FOLDER_KEYS
 
     def _beyond(self, gap: _Gap, count: int = GALLOP_POINTS - 1, *, even: bool = False) -> list[str]:
         """Strings past the last known key, spaced geometrically up to the top of the scale
@@ -1121,6 +1133,12 @@ def folder_ends(key: str, stem: int) -> list[str]:
     if stem < name < len(key) - 1:
         ends.append(key[: name + 1] + "\U0010ffff")
     return ends
+
+
+def _keys_per_folder(keys: tuple[str, ...]) -> float:
+    """Keys over the folders of every n-th one (a folder of fewer keys than n still counts
+    well under SMALL_FOLDER_KEYS, at a tenth of the CPU)."""
+    return len(keys) / len({key[: key.rfind("/") + 1] for key in keys[::_LEARN_STRIDE]})
 
 
 def _digit_run(text: str, j: int, floor: int = 0) -> tuple[int, int]:

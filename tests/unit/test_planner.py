@@ -543,10 +543,31 @@ def _a_few_huge_folders_among_small_ones() -> list[str]:
     )
 
 
-@pytest.mark.parametrize("shape", [_numbered_users_with_a_huge_one, _a_few_huge_folders_among_small_ones])
+def _a_flat_folder_beside_small_ones_and_a_huge_one() -> list[str]:
+    names = sorted(f"{keyspace._noise(i, 128):032x}" for i in range(10_001))
+    big = names[len(names) // 3]
+    keys = [f"a-flat/doc-{i:07d}.pdf" for i in range(200_000)]
+    keys += [
+        f"u/{name}/x-{j:07d}" if name == big else f"u/{name}/f{j}"
+        for name in names
+        for j in range(700_000 if name == big else 10)
+    ]
+    return sorted(keys)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        _numbered_users_with_a_huge_one,
+        _a_few_huge_folders_among_small_ones,
+        _a_flat_folder_beside_small_ones_and_a_huge_one,
+    ],
+)
 def test_huge_folders_among_small_ones_named_any_way_are_found(shape: Any) -> None:
     """One user of 600,000 keys among 40,000 numbered users of 10 (49.6 x the mean before
-    small folders' plans were listed), five folders of 160,000 among 20,000 of 10 (6.8 x)."""
+    small folders' plans were listed), five folders of 160,000 among 20,000 of 10 (6.8 x),
+    and a flat folder of 200,000 beside 10,000 of 10 and one of 700,000 (46.5 x while only
+    a space mostly of small folders was listed: the gaps of small folders are)."""
     assert_balanced(shape(), 1.2, 200, target_units=200, slots=100)
 
 

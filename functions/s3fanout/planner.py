@@ -697,7 +697,12 @@ class RangePlanner:
             wanted += self._walk(gap)
         elif gap.estimate is None:
             wanted += [self._continue(gap)] if self.probes < LIST_FIRST_PAGES else self._beyond(gap)
-        elif (gap.suspect or gap.estimate > SPLIT_ABOVE * target) and gap.start not in self._unsplittable:
+        elif (
+            gap.suspect
+            or gap.estimate > SPLIT_ABOVE * target
+            # (the rest of a folder up to where it ends: the scale's room there may be unused)
+            or (gap.estimate > target and gap.end is not None and gap.end.endswith("\U0010ffff"))
+        ) and gap.start not in self._unsplittable:
             cuts = self._cuts(gap, target)
             if not cuts:
                 self._unsplittable.add(gap.start)

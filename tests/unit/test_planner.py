@@ -581,6 +581,15 @@ def test_a_plan_of_small_folders_is_listed_in_pieces_at_once() -> None:
     assert planner.probes <= 2 * 300  # a listing's 300 pages, twice at most
 
 
+def test_the_rest_of_a_folder_up_to_its_end_is_measured_where_units_are_few() -> None:
+    """300,000 timestamped logs (``logs/2024-06-07T13:42:05Z-host07.gz``) in 20 units: the
+    rest of a day after 02:47 was counted at the density of the page there over the day's
+    room up to ``T99:99:99``, 42,000 keys where 9,500 were - under four units, so never
+    probed - and two units came out empty, one 1.25 x the mean. A gap above a unit that
+    ends where its folder does (a string past it) is cut."""
+    assert_balanced(keyspace.timestamps(300_000), 1.2, 20, target_units=20, slots=10, min_unit=2_000)
+
+
 def test_decimal_keys_in_runs_are_pooled_across_a_gap() -> None:
     """``docs/07342-...`` beside ``misc/12.pdf``: the misc names put letters in the scale at
     the docs' digit positions, so the docs' keys sit in runs with empty stretches between.

@@ -430,7 +430,7 @@ class RangePlanner:
     # Pages the listing of the plan's gaps before it is final has read (see _checks).
     _check_pages: int = 0
     # Each probed page's keys over the folders they sit in (see _small_folders).
-    _keys_per_folder: list[float] = field(default_factory=list)
+    _page_folder_sizes: list[float] = field(default_factory=list)
     # Gaps (their page's last key or None, their end) probed for blind spots (_blind_spots).
     _blind_probed: set[tuple[str | None, str]] = field(default_factory=set)
     # The points those probes asked at.
@@ -457,7 +457,7 @@ class RangePlanner:
         self.probes += 1
         self._learn(sample.keys)
         if len(sample.keys) >= self.refine_page:
-            self._keys_per_folder.append(_keys_per_folder(sample.keys))
+            self._page_folder_sizes.append(_keys_per_folder(sample.keys))
 
     def _learn(self, keys: tuple[str, ...]) -> None:
         if keys:
@@ -939,13 +939,15 @@ class RangePlanner:
         # cheaper than the probes made, the rounds it takes cost more than they find.
         first = not self._check_pages
         budget = max(self.probes, CHECK_PAGES) if first else CHECK_PAGES
+        mostly_small = self._small_folders()
+        small_gaps = [g for g in open_gaps if self._in_small_folders(g)]
         chosen = open_gaps
         if self._check_pages + pages > budget:
             most = max(self.probes, SMALL_FOLDER_CHECK_PAGES) if first else SMALL_FOLDER_CHECK_PAGES
             # (mostly small folders: all of it, the big folders' gaps too, as where it
             # looks small; else the gaps that open on small folders)
-            if not self._small_folders() or self._check_pages + pages > most:
-                chosen = [g for g in open_gaps if self._in_small_folders(g)]
+            if not mostly_small or self._check_pages + pages > most:
+                chosen = small_gaps
                 if self._check_pages + sum(map(self._pages_left, chosen)) > most:
                     return []
         if not chosen:
@@ -953,8 +955,7 @@ class RangePlanner:
         self._check_pages += len(chosen)
         self.listing_rounds += 1
         checks: list[str | None] = [self._continue(g) for g in chosen]
-        # (where folders are small: listed in pieces of a few pages, at once)
-        if (chosen is open_gaps and self._small_folders()) or any(map(self._in_small_folders, chosen)):
+        if mostly_small or small_gaps:  # (listed in pieces of a few pages, at once)
             checks += [p for g in chosen for p in self._pieces(g)]
         return checks[: max(1, self.max_probes - self.probes)]
 
@@ -970,7 +971,7 @@ class RangePlanner:
 
     def _small_folders(self) -> bool:
         """Whether most probed pages hold keys of folders of fewer than SMALL_FOLDER_KEYS keys."""
-        ratios = sorted(self._keys_per_folder)
+        ratios = sorted(self._page_folder_sizes)
         return bool(ratios) and ratios[len(ratios) // 2] < SMALL_FOLDER_KEYS
 
     def _in_small_folders(self, gap: _Gap) -> bool:

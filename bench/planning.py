@@ -105,12 +105,15 @@ SFN_STANDARD_PER_TRANSITION = 0.025 / 1000
 SFN_EXPRESS_PER_REQUEST = 1.00 / 1e6
 SFN_EXPRESS_GB_S = 0.00001667  # billed in 64 MB steps; a child holds little state: 64 MB
 EXPRESS_MEMORY_GB = 64 / 1024
+EXPRESS_BILLED_STEP_S = 0.1  # an EXPRESS execution's duration is rounded up to 100 ms
 # template.yaml's MemorySize of each function (MB).
 MEMORY_MB = {"ListPrefixes": 1769, "BuildManifest": 768, "MergeIndex": 1769}
 # What a run does per unit and per key (statemachine/fanout.asl.json, s3fanout.writer):
-# a child runs BuildManifest, UnitFinished, UnitBuilt; the parent ListPrefixes, the Map, MergeIndex.
+# a child runs BuildManifest, UnitFinished, UnitBuilt; the parent ListPrefixes, the Map,
+# MergeIndex, RoundEnded, Published (no unit deferred to another round). The deployed children
+# are EXPRESS (template.yaml, docs/scale.md); STANDARD is priced beside them for comparison.
 CHILD_TRANSITIONS = 3
-PARENT_TRANSITIONS = 3
+PARENT_TRANSITIONS = 5
 MANIFEST_LINE_BYTES = 700  # one presigned URL line of the manifest
 PART_BYTES = 8 * 1024 * 1024  # PART_SIZE_BYTES: a manifest above it is a multipart upload
 BUILD_CPU_S_PER_KEY = 25e-6  # BuildManifest's CPU per key (make bench, x86), at 768 MB = 0.43 vCPU
@@ -347,7 +350,8 @@ def cost(sizes: list[int], planning_lists: int, plan_wall_s: float, model: Model
     lam = gb_s * LAMBDA_GB_S_ARM + (2 + units) * LAMBDA_PER_REQUEST
     standard = (PARENT_TRANSITIONS + CHILD_TRANSITIONS * units) * SFN_STANDARD_PER_TRANSITION
     express = PARENT_TRANSITIONS * SFN_STANDARD_PER_TRANSITION + units * SFN_EXPRESS_PER_REQUEST
-    express += sum(build_s) * EXPRESS_MEMORY_GB * SFN_EXPRESS_GB_S
+    billed_s = sum(math.ceil(b / EXPRESS_BILLED_STEP_S) * EXPRESS_BILLED_STEP_S for b in build_s)
+    express += billed_s * EXPRESS_MEMORY_GB * SFN_EXPRESS_GB_S
     per_m = 1e6 / keys
     floor = math.ceil(keys / PAGE) * S3_LIST_PER_1000 / 1000
     return {
@@ -359,6 +363,7 @@ def cost(sizes: list[int], planning_lists: int, plan_wall_s: float, model: Model
         "usd_per_m_standard": round((s3 + lam + standard) * per_m, 5),
         "usd_per_m_express": round((s3 + lam + express) * per_m, 5),
         "usd_per_m_floor": round(floor * per_m, 5),
+        "express_x_floor": round((s3 + lam + express) / floor, 2),
     }
 
 
@@ -572,7 +577,7 @@ def _without_sizes(r: dict[str, Any]) -> dict[str, Any]:
 
 def print_costs(results: dict[str, Any]) -> None:
     """What a run costs per million objects (realistic model's counts and durations)."""
-    print("\n  USD per million objects: LISTs/PUTs/GETs, Lambda GB-s, child executions STANDARD vs EXPRESS")
+    print("\n  USD per million objects: LISTs/PUTs/GETs, Lambda GB-s; EXPRESS children (deployed) vs STANDARD")
     for case, r in results.items():
         c = r.get("cost")
         if not c:
@@ -580,8 +585,9 @@ def print_costs(results: dict[str, Any]) -> None:
         print(
             f"  {case:<14} {c['lists']:>7,} LISTs {c['puts']:>6,} PUTs {c['gets']:>5,} GETs"
             f" {c['lambda_gb_s']:>9,.1f} GB-s"
-            f"  {c['sfn_transitions_standard']:>6,} transitions  STANDARD ${c['usd_per_m_standard']:.4f}"
-            f"  EXPRESS ${c['usd_per_m_express']:.4f}  LIST floor ${c['usd_per_m_floor']:.4f}",
+            f"  EXPRESS ${c['usd_per_m_express']:.4f} ({c['express_x_floor']:.2f} x floor)"
+            f"  STANDARD ${c['usd_per_m_standard']:.4f} ({c['sfn_transitions_standard']:,} transitions)"
+            f"  LIST floor ${c['usd_per_m_floor']:.4f}",
             flush=True,
         )
 

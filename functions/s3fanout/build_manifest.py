@@ -295,12 +295,30 @@ async def build_part(
             skip_prefix=f"{store.layout.root}/" if store.bucket == request.bucket else None,
         )
         pieces = await spread_pieces(client, request, part, min_unit)
-        summary = replace(part, attempt=request.attempt, signed_at=signed_at, pieces=len(pieces))
+        summary = replace(
+            part, attempt=request.attempt, signed_at=signed_at, pieces=len(pieces), resume=deferred_item(request, part)
+        )
         await store.write_summary(summary)
     except Exception as exc:
         await record_error(store, ErrorRecord.of(request, exc))
         raise
     return BuildResult.of(request, summary, pieces)
+
+
+def with_child_budget(request: BuildRequest, seconds: int, now: float) -> BuildRequest:
+    """The request with its child execution's time limit: set by the child's first
+    invocation (a Map item carries none), kept by its segments and pieces."""
+    if request.budget_until is not None or seconds <= 0:
+        return request
+    return replace(request, budget_until=now + seconds)
+
+
+def deferred_item(request: BuildRequest, part: PartSummary) -> dict[str, object] | None:
+    """The Map item that continues a unit stopped for time under a child's limit (the
+    next round runs it in a new child), or None: done, spreading, or free to continue."""
+    if part.done or part.oversized or request.budget_until is None or part.next_start_after is None:
+        return None
+    return request.resume_item(part.next_start_after)
 
 
 async def record_error(store: RunStore, record: ErrorRecord) -> None:

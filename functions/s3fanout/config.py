@@ -54,6 +54,9 @@ class Settings:
     min_unit_keys: int = 5_000
     # BuildManifest stops listing this long before its timeout; None: its own default.
     time_safety_ms: int | None = None
+    # Seconds a unit's child execution may list before it defers the rest to the next Map
+    # round (an EXPRESS child ends at 5 minutes, its Lambda's 15 do not matter). 0: never.
+    child_time_budget_s: int = 0
     # Local Step Functions only (its INLINE Map has no ItemReader): ListPrefixes also
     # returns the plan inline. A deployed setting because under `sam local start-lambda`
     # (docs/docker.md) the function runs in SAM's container, where no local tooling can
@@ -80,6 +83,7 @@ class Settings:
             ),
             time_safety_ms=_optional_int_env("TIME_SAFETY_MS", minimum=0, maximum=LAMBDA_MAX_TIMEOUT_SECONDS * 1000),
             inline_plan=os.environ.get("INLINE_PLAN", "").strip().lower() == "true",
+            child_time_budget_s=_int_env("CHILD_TIME_BUDGET_SECONDS", 0, minimum=0, maximum=LAMBDA_MAX_TIMEOUT_SECONDS),
         )
 
     def manifest_bucket_for(self, source_bucket: str) -> str:

@@ -247,10 +247,24 @@ def parse_build_request(event: Any) -> BuildRequest:
         child=validate_int(data.get("child", 0), "child", minimum=0, maximum=999),
         bucket_region=_optional_region(data.get("bucket_region")),
         filters=parse_filters(data),
+        budget_until=_optional_epoch(data.get("budget_until"), "budget_until"),
     )
 
 
+def _optional_epoch(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    # bool is an int subclass; JSON true is not a time.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e11:
+        raise InvalidInput(field, value, "must be a time in seconds since the epoch")
+    return float(value)
+
+
 def parse_merge_request(event: Any) -> MergeRequest:
-    """Validate ``{"run_id", "bucket", ...}``; the rest of the run is read from S3."""
+    """Validate ``{"run_id", "bucket", "plan_key"?}``; the rest of the run is read from S3."""
     data = _require_object(event, "event")
-    return MergeRequest(run_id=validate_run_id(data.get("run_id")), bucket=validate_bucket(data.get("bucket")))
+    return MergeRequest(
+        run_id=validate_run_id(data.get("run_id")),
+        bucket=validate_bucket(data.get("bucket")),
+        plan_key=_optional_key(data.get("plan_key"), "plan_key"),
+    )

@@ -21,6 +21,20 @@ class RunLayout:
         """JSON array of work units, read by the Map's ItemReader."""
         return f"{self.base}plan.json"
 
+    def round_key(self, number: int) -> str:
+        """The items of Map round ``number``: round 0 is the plan; later rounds continue the
+        units a child execution's time limit deferred (written by MergeIndex)."""
+        return self.plan_key if number == 0 else f"{self.base}rounds/{number:04d}.json"
+
+    def round_of(self, key: str) -> int | None:
+        """The round whose items ``key`` holds, or None: not one of this run's."""
+        if key == self.plan_key:
+            return 0
+        name = key.removeprefix(f"{self.base}rounds/").removesuffix(".json")
+        if name != key and name.isdigit() and len(name) == 4 and int(name) > 0:
+            return int(name)
+        return None
+
     @property
     def run_key(self) -> str:
         """The run's validated options and attempt id, read by MergeIndex."""

@@ -1,4 +1,5 @@
-"""MergeIndex's core: check every planned unit has its part, then publish the index."""
+"""MergeIndex's core: send deferred units round again (``rounds``), else check every planned
+unit has its part, then publish the index."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from .folder_summary import SummaryFailed, summarize_parts
 from .inputs import parse_build_request
 from .observability import logger
 from .pipeline import gather_or_cancel
-from .records import IndexDocument, IndexResult
+from .records import IndexDocument, IndexResult, NextRound
+from .rounds import next_round, round_number
 from .share_page import HTML_CONTENT_TYPE, render_share_page
 from .signing_identity import TEMPORARY_CREDENTIALS_NOTE
 from .store import RunStore
@@ -37,13 +39,15 @@ def _chain(summaries: list[PartSummary]) -> list[PartSummary] | None:
     return segments if last.done or last.pieces else None
 
 
-async def collect_parts(store: RunStore, run: RunRecord, plan: list[WorkUnit]) -> list[PartSummary]:
-    """Every segment summary of this attempt in key order; raises PartsMissing for any gap.
+async def collect_parts(
+    store: RunStore, run: RunRecord, plan: list[WorkUnit], summaries: list[PartSummary]
+) -> list[PartSummary]:
+    """This attempt's segment ``summaries`` in key order; raises PartsMissing for any gap.
 
     A unit's parts are its segments, then - if it spread - each piece's segments.
     """
     by_piece: dict[tuple[int, int], list[PartSummary]] = {}
-    for summary in await store.summaries(run.attempt):
+    for summary in summaries:
         by_piece.setdefault((summary.unit, summary.child), []).append(summary)
 
     missing: dict[tuple[int, int], str] = {}
@@ -142,14 +146,24 @@ async def merge_index(
     *,
     url_credentials: str = "long-term",
     time_left_ms: Callable[[], int] | None = None,
-) -> IndexResult:
+    plan_key: str | None = None,
+    inline_plan: bool = False,
+) -> IndexResult | NextRound:
     """``signer_for(expires_in)`` signs keys of the manifest bucket; ``time_left_ms()`` is the
-    invocation's remaining time (the folder summary is given up rather than the index)."""
+    invocation's remaining time (the folder summary is given up rather than the index).
+    ``plan_key``: the items of the Map round that just ended; while units are deferred, the
+    result is the next round, not the index."""
     store = RunStore(client, manifest_bucket, layout)
+    ended = round_number(store, plan_key)
     run, plan = await store.read_run(), await store.read_plan()
     if run is None or plan is None:
         raise RunNotFound(layout.run_id, store.location)
-    parts = await collect_parts(store, run, plan)
+    summaries = await store.summaries(run.attempt)
+    following = await next_round(store, run, summaries, ended, inline_plan=inline_plan)
+    if following is not None:
+        logger.info("units deferred to another round", extra={"round": ended + 1, "items": following.deferred})
+        return following
+    parts = await collect_parts(store, run, plan, summaries)
     part_signer = signer_for(run.expires_in)
     # Each document links the other: the page reads its parts, fetch finds the index from the page.
     index_url = part_signer.presign_get(layout.index_key)

@@ -69,6 +69,11 @@ class WorkUnit(JsonRecord):
     end_key: str | None = None
     estimate: int | None = None
 
+    def map_item(self, segment: int = 0, child: int = 0) -> dict[str, Any]:
+        """The unit as an item of a Map round (``plan.json``, then ``deferred.json``): its range
+        from ``segment`` on, of piece ``child`` (0: the planned unit)."""
+        return {**self.to_json(), "segment": segment, "child": child}
+
 
 @dataclass(frozen=True)
 class Filters(JsonRecord):
@@ -111,10 +116,12 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class MergeRequest:
-    """The MergeIndex event: the run to merge; the rest is read from its ``run.json``."""
+    """The MergeIndex event: the run to merge and the items of the Map round that just
+    ended (``plan_key``; None: the plan); the rest is read from its ``run.json``."""
 
     run_id: str
     bucket: str
+    plan_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,9 @@ class BuildRequest:
     # The source bucket's region (URLs must be signed for it); None: the function's region.
     bucket_region: str | None = None
     filters: Filters = field(default_factory=Filters)
+    # When this unit's child execution must end (epoch seconds; an EXPRESS child lives 5
+    # minutes): set by its first invocation, carried to its segments and pieces. None: no limit.
+    budget_until: float | None = None
 
     def to_event(self) -> dict[str, Any]:
         """The event as the state machine passes it (the ASL's ItemSelector builds the same
@@ -148,11 +158,17 @@ class BuildRequest:
             **self.filters.to_json(),
             "child": self.child,
             "segment": self.segment,
+            "budget_until": self.budget_until,
         }
 
     def continued(self, start_after: str) -> BuildRequest:
         """The next segment: the same unit, from where listing stopped."""
         return replace(self, work=replace(self.work, start_after=start_after), segment=self.segment + 1)
+
+    def resume_item(self, start_after: str) -> dict[str, Any]:
+        """The next segment as an item of the next Map round (a new child, a new time limit)."""
+        following = self.continued(start_after)
+        return following.work.map_item(following.segment, following.child)
 
     def pieces(self, ranges: list[KeyRange]) -> list[BuildRequest]:
         """The pieces an oversized unit spreads into (children 1..n, each from segment 0)."""
@@ -241,7 +257,7 @@ class PlanResult:
         if inline_plan:
             # Local testing only (Step Functions Local has no ItemReader): the units inline, for
             # an INLINE Map's ItemsPath. State payloads are capped at 256 KiB: a few thousand units.
-            output["plan"] = [unit.to_json() for unit in self.units]
+            output["plan"] = [unit.map_item() for unit in self.units]
         return output
 
 
@@ -277,14 +293,19 @@ class PartSummary(JsonRecord):
     signed_at: float = 0.0
     # The pieces that finish this unit (MergeIndex expects a complete part for each).
     pieces: int = 0
+    # Deferred: the unit stopped at its child execution's time limit, and this Map item
+    # (``WorkUnit.map_item``) continues it in the next round. None: not deferred.
+    resume: dict[str, Any] | None = None
 
-    _BOOKKEEPING = ("attempt", "signed_at", "pieces")
+    _BOOKKEEPING = ("attempt", "signed_at", "pieces", "resume")
 
     def to_result(self) -> dict[str, Any]:
-        """BuildManifest's result fields (before ``next`` and ``spill``)."""
+        """BuildManifest's result fields (before ``next`` and ``spill``); ``deferred`` ends
+        the child execution (MergeIndex sends the rest round again)."""
         result = self.to_json()
         for name in self._BOOKKEEPING:
             del result[name]
+        result["deferred"] = self.resume is not None
         return result
 
 
@@ -301,7 +322,9 @@ class BuildResult:
     def of(cls, request: BuildRequest, summary: PartSummary, pieces: list[BuildRequest]) -> BuildResult:
         if pieces:
             return cls(summary, pieces=pieces)
-        return cls(summary, following=None if summary.done else request.continued(summary.next_start_after or ""))
+        if summary.done or summary.resume is not None:
+            return cls(summary)
+        return cls(summary, following=request.continued(summary.next_start_after or ""))
 
     def to_json(self) -> dict[str, Any]:
         """The state machine reads ``next`` (another segment) and ``spill`` (an INLINE Map's items)."""
@@ -468,3 +491,15 @@ class IndexResult(JsonRecord):
     expires_at: str
     # Matching objects left out, by reason (archived storage class, "folder marker").
     skipped: dict[str, int]
+
+
+@dataclass(frozen=True)
+class NextRound:
+    """MergeIndex's result while units are deferred: the state the next Map round starts
+    from (ListPrefixes' result, its ``plan_key`` now ``deferred.json``) and its item count."""
+
+    state: dict[str, Any]
+    deferred: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"next_round": self.state, "deferred": self.deferred}

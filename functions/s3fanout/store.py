@@ -34,7 +34,7 @@ class RunStore:
 
     # -- ListPrefixes ---------------------------------------------------------------------
     async def write_plan(self, units: list[WorkUnit]) -> None:
-        await put_json(self.client, self.bucket, self.layout.plan_key, [unit.to_json() for unit in units])
+        await put_json(self.client, self.bucket, self.layout.plan_key, [unit.map_item() for unit in units])
 
     async def write_run(self, record: RunRecord) -> None:
         await put_json(self.client, self.bucket, self.layout.run_key, record.to_json())
@@ -55,6 +55,14 @@ class RunStore:
     async def read_plan(self) -> list[WorkUnit] | None:
         data = await get_json(self.client, self.bucket, self.layout.plan_key)
         return None if data is None else [WorkUnit.from_json(item) for item in data]
+
+    async def write_round(self, number: int, items: list[dict[str, Any]]) -> None:
+        await put_json(self.client, self.bucket, self.layout.round_key(number), items)
+
+    async def read_rounds(self, numbers: list[int]) -> list[list[dict[str, Any]]]:
+        """The items of these Map rounds (a round not found reads as empty)."""
+        documents = await self._read_all([self.layout.round_key(number) for number in numbers])
+        return [document or [] for document in documents]
 
     async def summaries(self, attempt: str) -> list[PartSummary]:
         """Every summary this attempt wrote (earlier attempts' are ignored)."""

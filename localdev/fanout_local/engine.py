@@ -211,7 +211,7 @@ class EmbeddedEngine:
         self._start_stage("loading the state machine into moto's interpreter")
         self.state_machine_arn = self._sfn.create_state_machine(
             name=self.project.state_machine,
-            definition=self.config.definition or self.project.definition(),
+            definition=moto_overrides.for_moto(self.config.definition or self.project.definition()),
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/fanout-local",
         )["stateMachineArn"]
         # Only now: moto parsing the definition (≈ 2 s) overlapped the S3 server's start.

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import random
 import threading
@@ -163,3 +164,26 @@ def install(s3_credentials: dict[str, str | None] | None = None) -> Callable[[],
             step()
 
     return restore
+
+
+def for_moto(definition: str) -> str:
+    """The definition as moto's interpreter can parse it: its ASL grammar knows only STANDARD
+    child executions of a Distributed Map (``ExecutionType``), and rejects the EXPRESS ours are
+    deployed with. The two differ in billing and in an EXPRESS child's 5-minute limit, which
+    BuildManifest's own time budget keeps to (``CHILD_TIME_BUDGET_SECONDS``), not the engine.
+    Pinned by ``tests/unit/test_moto_overrides.py``: once moto parses EXPRESS, drop this."""
+    document = json.loads(definition)
+
+    def fit(node: Any) -> None:
+        if isinstance(node, dict):
+            config = node.get("ProcessorConfig")
+            if isinstance(config, dict) and config.get("ExecutionType") == "EXPRESS":
+                config["ExecutionType"] = "STANDARD"
+            for value in node.values():
+                fit(value)
+        elif isinstance(node, list):
+            for value in node:
+                fit(value)
+
+    fit(document)
+    return json.dumps(document, indent=2)

@@ -70,5 +70,11 @@ class ExecutionProgress:
                     advance=1 if result.get("done") else 0,
                     detail=f"{self.objects:,} URLs, {self.segments} segment(s)",
                 )
+            elif invocation.function.startswith("MergeIndex") and "next_round" in result:
+                # Units out of their child's time go round the Map again: still building.
+                deferred = int(result.get("deferred", 0))
+                if not self.progress.console.is_terminal:
+                    self.progress.console.print(f"building parts: {deferred} deferred ...", highlight=False)
+                self.progress.update(self.task, description=f"building parts ({deferred} deferred)")
             elif invocation.function.startswith("MergeIndex"):
                 self.progress.update(self.task, description="index merged")

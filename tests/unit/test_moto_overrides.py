@@ -9,6 +9,7 @@ tests and tests/workflow exercise it), then update the digest here.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Iterator
 
 import jsonpath_ng
@@ -25,6 +26,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
 from fanout_local import moto_overrides
+from fanout_local.template import PROJECT_ROOT
 from tests.support.hash_guard import source_digest
 
 # name -> (object, sha1 of its source) for the pinned moto.
@@ -185,3 +187,28 @@ def test_engines_may_stop_in_any_order() -> None:
     assert second._real is real  # built on moto's own, not on the first engine's
     restore_second()
     assert boto_client.boto3 is real
+
+
+def _parses(definition: str) -> bool:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    try:
+        AmazonStateLanguageParser.parse(definition)
+    except Exception:  # moto's parser raises its own exception types
+        return False
+    return True
+
+
+def test_express_children_are_run_as_standard_because_moto_cannot_parse_them() -> None:
+    """Our definition deploys EXPRESS children; the pinned moto's grammar rejects them. If this
+    starts failing on its first assert, moto learned EXPRESS: drop ``for_moto``."""
+    from fanout_local.template import load_project
+
+    definition = load_project(PROJECT_ROOT, {"SourceBucketNames": "b"}).definition()
+    assert '"ExecutionType": "EXPRESS"' in definition
+    assert not _parses(definition)
+    fitted = moto_overrides.for_moto(definition)
+    assert _parses(fitted)
+    assert '"ExecutionType": "EXPRESS"' not in fitted
+    # Nothing else changed.
+    assert json.loads(fitted) == json.loads(definition.replace('"EXPRESS"', '"STANDARD"'))

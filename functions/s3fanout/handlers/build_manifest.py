@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from s3fanout.build_manifest import build_part
+from s3fanout.build_manifest import build_part, with_child_budget
 from s3fanout.deadline import DeadlineCheck
 from s3fanout.inputs import parse_build_request
 from s3fanout.observability import logger, metrics, tracer
@@ -16,9 +17,9 @@ from s3fanout.store import RunStore
 
 
 async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
-    request = parse_build_request(event)
-    logger.append_keys(run_id=request.run_id, unit=request.work.unit, child=request.child, segment=request.segment)
     config = settings()
+    request = with_child_budget(parse_build_request(event), config.child_time_budget_s, time.time())
+    logger.append_keys(run_id=request.run_id, unit=request.work.unit, child=request.child, segment=request.segment)
     client = await s3_client()
     result = await build_part(
         client,
@@ -28,7 +29,7 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
         queue_max=config.queue_max,
         part_size=config.part_size,
         min_unit=config.min_unit_keys,
-        should_stop=DeadlineCheck(context, config.time_safety_ms),
+        should_stop=DeadlineCheck(context, config.time_safety_ms, budget_until=request.budget_until),
     )
     summary = result.summary
     metrics.add_metric(name="ObjectsListed", unit=MetricUnit.Count, value=summary.listed)
@@ -44,6 +45,7 @@ async def build_manifest_part(event: Any, context: Any) -> dict[str, Any]:
             "bytes": summary.bytes,
             "done": summary.done,
             "pieces": summary.pieces,
+            "deferred": summary.resume is not None,
         },
     )
     return result.to_json()

@@ -1,4 +1,5 @@
-"""MergeIndex: verify every planned unit has its part, then write and presign the index."""
+"""MergeIndex: send deferred units round again, or verify every planned unit has its part,
+then write and presign the index."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from s3fanout.inputs import parse_merge_request
 from s3fanout.merge_index import merge_index
 from s3fanout.observability import logger, metrics, tracer
+from s3fanout.records import NextRound
 from s3fanout.runtime import (
     run_async,
     run_layout,
@@ -36,7 +38,12 @@ async def merge_run_index(event: Any, context: LambdaContext | None = None) -> d
         manifest_bucket,
         url_credentials=url_credentials_kind(credentials),
         time_left_ms=None if context is None else context.get_remaining_time_in_millis,
+        plan_key=request.plan_key,
+        inline_plan=config.inline_plan,
     )
+    if isinstance(result, NextRound):
+        metrics.add_metric(name="UnitsDeferred", unit=MetricUnit.Count, value=result.deferred)
+        return result.to_json()
     metrics.add_metric(name="PartsMerged", unit=MetricUnit.Count, value=result.parts)
     metrics.add_metric(name="IndexedObjects", unit=MetricUnit.Count, value=result.count)
     logger.info("index written", extra={"parts": result.parts, "count": result.count})

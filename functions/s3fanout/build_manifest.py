@@ -252,6 +252,8 @@ async def build_manifest(
         last_key=tally.last_written,
         oversized=tally.oversized,
         skipped=tally.skipped,
+        start_after=work.start_after,
+        etag=upload.etag,
     )
 
 

@@ -4,8 +4,9 @@ unit has its part, then publish the index."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import InvalidInput, PartsMissing, RunNotFound
 from .fetch_tool import FETCH_TOOL_CONTENT_TYPE, fetch_tool
@@ -29,14 +30,20 @@ if TYPE_CHECKING:
     from .records import PartSummary, RunRecord, WorkUnit
 
 
-def _chain(summaries: list[PartSummary]) -> list[PartSummary] | None:
-    """One unit's (or piece's) segments in order if they form a finished chain: segments
-    0..n without a gap, the last one done or spread into pieces; else None."""
+def _chain(summaries: list[PartSummary]) -> tuple[list[PartSummary] | None, str]:
+    """One unit's (or piece's) segments in order if they form a finished chain - segments
+    0..n without a gap, each beginning where the one before stopped, the last one done or
+    spread into pieces - else None and why not."""
     segments = sorted(summaries, key=lambda s: s.segment)
     if not segments or [s.segment for s in segments] != list(range(len(segments))):
-        return None
+        return None, "no complete part"
+    for earlier, later in itertools.pairwise(segments):
+        if later.start_after != earlier.next_start_after:
+            # Two runs of the unit at once (EXPRESS children run at least once) that
+            # stopped at different keys, each writing some of its segments.
+            return None, f"segments {earlier.segment} and {later.segment} do not join (two runs of it at once?)"
     last = segments[-1]
-    return segments if last.done or last.pieces else None
+    return (segments, "") if last.done or last.pieces else (None, "no complete part")
 
 
 async def collect_parts(
@@ -53,34 +60,61 @@ async def collect_parts(
     missing: dict[tuple[int, int], str] = {}
     parts: list[PartSummary] = []
     for item in plan:
-        chain = _chain(by_piece.get((item.unit, 0), []))
+        chain, why = _chain(by_piece.get((item.unit, 0), []))
         if chain is None:
-            missing[item.unit, 0] = f"prefix {item.prefix!r}: no complete part"
+            missing[item.unit, 0] = f"prefix {item.prefix!r}: {why}"
             continue
         parts.extend(chain)
         for child in range(1, chain[-1].pieces + 1):
-            piece = _chain(by_piece.get((item.unit, child), []))
+            piece, why = _chain(by_piece.get((item.unit, child), []))
             if piece is None:
-                missing[item.unit, child] = f"prefix {item.prefix!r}, piece {child}: no complete part"
+                missing[item.unit, child] = f"prefix {item.prefix!r}, piece {child}: {why}"
             else:
                 parts.extend(piece)
     if missing:
-        recorded = await store.errors(list(missing), run.attempt)
-        units = {item.unit: item for item in plan}
-        for where in missing:
-            error = recorded.get(where)
-            refused = _refusal(run, units[where[0]]) if error is None and where[1] == 0 else None
-            if error is not None:
-                missing[where] += f" ({error.error}: {error.message})"
-            elif refused is not None:
-                missing[where] += f" ({refused})"
-            else:
-                missing[where] += " (no error recorded: it never ran, or was stopped before it could record one)"
-        by_unit: dict[int, str] = {}
-        for (unit, _child), why in missing.items():
-            by_unit[unit] = f"{by_unit[unit]}; {why}" if unit in by_unit else why
-        raise PartsMissing(run.run_id, by_unit)
+        await _name_missing(store, run, plan, missing)
+    if overwritten := await _overwritten(store, parts, plan):
+        raise PartsMissing(run.run_id, _by_unit(overwritten))
     return parts
+
+
+async def _name_missing(
+    store: RunStore, run: RunRecord, plan: list[WorkUnit], missing: dict[tuple[int, int], str]
+) -> NoReturn:
+    """Raise PartsMissing, each unit (or piece) with its recorded error or why it has none."""
+    recorded = await store.errors(list(missing), run.attempt)
+    units = {item.unit: item for item in plan}
+    for where in missing:
+        error = recorded.get(where)
+        refused = _refusal(run, units[where[0]]) if error is None and where[1] == 0 else None
+        if error is not None:
+            missing[where] += f" ({error.error}: {error.message})"
+        elif refused is not None:
+            missing[where] += f" ({refused})"
+        else:
+            missing[where] += " (no error recorded: it never ran, or was stopped before it could record one)"
+    raise PartsMissing(run.run_id, _by_unit(missing))
+
+
+def _by_unit(missing: dict[tuple[int, int], str]) -> dict[int, str]:
+    by_unit: dict[int, str] = {}
+    for (unit, _child), why in missing.items():
+        by_unit[unit] = f"{by_unit[unit]}; {why}" if unit in by_unit else why
+    return by_unit
+
+
+async def _overwritten(store: RunStore, parts: list[PartSummary], plan: list[WorkUnit]) -> dict[tuple[int, int], str]:
+    """Parts that are not what their summary says was written: gone, or overwritten since by a
+    second run of the same unit (one HeadObject per part). None: every part is its summary's."""
+    prefixes = {item.unit: item.prefix for item in plan}
+    found: dict[tuple[int, int], str] = {}
+    for part, etag in zip(parts, await store.etags([p.part_key for p in parts]), strict=True):
+        if part.etag is None or etag == part.etag:
+            continue
+        what = "is gone" if etag is None else "was overwritten after its summary (two runs of it at once?)"
+        piece = f", piece {part.child}" if part.child else ""
+        found.setdefault((part.unit, part.child), f"prefix {prefixes[part.unit]!r}{piece}: part {part.part_key} {what}")
+    return found
 
 
 def _refusal(run: RunRecord, item: WorkUnit) -> str | None:

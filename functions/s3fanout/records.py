@@ -293,11 +293,17 @@ class PartSummary(JsonRecord):
     signed_at: float = 0.0
     # The pieces that finish this unit (MergeIndex expects a complete part for each).
     pieces: int = 0
+    # Where this segment's listing began (its range's start_after): segment n+1 must begin
+    # where segment n stopped, or two runs of the unit at once mixed their segments.
+    start_after: str | None = None
+    # The part's ETag as written: a part overwritten since (a second run of the same unit
+    # at once - EXPRESS children run at least once) no longer matches its summary.
+    etag: str | None = None
     # Deferred: the unit stopped at its child execution's time limit, and this Map item
     # (``WorkUnit.map_item``) continues it in the next round. None: not deferred.
     resume: dict[str, Any] | None = None
 
-    _BOOKKEEPING = ("attempt", "signed_at", "pieces", "resume")
+    _BOOKKEEPING = ("attempt", "signed_at", "pieces", "resume", "start_after", "etag")
 
     def to_result(self) -> dict[str, Any]:
         """BuildManifest's result fields (before ``next`` and ``spill``); ``deferred`` ends

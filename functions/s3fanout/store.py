@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .documents import get_json, put_document, put_json, stream_body
+from .documents import get_json, head_etag, put_document, put_json, stream_body
 from .listing import list_keys
 from .pipeline import gather_or_cancel
 from .records import ErrorRecord, IndexDocument, PartSummary, RunRecord, WorkUnit
@@ -95,6 +95,16 @@ class RunStore:
 
     async def write_fetch_tool(self, tool: bytes, content_type: str) -> None:
         await put_document(self.client, self.bucket, self.layout.fetch_tool_key, tool, content_type)
+
+    async def etags(self, keys: list[str]) -> list[str | None]:
+        """Each object's ETag as it is now (None: not there), ``READ_CONCURRENCY`` at a time."""
+        limit = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def head(key: str) -> str | None:
+            async with limit:
+                return await head_etag(self.client, self.bucket, key)
+
+        return await gather_or_cancel(*(head(key) for key in keys))
 
     async def _read_all(self, keys: list[str]) -> list[Any]:
         limit = asyncio.Semaphore(READ_CONCURRENCY)

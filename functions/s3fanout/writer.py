@@ -30,6 +30,8 @@ class StreamingUpload:
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self.bytes_written = 0
+        # The finished object's ETag, as S3 answered it (None until ``close``).
+        self.etag: str | None = None
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -65,18 +67,20 @@ class StreamingUpload:
         """Finish the object; returns its size in bytes."""
         try:
             if self._upload_id is None:
-                await self._client.put_object(
+                put = await self._client.put_object(
                     Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
                 )
+                self.etag = put.get("ETag")
             else:
                 if self._buffer:
                     await self._upload_part(bytes(self._buffer))
-                await self._client.complete_multipart_upload(
+                completed = await self._client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=self.key,
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": self._parts},
                 )
+                self.etag = completed.get("ETag")
         except AWS_CALL_ERRORS as exc:
             raise translate_client_error(exc, bucket=self.bucket, operation="PutObject") from exc
         self._buffer.clear()

@@ -335,7 +335,7 @@ def cost(sizes: list[int], planning_lists: int, plan_wall_s: float, model: Model
     for n in sizes:
         parts = math.ceil(n * MANIFEST_LINE_BYTES / PART_BYTES)
         puts += 1 if parts <= 1 else parts + 2  # PutObject, or create + parts + complete
-    gets = units  # MergeIndex reads every summary
+    gets = 2 * units  # MergeIndex reads every summary and checks every part (HeadObject)
     build_s = [
         max(sum(model.page_s(min(PAGE, n - i)) for i in range(0, max(n, 1), PAGE)), n * BUILD_CPU_S_PER_KEY / 0.434)
         for n in sizes

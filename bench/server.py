@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import hashlib
 import json
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -86,6 +87,10 @@ class SyntheticS3:
         self.uploads = 0
         # Bodies of PutObject by bucket and key (GetObject serves them back).
         self.stored: dict[str, dict[str, bytes]] = {}
+        # Each written object's ETag, as its PUT (or multipart completion) answered it: a HEAD
+        # or GET answers the same, as S3 does (MergeIndex checks every part by its ETag). A
+        # completed multipart object is not kept, only its ETag.
+        self.etags: dict[tuple[str, str], str] = {}
 
     # --- HTTP plumbing ---------------------------------------------------------------
 
@@ -173,12 +178,15 @@ class SyntheticS3:
             return 200, {"x-amz-bucket-region": "us-east-1"}, b""
         if method in {"GET", "HEAD"} and key:
             stored = self.stored.get(bucket, {}).get(key)
+            etag = self.etags.get((bucket, key), '"stored"')
+            if method == "HEAD" and stored is None and (bucket, key) in self.etags:
+                return 200, {"Content-Type": "application/octet-stream", "ETag": etag}, b""
             if stored is None:
                 error = f"<Error><Code>NoSuchKey</Code><Message>{escape(key)}</Message></Error>"
                 return 404, {"Content-Type": "application/xml"}, b"" if method == "HEAD" else error.encode()
             return (
                 200,
-                {"Content-Type": "application/octet-stream", "ETag": '"stored"'},
+                {"Content-Type": "application/octet-stream", "ETag": etag},
                 (b"" if method == "HEAD" else stored),
             )
         if method == "GET" and not key and query.get("list-type") == "2" and not self._generated(bucket):
@@ -206,7 +214,8 @@ class SyntheticS3:
             self.stats.bytes_received += received
             if payload is not None:
                 self.stored.setdefault(bucket, {})[key] = payload
-            return 200, {"ETag": '"object"'}, b""
+            etag = self.etags[bucket, key] = f'"{hashlib.md5(payload or b"", usedforsecurity=False).hexdigest()}"'
+            return 200, {"ETag": etag}, b""
         if method == "POST" and "uploads" in query:
             self.uploads += 1
             body = (
@@ -216,6 +225,8 @@ class SyntheticS3:
             return 200, {"Content-Type": "application/xml"}, body.encode()
         if method == "POST" and "uploadId" in query:
             self.stats.completed += 1
+            self.etags[bucket, key] = '"complete"'
+
             body = (
                 f"<CompleteMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{quote(key)}</Key>"
                 '<ETag>"complete"</ETag></CompleteMultipartUploadResult>'

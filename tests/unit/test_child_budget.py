@@ -17,6 +17,8 @@ from s3fanout.records import BuildRequest, PartSummary, WorkUnit
 from s3fanout.rounds import deferred_items
 
 WORK = WorkUnit(unit=3, prefix="p/", start_after="p/a", end_key="p/m", estimate=900)
+# Where REQUEST's unit resumes after stopping at "p/c": its next segment, in the next round.
+RESUME = {"unit": 3, "prefix": "p/", "start_after": "p/c", "end_key": "p/m", "estimate": 900, "segment": 3, "child": 0}
 REQUEST = BuildRequest("r", "att", "src-bucket", "", 60, WORK, segment=2)
 
 
@@ -69,15 +71,7 @@ def test_the_first_invocation_of_a_child_sets_its_budget_and_its_segments_keep_i
 def test_only_a_unit_stopped_for_time_under_a_budget_is_deferred() -> None:
     budgeted = replace(REQUEST, budget_until=1.0)
     item = deferred_item(budgeted, part())
-    assert item == {
-        "unit": 3,
-        "prefix": "p/",
-        "start_after": "p/c",
-        "end_key": "p/m",
-        "estimate": 900,
-        "segment": 3,
-        "child": 0,
-    }
+    assert item == RESUME
     assert deferred_item(budgeted, part(done=True)) is None
     assert deferred_item(budgeted, part(oversized=True)) is None  # spreads (or continues) in its child
     assert deferred_item(REQUEST, part()) is None  # no budget: continues in its child
@@ -86,15 +80,7 @@ def test_only_a_unit_stopped_for_time_under_a_budget_is_deferred() -> None:
 
 
 def test_merge_sends_each_units_last_deferred_segment_only() -> None:
-    resume = {
-        "unit": 3,
-        "prefix": "p/",
-        "start_after": "p/c",
-        "end_key": "p/m",
-        "estimate": 900,
-        "segment": 3,
-        "child": 0,
-    }
+    resume = RESUME
     summaries = [
         replace(part(), segment=0, resume={**resume, "segment": 1}),  # continued since
         replace(part(), segment=1, resume={**resume, "segment": 2}),

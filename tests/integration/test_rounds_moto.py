@@ -38,12 +38,14 @@ def items_of(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
+def child_event(state: dict[str, Any]) -> dict[str, Any]:
+    """The run's fields of a BuildManifest event, as the Map's ItemSelector takes them."""
+    return {f: state[f] for f in ("run_id", "attempt", "bucket", "suffix", "expires_in", "bucket_region")}
+
+
 def child(state: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     """One child execution: BuildManifest from a Map item, following ``next`` until it ends."""
-    event: dict[str, Any] | None = {
-        **{f: state[f] for f in ("run_id", "attempt", "bucket", "suffix", "expires_in", "bucket_region")},
-        **item,
-    }
+    event: dict[str, Any] | None = {**child_event(state), **item}
     result: dict[str, Any] = {}
     while event is not None:
         result = build_manifest.lambda_handler(event, FakeLambdaContext())
@@ -125,3 +127,45 @@ def test_a_round_that_is_not_the_runs_own_is_refused(s3: Any, bucket: str, manif
         with pytest.raises(FanoutError, match="plan_key") as raised:
             merge({**state, "plan_key": bad})
         assert type(raised.value).__name__ == "InvalidInput"
+
+
+def test_pieces_of_a_spread_unit_are_deferred_and_resumed_like_units(
+    s3: Any, bucket: str, manifest_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit far bigger than planned spreads into pieces; each piece runs out of its child's
+    time after a page and goes round again as its own item (``child`` > 0), from where it
+    stopped, up to its own end; the index holds every key once, in order."""
+    monkeypatch.setenv("MIN_UNIT_KEYS", "1500")
+    early = [f"grow/{i:05d}.pdf" for i in range(0, 12_000, 3000)]  # 4 keys when planned: one unit
+    put_keys(s3, bucket, early)
+    state = plan(bucket)
+    (unit,) = items_of(s3, manifest_bucket, state["plan_key"])
+    put_keys(s3, bucket, [f"grow/{i:05d}.pdf" for i in range(12_000) if i % 3000])
+    monkeypatch.setenv("CHILD_TIME_BUDGET_SECONDS", "0")  # the unit lists to 2 x 1,500, then spreads
+    settings.cache_clear()
+    first = build_manifest.lambda_handler({**child_event(state), **unit}, FakeLambdaContext())
+    assert first["spill"] is not None
+    monkeypatch.setenv("CHILD_TIME_BUDGET_SECONDS", "60")  # each piece: one page, then deferred
+    settings.cache_clear()
+    assert all(build_manifest.lambda_handler(piece, FakeLambdaContext())["deferred"] for piece in first["spill"])
+
+    sent: list[dict[str, Any]] = []
+    result = merge(state)
+    while "next_round" in result:
+        state = result["next_round"]
+        items = items_of(s3, manifest_bucket, state["plan_key"])
+        sent.extend(items)
+        for item in items:
+            child(state, item)
+        result = merge(state)
+
+    assert {item["child"] for item in sent} == set(range(1, len(first["spill"]) + 1))
+    ends = {piece["child"]: piece["end_key"] for piece in first["spill"]}
+    assert all(item["segment"] >= 1 and item["end_key"] == ends[item["child"]] for item in sent)
+    assert result["count"] == 12_000
+    index = json.loads(s3.get_object(Bucket=manifest_bucket, Key=result["index_key"])["Body"].read())
+    keys: list[str] = []
+    for part in index["parts"]:
+        body = s3.get_object(Bucket=manifest_bucket, Key=part["key"])["Body"].read().decode()
+        keys.extend(json.loads(line)["key"] for line in body.splitlines())
+    assert keys == sorted(f"grow/{i:05d}.pdf" for i in range(12_000))

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -56,9 +57,20 @@ def share(s3: Any, bucket: str, keys: list[str]) -> dict[str, Any]:
 
 
 def wait_ready(browser: Browser, timeout: float = 30) -> None:
-    WebDriverWait(browser.driver, timeout).until(
-        lambda d: d.execute_script("return document.body.dataset.state") in {"ready", "expired", "failed"}
-    )
+    try:
+        WebDriverWait(browser.driver, timeout).until(
+            lambda d: d.execute_script("return document.body.dataset.state") in {"ready", "expired", "failed"}
+        )
+    except TimeoutException:
+        # Say where the page stood (seen once, on a machine also running 100M-key benchmarks).
+        where = browser.driver.execute_script(
+            "return [document.body.dataset.state, document.getElementById('status').textContent,"
+            " document.getElementById('range').textContent]"
+        )
+        raise AssertionError(
+            f"page not ready after {timeout} s: state, status, range = {where};"
+            f" console errors: {browser.console_errors()}"
+        ) from None
 
 
 def open_page(browser: Browser, url: str) -> None:

@@ -226,7 +226,6 @@ class SyntheticS3:
         if method == "POST" and "uploadId" in query:
             self.stats.completed += 1
             self.etags[bucket, key] = '"complete"'
-
             body = (
                 f"<CompleteMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{quote(key)}</Key>"
                 '<ETag>"complete"</ETag></CompleteMultipartUploadResult>'

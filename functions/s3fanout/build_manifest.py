@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import FanoutError, RunNotFound
 from .listing import ObjectEntry, ProbePage, iter_object_pages, probe_page
@@ -315,7 +315,7 @@ def with_child_budget(request: BuildRequest, seconds: int, now: float) -> BuildR
     return replace(request, budget_until=now + seconds)
 
 
-def deferred_item(request: BuildRequest, part: PartSummary) -> dict[str, object] | None:
+def deferred_item(request: BuildRequest, part: PartSummary) -> dict[str, Any] | None:
     """The Map item that continues a unit stopped for time under a child's limit (the
     next round runs it in a new child), or None: done, spreading, or free to continue."""
     if part.done or part.oversized or request.budget_until is None or part.next_start_after is None:

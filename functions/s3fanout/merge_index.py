@@ -108,9 +108,10 @@ async def _overwritten(store: RunStore, parts: list[PartSummary], plan: list[Wor
     second run of the same unit (one HeadObject per part). None: every part is its summary's."""
     prefixes = {item.unit: item.prefix for item in plan}
     found: dict[tuple[int, int], str] = {}
-    for part, etag in zip(parts, await store.etags([p.part_key for p in parts]), strict=True):
+    written = [part for part in parts if part.etag is not None]  # older summaries have none
+    for part, etag in zip(written, await store.etags([p.part_key for p in written]), strict=True):
         # Compared without quotes: some S3-compatible stores quote one answer and not the other.
-        if part.etag is None or (etag is not None and etag.strip('"') == part.etag.strip('"')):
+        if etag is not None and part.etag is not None and etag.strip('"') == part.etag.strip('"'):
             continue
         what = "is gone" if etag is None else "was overwritten after its summary (two runs of it at once?)"
         piece = f", piece {part.child}" if part.child else ""

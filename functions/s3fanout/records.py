@@ -70,7 +70,7 @@ class WorkUnit(JsonRecord):
     estimate: int | None = None
 
     def map_item(self, segment: int = 0, child: int = 0) -> dict[str, Any]:
-        """The unit as an item of a Map round (``plan.json``, then ``deferred.json``): its range
+        """The unit as an item of a Map round (``plan.json``, then ``rounds/NNNN.json``): its range
         from ``segment`` on, of piece ``child`` (0: the planned unit)."""
         return {**self.to_json(), "segment": segment, "child": child}
 

@@ -4,7 +4,7 @@ from ``s3fanout.records``): the one place that knows where a run keeps what."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .documents import get_json, head_etag, put_document, put_json, stream_body
 from .listing import list_keys
@@ -12,14 +12,15 @@ from .pipeline import gather_or_cancel
 from .records import ErrorRecord, IndexDocument, PartSummary, RunRecord, WorkUnit
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Awaitable, Callable
 
     from types_aiobotocore_s3 import S3Client
 
     from .layout import RunLayout
 
-# Concurrent GETs when reading a run's summaries (one per part).
+# Concurrent GETs (or HEADs) when reading a run's summaries and checking its parts (one per part).
 READ_CONCURRENCY = 32
+T = TypeVar("T")
 
 
 class RunStore:
@@ -97,20 +98,18 @@ class RunStore:
         await put_document(self.client, self.bucket, self.layout.fetch_tool_key, tool, content_type)
 
     async def etags(self, keys: list[str]) -> list[str | None]:
-        """Each object's ETag as it is now (None: not there), ``READ_CONCURRENCY`` at a time."""
-        limit = asyncio.Semaphore(READ_CONCURRENCY)
-
-        async def head(key: str) -> str | None:
-            async with limit:
-                return await head_etag(self.client, self.bucket, key)
-
-        return await gather_or_cancel(*(head(key) for key in keys))
+        """Each object's ETag as it is now (None: not there)."""
+        return await self._each(keys, lambda key: head_etag(self.client, self.bucket, key))
 
     async def _read_all(self, keys: list[str]) -> list[Any]:
+        return await self._each(keys, lambda key: get_json(self.client, self.bucket, key))
+
+    async def _each(self, keys: list[str], call: Callable[[str], Awaitable[T]]) -> list[T]:
+        """``call(key)`` for every key, ``READ_CONCURRENCY`` at a time, results in key order."""
         limit = asyncio.Semaphore(READ_CONCURRENCY)
 
-        async def read(key: str) -> Any:
+        async def one(key: str) -> T:
             async with limit:
-                return await get_json(self.client, self.bucket, key)
+                return await call(key)
 
-        return await gather_or_cancel(*(read(key) for key in keys))
+        return await gather_or_cancel(*(one(key) for key in keys))

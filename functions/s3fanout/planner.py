@@ -59,6 +59,8 @@ import bisect
 import math
 from dataclasses import dataclass, field
 
+from s3fanout.shape_scale import ShapeLearner, ShapeScale
+
 PAGE = 1000
 # Keys compare on at most this many characters past the listed prefix: all of any key (a
 # key is at most 1,024 bytes). The scale stops where its size passes _MAX_SCALE (densities
@@ -69,6 +71,10 @@ _MAX_SCALE = 1e280
 # Learn a page's characters from every n-th key (and its first and last): enough to
 # see each position's alphabet, at a fraction of the CPU of reading every key.
 _LEARN_STRIDE = 10
+# And its keys' shapes (s3fanout.shape_scale) from every n-th key, its last and the keys
+# around its first changes of folder, this many at most.
+_SHAPE_STRIDE = 40
+_SHAPE_EDGES = 8
 _DIGITS = frozenset("0123456789")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -388,6 +394,8 @@ class _Gap:
     suspect: bool = False
     # The space ends inside it, narrowed to a page: counted as half of that page's room.
     narrowed: bool = False
+    # Estimated on the scale of its keys' shape (see RangePlanner._local_estimate), not the space's.
+    local: ShapeScale | None = None
 
 
 @dataclass
@@ -441,6 +449,10 @@ class RangePlanner:
     _numbers_probed: dict[int, int] = field(default_factory=dict)
     # Probes at folders numbered with fewer digits (_shorter_numbers), by where they end.
     _shorter_probed: dict[int, int] = field(default_factory=dict)
+    # What the keys of each shape use (see s3fanout.shape_scale).
+    _shapes: ShapeLearner = field(default_factory=ShapeLearner)
+    # The shape of the page ending at each key, where all of it has one (else None).
+    _page_shapes: dict[str, str | None] = field(default_factory=dict)
 
     def initial(self) -> list[str | None]:
         return [self.start_after]
@@ -471,6 +483,12 @@ class RangePlanner:
                 known.update(chars)
             if _learned(self._positions) != learned or len(self._rich) != rich:
                 self._scale = None
+            if len(keys) >= SMALL_PAGES:
+                self._learn_shapes(keys)
+
+    def _learn_shapes(self, keys: tuple[str, ...]) -> None:
+        # (a page's part after a point - a derived sample - ends at its last key: one entry)
+        self._page_shapes[keys[-1]] = self._shapes.learn(_folder_edges(keys))
 
     @property
     def scale(self) -> KeyScale:
@@ -586,6 +604,60 @@ class RangePlanner:
             return None
         return position, stretch, (len(keys) - 2) / max(span - stretch, 1)
 
+    def _shape_scale(self, *pages: tuple[str, ...]) -> ShapeScale | None:
+        """The scale of ``pages``' shape (see :mod:`s3fanout.shape_scale`), where each is all
+        of that one shape (keys of others may sort anywhere between) and two pages or more
+        showed it; else None."""
+        shape = self._page_shapes.get(pages[0][-1])
+        if shape is None or any(self._page_shapes.get(page[-1]) != shape for page in pages[1:]):
+            return None
+        return self._shapes.scale(shape) if self._shapes.pages(shape) >= 2 else None
+
+    def _local_estimate(self, sample: Sample, following: Sample, final: bool) -> tuple[float, ShapeScale] | None:
+        """The gap from ``sample``'s page to ``following``'s point on the scale of its keys'
+        shape, where both pages are of that shape, about as dense on it, and nothing is
+        missing that it expects before ``following``'s page: the estimate and that scale;
+        else None (the space's scale and walks tell more)."""
+        pages = (sample, following)
+        if len(sample.keys) < 2 or len(following.keys) < 2 or following.point is None:
+            return None
+        last, after = sample.keys[-1], following.keys[0]
+        scale = self._shape_scale(sample.keys, following.keys)
+        empty_from = self._empty_from(scale, last, following) if scale is not None else None
+        if scale is None or empty_from is None:
+            return None
+        value = scale.value
+        one, two = (_density_on(scale, page.keys) for page in pages)
+        low, end, first = value(last), value(following.point), value(after)
+        if (
+            max(one, two) > SEEN_FACTOR * min(one, two)  # (a change in density)
+            or end < low
+            or first < empty_from
+            or max(one, two) * (first - empty_from) > WALK_EVIDENCE  # (keys it expects are missing)
+        ):
+            return None
+        if final:
+            spans = sum(max(value(page.keys[-1]) - value(page.keys[0]), 1) for page in pages)
+            density = (len(sample.keys) + len(following.keys) - 2) / spans
+        else:
+            density = max(one, two)  # (the denser end, as on the space's scale)
+        return len(sample.keys) + density * (end - low), scale
+
+    @staticmethod
+    def _empty_from(scale: ShapeScale, last: str, following: Sample) -> int | None:
+        """Where on ``scale`` the keys stop before ``following``'s page, whose probe is past
+        ``last``: at its probe in ``last``'s folder, where its numbers are those seen; at
+        the start of its first key's folder in another, where every folder's numbers end at
+        the largest seen (each folder in between then holds as many as the scale gives,
+        until _folders_inside has probed where each ends); None elsewhere."""
+        assert following.point is not None
+        folder, next_folder = _folder(last), _folder(following.keys[0])
+        if folder == next_folder:
+            return scale.value(following.point) if scale.covers(following.point) else None
+        if folder and len(folder) == len(next_folder) and scale.bounded_from(len(folder)):
+            return scale.value(next_folder)
+        return None
+
     def gaps(self, *, final: bool = False) -> list[_Gap]:
         gaps = self._extrapolated_gaps(final)
         # Pages overlap, their parts inside each gap do not: the distinct keys seen.
@@ -637,6 +709,11 @@ class RangePlanner:
                     if room <= self.page:
                         gaps.append(_Gap(start, end, len(keys) + room / 2, exact=False, narrowed=True))
                         continue
+                local = self._local_estimate(sample, following, final)
+                if local is not None:
+                    estimate, scale = local
+                    gaps.append(_Gap(start, end, min(estimate, float(MAX_ESTIMATE)), exact=False, local=scale))
+                    continue
                 # Nothing after ``end`` up to its page's first key (or at all).
                 first = self.scale.value(following.keys[0]) if following.keys else self.scale.top
                 if density * (first - self.scale.value(end)) > WALK_EVIDENCE:
@@ -693,7 +770,11 @@ class RangePlanner:
         """The points ``gap`` asks for this round: a walk's, the end of the space's, a big
         gap's cuts, and the strings inside it the scale has no value for."""
         wanted: list[str] = []
-        if gap.walk:
+        folders = self._folders_inside(gap) if not gap.exact and gap.estimate is not None else []
+        if folders:
+            # (the folders a walk would list page by page, probed at once)
+            wanted += folders
+        elif gap.walk:
             wanted += self._walk(gap)
         elif gap.estimate is None:
             wanted += [self._continue(gap)] if self.probes < LIST_FIRST_PAGES else self._beyond(gap)
@@ -714,6 +795,37 @@ class RangePlanner:
             if gap.estimate > target and not gap.walk:  # (a walk lists the folder anyway)
                 wanted += self._past_folder(gap)
         return wanted
+
+    def _folders_inside(self, gap: _Gap) -> list[str]:
+        """Where the gap's page and the next are in different folders of one shape, the last
+        string each folder from the first to the one before the next may hold on that
+        shape's scale (``2024/06/14/event-0000273.json`` and ``2024/06/15/event-0000273.json``
+        between ``2024/06/14/...`` and ``2024/06/16/...``; ``user-0042/photo-0999.jpg``):
+        the answer at each tells whether the folder goes on past it (a big one: it teaches
+        the scale its numbers) and where the next one starts. Spaced evenly,
+        MAX_CUTS_PER_GAP at most a round."""
+        following = self.samples.get(gap.end)
+        keys = self.samples[gap.start].keys
+        if gap.end is None or following is None or len(following.keys) < 2 or len(keys) < 2:
+            return []
+        last, after = keys[-1], following.keys[0]
+        folder, next_folder = _folder(last), _folder(after)
+        if not folder or folder == next_folder or len(folder) != len(next_folder):
+            return []
+        scale = self._shape_scale(keys, following.keys)
+        if scale is None or not scale.bounded_from(len(folder)):
+            return []  # (a folder's numbers may go on: the space's scale walks it)
+        end = _folder_end(scale, folder)
+        if gap.end <= end:
+            return []  # (this folder's end is probed: its page went on to the next)
+        weight = scale.weight_before(len(folder) - 1)
+        low, high = scale.value(folder + "\U0010ffff"), scale.value(next_folder)
+        count = (high - low) // weight if weight > 0 else 0
+        step = max(1, math.ceil(count / MAX_CUTS_PER_GAP))
+        points = {*(scale.string(low + (k + 1) * weight - 1) for k in range(0, count, step))}
+        # (its page ends where this folder's numbers seen end: the next page tells the rest)
+        points.add(end if end > last else self._continue(gap))
+        return sorted(p for p in points if last <= p < gap.end and p not in self.samples)
 
     def _walk(self, gap: _Gap) -> list[str]:
         """Its page continued (exact, and enough for a folder's few keys); a walk that did
@@ -935,6 +1047,8 @@ class RangePlanner:
         (One page a gap found a big folder only within a page of the gap's start.)"""
         open_gaps = [g for g in gaps if not g.exact and g.estimate is not None]
         pages = sum(map(self._pages_left, open_gaps))
+        # (gaps on a shape's scale count, but are not listed: each folder's end was probed)
+        open_gaps = [g for g in open_gaps if g.local is None]
         # Past its first round, it goes on while the plan looks small: where it was only
         # cheaper than the probes made, the rounds it takes cost more than they find.
         first = not self._check_pages
@@ -1031,20 +1145,28 @@ class RangePlanner:
         pieces = min(
             MAX_CUTS_PER_GAP, max(math.ceil(2 * gap.estimate / (SPLIT_ABOVE * target)), 4 if gap.suspect else 1)
         )
-        density = max((gap.estimate - len(keys)), 1.0) / max(self.scale.value(gap.end) - self.scale.value(keys[-1]), 1)
         step = gap.estimate / pieces
-        base = self.scale.value(keys[-1])
         cuts: set[str] = set()
         for k in range(1, pieces):
             position = k * step
             if position < len(keys):
                 cuts.add(keys[max(0, int(position) - 1)])
             else:
-                cuts.add(self.scale.string(base + int((position - len(keys)) / density)))
+                cuts.add(self._string_in(gap, gap.estimate, position))
         low = gap.start
         return sorted(
             c for c in cuts if (low is None or c > low) and (gap.end is None or c < gap.end) and c not in self.samples
         )
+
+    def _string_in(self, gap: _Gap, size: float, position: float) -> str:
+        """The string about ``position`` keys into ``gap`` (``size`` keys), past its page,
+        the unlisted keys spread evenly on the gap's scale."""
+        scale = gap.local or self.scale
+        keys = self.samples[gap.start].keys
+        base = scale.value(keys[-1])
+        high = scale.top if gap.end is None else scale.value(gap.end)
+        density = max(size - len(keys), 1.0) / max(high - base, 1)
+        return scale.string(base + int((position - len(keys)) / density))
 
     def _derive_or_probe(self, points: list[str]) -> list[str | None]:
         """Points inside a page already seen get their sample from it; the rest need a probe."""
@@ -1119,13 +1241,12 @@ class RangePlanner:
             return inside[whole - 1], float(whole)
         if gap.exact or not keys or gap.estimate is None:
             return None, position
-        base = self.scale.value(keys[-1])
-        high = self.scale.top if gap.end is None else self.scale.value(gap.end)
-        density = max(size - len(keys), 1.0) / max(high - base, 1)
-        point = self.scale.string(base + int((position - len(keys)) / density))
-        if point <= keys[-1] or (gap.end is not None and point >= gap.end) or len(point.encode()) > MAX_BOUNDARY_BYTES:
-            return None, position
-        return point, position
+        point = self._string_in(gap, size, position)
+        at_end = gap.end is not None and point >= gap.end
+        if at_end and gap.local is not None:
+            return gap.end, size  # (on a shape's scale, its last string before the end: the end)
+        fits = not at_end and point > keys[-1] and len(point.encode()) <= MAX_BOUNDARY_BYTES
+        return (point if fits else None), position
 
 
 def folder_ends(key: str, stem: int) -> list[str]:
@@ -1139,6 +1260,40 @@ def folder_ends(key: str, stem: int) -> list[str]:
     if stem < name < len(key) - 1:
         ends.append(key[: name + 1] + "\U0010ffff")
     return ends
+
+
+def _folder(key: str) -> str:
+    """The folder ``key`` is in (with its ``/``; "" at the top)."""
+    return key[: key.rfind("/") + 1]
+
+
+def _folder_end(scale: ShapeScale, folder: str) -> str:
+    """The last string of ``scale`` in ``folder`` (its numbers at the largest seen)."""
+    return scale.string(scale.value(folder + "\U0010ffff") - 1)
+
+
+def _folder_edges(keys: tuple[str, ...]) -> list[str]:
+    """Every :data:`_SHAPE_STRIDE`-th key of a page, its last, and the keys on both sides of
+    each change of folder between them (found by halving): a folder's numbers then end at
+    their largest (``photo-0999.jpg``) wherever the page cut them, at a tenth of the CPU of
+    every key."""
+    picked = list(keys[::_SHAPE_STRIDE])
+    edges: list[str] = []
+    for index in range(len(picked) - 1):
+        low, high = index * _SHAPE_STRIDE, (index + 1) * _SHAPE_STRIDE
+        folder = _folder(keys[low])
+        if _folder(keys[high]) == folder or len(edges) >= 2 * _SHAPE_EDGES:
+            continue
+        while high - low > 1:  # (the first key of another folder is in (low, high])
+            middle = (low + high) // 2
+            low, high = (middle, high) if _folder(keys[middle]) == folder else (low, middle)
+        edges += [keys[low], keys[high]]
+    return [*picked, *edges, keys[-1]]
+
+
+def _density_on(scale: ShapeScale, keys: tuple[str, ...]) -> float:
+    """``keys`` (a page) per unit of ``scale`` over their span."""
+    return (len(keys) - 1) / max(scale.value(keys[-1]) - scale.value(keys[0]), 1)
 
 
 def _keys_per_folder(keys: tuple[str, ...]) -> float:

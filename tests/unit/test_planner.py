@@ -736,6 +736,75 @@ def test_estimates_stay_bounded_by_the_keys_there_are(
         parse_build_request({**unit.to_json(), "run_id": "r-1", "bucket": "demo-bucket"})
 
 
+# -- keys of one shape, on that shape's scale (s3fanout.shape_scale) -----------------------
+
+
+def test_folders_of_numbered_files_are_estimated_on_their_shape() -> None:
+    """300 folders of 1,000 photos (``user-0042/photo-0417.jpg``): each folder uses a tenth of
+    the room ``photo-0000`` to ``photo-9999`` gives it, so every probe's page started after an
+    empty stretch and the gaps were walked, page by page: 656 requests in 17 rounds. On the
+    shape's scale the folders are even; a probe past each folder's last photo tells where
+    the next begins."""
+    keys = keyspace.per_folder(300, 1000)
+    planner = assert_balanced(keys, 1.2, 40, target_units=40, slots=20)
+    assert planner.probes <= 450  # the listing's 300 pages, and one a folder
+    assert planner.rounds <= 10
+
+
+def test_timestamped_names_plan_from_few_probes() -> None:
+    """``logs/2024-06-07T13:42:05Z-host07.gz``: hours end at 23, minutes and seconds at 59,
+    and on the space's scale each day, hour and minute ends in an empty stretch - 891
+    requests, units 0.79 to 1.02 x the mean. On the shape's scale they are numbers between
+    the smallest and largest seen."""
+    keys = keyspace.timestamps(300_000)
+    ranges, planner = plan(keys, "", target_units=40, slots=20)
+    counts = sizes(ranges, keys)
+    mean = sum(counts) / len(counts)
+    assert len(ranges) == 40
+    assert 0.9 * mean <= min(counts)
+    assert max(counts) <= 1.1 * mean
+    assert planner.probes <= 300  # what listing the space takes
+
+
+def test_ids_of_digits_among_names_of_letters_plan_on_their_shape() -> None:
+    """``big/0123456`` beside hex-named folders: on the space's scale each of big/'s digits
+    has the room of 36 characters, ids in runs inside runs (751 requests, units 0.53 x the
+    mean and less)."""
+    keys = keyspace.off_alphabet(300_000, 3000)
+    ranges, planner = plan(keys, "", target_units=40, slots=20)
+    counts = sizes(ranges, keys)
+    mean = sum(counts) / len(counts)
+    assert 0.8 * mean <= min(counts)
+    assert max(counts) <= 1.2 * mean
+    assert planner.probes <= 300
+
+
+def _users(files: int = 500) -> list[str]:
+    return [f"user-{u:04d}/photo-{j:06d}.jpg" for u in range(400) for j in range(files)]
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        # The same shape, numbers far past the others' (a folder's last photo is probed past).
+        [f"user-0150/photo-{j:06d}.jpg" for j in range(500, 200_000)],
+        # Named otherwise, before the shape's names (seen where the folder before ends).
+        [f"user-0150/img_{j:06d}.png" for j in range(200_000)],
+        # Named otherwise, after them (seen past the folder's last photo).
+        [f"user-0150/zz/{j:06d}.png" for j in range(200_000)],
+        # A folder of the shape no page reached, between two that were.
+        [f"user-0151/photo-{j:06d}.jpg" for j in range(500, 200_000)],
+    ],
+    ids=["more-numbers", "named-before", "named-after", "more-numbers-next"],
+)
+def test_a_huge_folder_among_folders_of_one_shape_is_found(needle: list[str]) -> None:
+    """Estimates on a shape's scale hold only where its numbers end at their largest seen
+    under more than one folder, and past each folder's end a probe looks: a folder of
+    200,000 among 400 of 500 is found however its keys are named."""
+    keys = sorted({*_users(), *needle})
+    assert_balanced(keys, 1.2, 60, target_units=80, slots=40)
+
+
 def test_the_readme_demo_bucket_plans_exactly() -> None:
     """The README's `fanout demo --objects 5000 --prefixes 12`: folders the scale cannot see
     are walked, so each unit's estimate is its count, from about as many requests as

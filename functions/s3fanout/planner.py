@@ -488,7 +488,8 @@ class RangePlanner:
 
     def _learn_shapes(self, keys: tuple[str, ...]) -> None:
         # (a page's part after a point - a derived sample - ends at its last key: one entry)
-        self._page_shapes[keys[-1]] = self._shapes.learn(_folder_edges(keys))
+        picked, ends = _folder_edges(keys)
+        self._page_shapes[keys[-1]] = self._shapes.learn(picked, ends)
 
     @property
     def scale(self) -> KeyScale:
@@ -770,6 +771,10 @@ class RangePlanner:
         """The points ``gap`` asks for this round: a walk's, the end of the space's, a big
         gap's cuts, and the strings inside it the scale has no value for."""
         wanted: list[str] = []
+        if gap.local is not None:
+            # (listed page after page - see _listing - it counts as a walk does)
+            last = self.samples[gap.start].keys[-1]
+            self._walked[last] = self._walked.get(gap.start, 0) + 1
         folders = self._folders_inside(gap) if not gap.exact and gap.estimate is not None else []
         if folders:
             # (the folders a walk would list page by page, probed at once)
@@ -1021,10 +1026,11 @@ class RangePlanner:
             return None
         pages = 0
         for gap in open_gaps:
-            if gap.estimate is None or (gap.walk and self._walked.get(gap.start, 0) >= LIST_FIRST_PAGES):
+            walked = gap.walk or gap.local is not None
+            if gap.estimate is None or (walked and self._walked.get(gap.start, 0) >= LIST_FIRST_PAGES):
                 # Its size is unknown: the end of the space, or a walk that went on for
                 # pages (it counts one page ahead; walking a big folder page by page would
-                # take a round trip per page).
+                # take a round trip per page) - or a gap on a shape's scale listed as long.
                 return None
             pages += self._pages_left(gap)
             if pages > probes:
@@ -1047,8 +1053,11 @@ class RangePlanner:
         (One page a gap found a big folder only within a page of the gap's start.)"""
         open_gaps = [g for g in gaps if not g.exact and g.estimate is not None]
         pages = sum(map(self._pages_left, open_gaps))
-        # (gaps on a shape's scale count, but are not listed: each folder's end was probed)
-        open_gaps = [g for g in open_gaps if g.local is None]
+        # (gaps on a shape's scale count, but are listed only in a plan of up to CHECK_PAGES:
+        # each folder's end was probed, and only a listing finds keys of another shape
+        # inside a folder's run of numbers - ``ev-500.json/...`` after ``ev-500.json``)
+        if pages > CHECK_PAGES:
+            open_gaps = [g for g in open_gaps if g.local is None]
         # Past its first round, it goes on while the plan looks small: where it was only
         # cheaper than the probes made, the rounds it takes cost more than they find.
         first = not self._check_pages
@@ -1272,11 +1281,11 @@ def _folder_end(scale: ShapeScale, folder: str) -> str:
     return scale.string(scale.value(folder + "\U0010ffff") - 1)
 
 
-def _folder_edges(keys: tuple[str, ...]) -> list[str]:
+def _folder_edges(keys: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Every :data:`_SHAPE_STRIDE`-th key of a page, its last, and the keys on both sides of
     each change of folder between them (found by halving): a folder's numbers then end at
     their largest (``photo-0999.jpg``) wherever the page cut them, at a tenth of the CPU of
-    every key."""
+    every key. And of those, the last keys of their folders."""
     picked = list(keys[::_SHAPE_STRIDE])
     edges: list[str] = []
     for index in range(len(picked) - 1):
@@ -1288,7 +1297,7 @@ def _folder_edges(keys: tuple[str, ...]) -> list[str]:
             middle = (low + high) // 2
             low, high = (middle, high) if _folder(keys[middle]) == folder else (low, middle)
         edges += [keys[low], keys[high]]
-    return [*picked, *edges, keys[-1]]
+    return [*picked, *edges, keys[-1]], edges[::2]
 
 
 def _density_on(scale: ShapeScale, keys: tuple[str, ...]) -> float:

@@ -33,6 +33,8 @@ _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 MAX_PAGE_SHAPES = 1
 # A number's smallest or largest seen under this many heads is its bound under any.
 BOUNDED_UNDER = 2
+# Folders whose numbers all end within this share of their range count as filled to it.
+FILLED = 0.9
 # Token kinds.
 LITERAL, LETTER, NUMBER = 0, 1, 2
 
@@ -98,10 +100,13 @@ class ShapeScale:
         shape: str,
         choices: list[str | list[str] | tuple[int, int]],
         bounded: dict[int, tuple[bool, bool]] | None = None,
+        filled: frozenset[int] = frozenset(),
     ) -> None:
         self.shape = shape
         # Number tokens whose smallest / largest seen is theirs under any head (see ShapeLearner).
         self.bounded = bounded or {}
+        # Number tokens that end near their largest in every folder whose end was seen.
+        self.filled = filled
         self.tokens = tokens_of(shape)
         self.choices = choices
         radices = [self._radix(i) for i in range(len(self.tokens))]
@@ -195,10 +200,11 @@ class ShapeScale:
         return below if number < low else above
 
     def bounded_from(self, offset: int) -> bool:
-        """Whether every number from ``offset`` on ends at its largest seen under any head:
-        a folder's keys then end where the scale's do."""
+        """Whether every number from ``offset`` on ends at its largest seen under any head,
+        and near it in every folder whose end a page showed: a folder's keys then end about
+        where the scale's do (not for folders of 60 to 3,000 photos each)."""
         return all(
-            self.bounded.get(i, (False, False))[1]
+            self.bounded.get(i, (False, False))[1] and i in self.filled
             for i, token in enumerate(self.tokens)
             if token.kind == NUMBER and token.offset >= offset
         )
@@ -243,6 +249,8 @@ class _Seen:
     # under any; one seen under one head (the most events of one day) may grow.
     lowest_under: dict[int, tuple[int, set[str]]] = field(default_factory=dict)
     highest_under: dict[int, tuple[int, set[str]]] = field(default_factory=dict)
+    # Token index: the smallest value it ended a folder at, and how many folder ends showed it.
+    folder_ends: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,9 +260,10 @@ class ShapeLearner:
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _scales: dict[str, ShapeScale] = field(default_factory=dict)
 
-    def learn(self, keys: tuple[str, ...] | list[str]) -> str | None:
-        """Add a page's keys (a sample of them: every n-th and the last do); the page's shape
-        where they all have one, else None (and it teaches nothing: MAX_PAGE_SHAPES)."""
+    def learn(self, keys: tuple[str, ...] | list[str], ends: tuple[str, ...] | list[str] = ()) -> str | None:
+        """Add a page's keys (a sample of them: every n-th and the last do), of which
+        ``ends`` are the last of their folder; the page's shape where they all have one,
+        else None (and it teaches nothing: MAX_PAGE_SHAPES)."""
         by_shape: dict[str, list[str]] = {}
         for shape, key in zip(map(shape_of, keys), keys, strict=True):
             by_shape.setdefault(shape, []).append(key)
@@ -270,7 +279,18 @@ class ShapeLearner:
             seen.pages += 1
             if self._learn_columns(seen, members):
                 self._scales.pop(shape, None)
+        if len(by_shape) == 1 and ends:
+            self._learn_ends(self._seen[next(iter(by_shape))], ends)
+            self._scales.pop(next(iter(by_shape)), None)
         return next(iter(by_shape)) if len(by_shape) == 1 else None
+
+    @staticmethod
+    def _learn_ends(seen: _Seen, ends: tuple[str, ...] | list[str]) -> None:
+        for i, token in enumerate(seen.tokens):
+            if token.kind == NUMBER:
+                values = [int(key[token.offset : token.offset + token.length]) for key in ends]
+                low, count = seen.folder_ends.get(i, (min(values), 0))
+                seen.folder_ends[i] = (min(low, *values), count + len(values))
 
     @staticmethod
     def _learn_columns(seen: _Seen, members: list[str]) -> bool:
@@ -326,8 +346,17 @@ class ShapeLearner:
                 else:
                     choices.append(seen.literals[i])
             bounded = {i: (_under(seen.lowest_under, i), _under(seen.highest_under, i)) for i in seen.numbers}
-            scale = self._scales[shape] = ShapeScale(shape, choices, bounded)
+            filled = frozenset(i for i in seen.numbers if _filled(seen, i))
+            scale = self._scales[shape] = ShapeScale(shape, choices, bounded, filled)
         return scale
+
+
+def _filled(seen: _Seen, token: int) -> bool:
+    """Whether two folder ends or more showed ``token``, each within FILLED of its range
+    from the smallest seen to the largest."""
+    low, high = seen.numbers[token]
+    end, count = seen.folder_ends.get(token, (low, 0))
+    return count >= BOUNDED_UNDER and end - low >= FILLED * (high - low)
 
 
 def _under(heads: dict[int, tuple[int, set[str]]], token: int) -> bool:

@@ -805,6 +805,30 @@ def test_a_huge_folder_among_folders_of_one_shape_is_found(needle: list[str]) ->
     assert_balanced(keys, 1.2, 60, target_units=80, slots=40)
 
 
+def test_folders_of_one_shape_and_many_sizes_plan_balanced() -> None:
+    """400 folders of 60 to 3,000 numbered logs (``0042/000417.log``): the numbers end at
+    2,999 in many folders, but the scale of the shape counted every folder as that full -
+    1.94 x the mean. Across folders it holds only where every folder end a page showed is
+    within 10 % of the largest number (FILLED)."""
+    sizes = [3000 // (1 + i % 50) for i in range(400)]
+    keys = sorted(f"{u:04d}/{j:06d}.log" for u, n in enumerate(sizes) for j in range(n))
+    assert_balanced(keys, 1.2, 40, target_units=80, slots=40, min_unit=1000)
+
+
+def test_keys_inside_a_folders_run_of_numbers_are_found_where_the_plan_looks_small() -> None:
+    """A folder beside a file of its name (``photo-000500.jpg/...`` sorts between two photos)
+    holds keys of another shape inside the shape's run of numbers, where no probe past a
+    folder's end looks. A plan that looks like CHECK_PAGES or less is listed before it is
+    final, its gaps on a shape's scale too: 80 folders of 1,000 photos and such a folder of
+    30,000 plan at 1.0 x (one unit held 11.6 x the mean when they were not listed). Past
+    that, the planner does not see it (docs/scale.md); BuildManifest spreads the unit."""
+    keys = sorted(
+        [f"user-{u:04d}/photo-{j:06d}.jpg" for u in range(80) for j in range(1000)]
+        + [f"user-0040/photo-000500.jpg/{j:06d}" for j in range(30_000)]
+    )
+    assert_balanced(keys, 1.2, 20, target_units=40, slots=20, min_unit=1000)
+
+
 def test_the_readme_demo_bucket_plans_exactly() -> None:
     """The README's `fanout demo --objects 5000 --prefixes 12`: folders the scale cannot see
     are walked, so each unit's estimate is its count, from about as many requests as

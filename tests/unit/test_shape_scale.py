@@ -20,9 +20,9 @@ from s3fanout.shape_scale import (
 )
 
 
-def learned(keys: list[str]) -> tuple[ShapeLearner, ShapeScale]:
+def learned(keys: list[str], ends: tuple[str, ...] = ()) -> tuple[ShapeLearner, ShapeScale]:
     learner = ShapeLearner()
-    learner.learn(keys)
+    learner.learn(keys, ends)
     scale = learner.scale(shape_of(keys[0]))
     assert scale is not None
     return learner, scale
@@ -95,10 +95,22 @@ def test_a_number_past_the_largest_seen_under_one_head_is_not_covered() -> None:
     assert not scale.covers("d01/e-0300")  # (only d01 reached 100)
     assert scale.covers("d01/e-\U0010ffff")  # (leaves the shape: its value is where it sorts)
     assert not scale.covers("d01/f")  # (a letter no key had there: names may go on)
-    _, hours = learned(["d01/T00", "d01/T23", "d02/T00", "d02/T23"])
+    _, hours = learned(["d01/T00", "d01/T23", "d02/T00", "d02/T23"], ends=("d01/T23", "d02/T23"))
     assert hours.covers("d01/T45")
     assert hours.bounded_from(3)
     assert not scale.bounded_from(3)
+
+
+def test_folders_count_as_full_only_where_every_end_seen_is_near_the_largest() -> None:
+    """Folders of 60 to 3,000 numbered files: the largest number is reached in two, but a
+    folder that ends at 59 is not that full (its keys end far before the scale's)."""
+    keys = ["a/0000", "a/2999", "b/0000", "b/2999", "c/0000", "c/0059"]
+    _, uneven = learned(keys, ends=("a/2999", "b/2999", "c/0059"))
+    assert not uneven.bounded_from(2)
+    _, even = learned([*keys[:4], "c/0000", "c/2950"], ends=("a/2999", "b/2999", "c/2950"))
+    assert even.bounded_from(2)  # (within FILLED of the range)
+    _, unseen = learned(keys[:4])
+    assert not unseen.bounded_from(2)  # (no folder end seen: not known to be full)
 
 
 def test_a_page_of_many_shapes_teaches_nothing() -> None:

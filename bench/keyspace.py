@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import random
 import string
 from collections.abc import Callable, Sequence
 from typing import overload
@@ -357,6 +358,38 @@ def shaped_keys(kind: str, base: str, count: int, salt: int) -> list[str]:
     if kind == "folders":
         return [f"{base}d{i % (2 + salt % 9)}/e{i % 3}/k{i}.txt" for i in range(count)]
     return [f"{base}{salt}-{i}~é文" for i in range(count)]
+
+
+# Folder layouts (``bench.planning --folder-sweep``): folders of numbered files, of even or
+# Zipf sizes, some empty, one huge, keys named otherwise, or a sub-folder beside a file.
+LAYOUT_NAMES = ("user-{u:0%dd}/photo-{j:0%dd}.jpg", "{u:0%dd}/{j:0%dd}.log", "logs/2024/{u:0%dd}/ev-{j:0%dd}.json")
+LAYOUT_KINDS = ("even", "huge", "zipf", "empty", "othername", "beside")
+
+
+def folder_layout(rng: random.Random) -> tuple[list[str], str]:
+    """One random folder layout and what it is (the sweep's generator: its draws, in order,
+    define the layouts a seed gives)."""
+    folders = rng.choice([20, 100, 400, 1500])
+    per = rng.choice([10, 60, 300, 1000, 3000])
+    width, folder_width = rng.choice([3, 4, 6]), rng.choice([4, 5])
+    name = rng.choice(LAYOUT_NAMES) % (folder_width, width)
+    kind = rng.choice(LAYOUT_KINDS)
+    sizes = [per] * folders
+    if kind == "zipf":
+        sizes = [max(1, per * 3 // (1 + i % 50)) for i in range(folders)]
+    if kind == "empty":
+        sizes = [per if rng.random() < 0.6 else 0 for _ in range(folders)]
+    keys = [name.format(u=u, j=j) for u, n in enumerate(sizes) for j in range(min(n, 10**width))]
+    if kind == "huge":
+        u = rng.randrange(folders)
+        keys += [name.format(u=u, j=j) for j in range(per, min(10**width, per + rng.choice([50_000, 200_000])))]
+    if kind == "othername":
+        folder = name.format(u=rng.randrange(folders), j=0).rsplit("/", 1)[0]
+        keys += [f"{folder}/{rng.choice(['A', 'zz', '_x'])}-{j:07d}" for j in range(rng.choice([20_000, 100_000]))]
+    if kind == "beside":
+        beside = name.format(u=rng.randrange(folders), j=per // 2)
+        keys += [f"{beside}/{j:06d}" for j in range(rng.choice([20_000, 100_000]))]
+    return sorted(set(keys)), f"{name} folders={folders} keys={per} {kind}"
 
 
 SPACES: dict[str, Callable[[], Sequence[str]]] = {

@@ -651,6 +651,41 @@ def listing_cost(samples: int, seed: int = 1) -> dict[str, Any]:
             "worst": {"requests": worst[0], "pages": worst[1], "keys": worst[2]} if worst else None}  # fmt: skip
 
 
+def folder_sweep(seed: int, count: int) -> dict[str, Any]:
+    """Planning on ``count`` random folder layouts (``keyspace.folder_layout``, 3,000 keys or
+    more) with random MaxConcurrency, in this process (a bisecting probe, no HTTP): each
+    layout's requests, round trips and largest unit over the mean, printed as it goes."""
+    import random
+
+    from bench.keyspace import folder_layout
+    from s3fanout.planner import RangePlanner
+
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    for _ in range(count):
+        keys, layout = folder_layout(rng)
+        if len(keys) < 3 * PAGE:
+            continue
+        slots = rng.choice([4, 20, 100])
+        planner = RangePlanner("", target_units=2 * slots, min_unit=1000, slots=slots)
+        points = planner.initial()
+        while points:
+            for point in points:
+                planner.record(probe_sample(keys, "", point, planner.page_size(point)))
+            points = planner.next_round()
+        sizes = [count_range(keys, "", r.start_after, r.end_key) for r in planner.ranges()]
+        worst = max(sizes) * len(sizes) / sum(sizes)
+        row = {"layout": layout, "keys": len(keys), "slots": slots, "requests": planner.probes,
+               "rounds": planner.rounds, "units": len(sizes), "max_over_mean": worst}  # fmt: skip
+        print(f"  {layout:<62} {len(keys):>9,} keys  MC {slots:>3}  {planner.probes:>6,} LISTs"
+              f"  {planner.rounds:>3} rounds  {len(sizes):>4} units  max {worst:.2f} x mean", flush=True)  # fmt: skip
+        rows.append(row)
+    over = [r for r in rows if r["max_over_mean"] > 1.2]
+    return {"seed": seed, "layouts": len(rows), "over_1_2": len(over),
+            "worst": max((r["max_over_mean"] for r in rows), default=None),
+            "requests": sum(r["requests"] for r in rows), "rounds": sum(r["rounds"] for r in rows)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small spaces, no 10m")
@@ -663,6 +698,9 @@ def main() -> None:
     parser.add_argument(
         "--listing-cost", type=int, metavar="N", help="only: planning vs listing on N random small mixed buckets"
     )
+    parser.add_argument(
+        "--folder-sweep", metavar="SEED:COUNT", help="only: planning on COUNT random folder layouts of SEED"
+    )
     parser.add_argument("--label", default="", help="what is measured (e.g. the planner's commit), for --json-out")
     parser.add_argument(
         "--worker", nargs=4, metavar=("ENDPOINT", "SPACE", "MAXCONCURRENCY", "MODEL"), help=argparse.SUPPRESS
@@ -674,6 +712,12 @@ def main() -> None:
         parser.error(f"--timeout must be positive, not {args.timeout}")
     if args.listing_cost:
         print(json.dumps(listing_cost(args.listing_cost)))
+        return
+    if args.folder_sweep:
+        seed, _, count = args.folder_sweep.partition(":")
+        if not (seed.isdigit() and count.isdigit() and int(count) > 0):
+            parser.error(f"--folder-sweep wants SEED:COUNT (7:30), not {args.folder_sweep!r}")
+        print(json.dumps(folder_sweep(int(seed), int(count))))
         return
     if args.worker:
         endpoint, bucket, concurrency, model = args.worker

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from bench.keyspace import (
+    LAYOUT_KINDS,
     SPACES,
     Concat,
     Lazy,
@@ -20,6 +21,7 @@ from bench.keyspace import (
     count_direct,
     count_range,
     flat,
+    folder_layout,
     space,
     tree,
     unit_intervals,
@@ -169,3 +171,13 @@ def test_stats_count_requests_and_listed_keys() -> None:
     app.list_objects_v2("small", {"prefix": "a/", "delimiter": "/"})
     app.list_objects_v2("small", {"prefix": "", "max-keys": "5"})
     assert (app.stats.list_requests, app.stats.listed_keys) == (2, 4 + 5)
+
+
+def test_a_seed_gives_the_same_folder_layouts() -> None:
+    """``bench.planning --folder-sweep SEED:COUNT`` plans the layouts a seed gives: the same
+    keys on every run (the sweep's figures name the seed), sorted and distinct."""
+    first, again = (folder_layout(random.Random(3)) for _ in range(2))
+    assert first == again
+    keys, layout = first
+    assert keys == sorted(set(keys))
+    assert layout.rsplit(" ", 1)[1] in LAYOUT_KINDS

@@ -59,7 +59,7 @@ import bisect
 import math
 from dataclasses import dataclass, field
 
-from s3fanout.shape_scale import ShapeLearner, ShapeScale
+from s3fanout.shape_scale import CachedValues, ShapeLearner, ShapeScale
 
 PAGE = 1000
 # Keys compare on at most this many characters past the listed prefix: all of any key (a
@@ -169,7 +169,7 @@ def _order(point: str | None) -> tuple[int, str]:
     return (0, "") if point is None else (1, point)
 
 
-class KeyScale:
+class KeyScale(CachedValues):
     """A monotone map from strings to integers, learned from sampled keys.
 
     Past ``stem`` (the listed prefix, shared by every key), position ``j`` is a digit of
@@ -209,9 +209,7 @@ class KeyScale:
             if end - j > 1:
                 self._runs[j] = (end, "".join(a[0] for a in alphabets[j:end]))
             j = max(end, j + 1)
-        # The planner values the same pages' ends every round; the scale outlives rounds
-        # that teach it no new character.
-        self._values: dict[str, int] = {}
+        self._values = {}  # (see CachedValues)
 
     @classmethod
     def learn(cls, stem: str, keys: list[str]) -> KeyScale:
@@ -253,14 +251,6 @@ class KeyScale:
                 break
             alphabets.append(sorted(chars))
         return cls(stem, alphabets, palette)
-
-    def value(self, point: str | None) -> int:
-        if point is None:
-            return 0
-        total = self._values.get(point)
-        if total is None:
-            total = self._values[point] = self._value(point)
-        return total
 
     def _value(self, point: str) -> int:
         head = point[: len(self.stem)]

@@ -87,7 +87,25 @@ def digits_below(text: str, length: int) -> int:
     return count + (1 if len(text) > length else 0)
 
 
-class ShapeScale:
+class CachedValues:
+    """A scale's ``value`` of a string, computed once: the planner values the same pages'
+    ends every round, and a scale outlives rounds that teach it nothing new."""
+
+    _values: dict[str, int]
+
+    def value(self, point: str | None) -> int:
+        if point is None:
+            return 0
+        total = self._values.get(point)
+        if total is None:
+            total = self._values[point] = self._value(point)
+        return total
+
+    def _value(self, point: str) -> int:
+        raise NotImplementedError
+
+
+class ShapeScale(CachedValues):
     """The strings of one shape, numbered in key order (see the module's docstring).
 
     ``value`` is the number of such strings before a point, for any string; ``string`` the
@@ -119,7 +137,7 @@ class ShapeScale:
         self.weights = weights
         self.size = size
         self.top = size - 1
-        self._values: dict[str, int] = {}
+        self._values = {}
 
     def _radix(self, i: int) -> int:
         token, choice = self.tokens[i], self.choices[i]
@@ -129,14 +147,6 @@ class ShapeScale:
         if token.kind == LETTER:
             return len(choice)
         return 1
-
-    def value(self, point: str | None) -> int:
-        if point is None:
-            return 0
-        total = self._values.get(point)
-        if total is None:
-            total = self._values[point] = self._value(point)
-        return total
 
     def _value(self, point: str) -> int:
         total = 0

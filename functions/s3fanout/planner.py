@@ -40,6 +40,12 @@ well-chosen strings and estimates the rest:
   (:meth:`RangePlanner._blind_spots`): the answer's page teaches the scale the rest. So
   does a gap whose ends differ in a number not padded: ``tenant-10/`` to ``tenant-19/``
   sort after ``tenant-1/``, past the ``/`` the first pages show there.
+* Keys of one shape (``user-0042/photo-0417.jpg``: digits and letters as classes) that
+  use a fraction of that room - photos 0000-0999 of 0000-9999, hours to 23 - are estimated
+  on the scale of their shape (:mod:`s3fanout.shape_scale`), where both pages around a gap
+  are of it and nothing it expects is missing; across folders only where every folder's
+  numbers end near the largest seen, each folder in between probed just past its end
+  (:meth:`RangePlanner._local_estimate`, :meth:`RangePlanner._folders_inside`).
 * Gaps are then joined in key order into units of about the target size, on estimates
   made for the plan: where a page straddles an empty stretch between runs of keys (the
   scale spends room on characters a level never uses, like folder numbers with a digit

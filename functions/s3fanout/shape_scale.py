@@ -19,18 +19,15 @@ values evenly - a folder per user, a file per photo, a log per second - spread e
 from __future__ import annotations
 
 import bisect
+import string
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
 
-_SHAPES = str.maketrans("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "0" * 10 + "a" * 52)
-_DIGITS = frozenset("0123456789")
-_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SHAPES = str.maketrans(string.digits + string.ascii_letters, "0" * 10 + "a" * 52)
+_DIGITS = frozenset(string.digits)
+_LETTERS = frozenset(string.ascii_letters)
 
-# A page whose sampled keys have more shapes than this teaches none (see ShapeLearner.learn):
-# keys of another shape may sort anywhere between those of one (``doc-7 copy.pdf`` before
-# ``doc-7.pdf``), and random ids make every key a shape of its own.
-MAX_PAGE_SHAPES = 1
 # A number's smallest or largest seen under this many heads is its bound under any.
 BOUNDED_UNDER = 2
 # Folders whose numbers all end within this share of their range count as filled to it.
@@ -273,26 +270,25 @@ class ShapeLearner:
     def learn(self, keys: tuple[str, ...] | list[str], ends: tuple[str, ...] | list[str] = ()) -> str | None:
         """Add a page's keys (a sample of them: every n-th and the last do), of which
         ``ends`` are the last of their folder; the page's shape where they all have one,
-        else None (and it teaches nothing: MAX_PAGE_SHAPES)."""
-        by_shape: dict[str, list[str]] = {}
-        for shape, key in zip(map(shape_of, keys), keys, strict=True):
-            by_shape.setdefault(shape, []).append(key)
-        if len(by_shape) > MAX_PAGE_SHAPES:
+        else None, and then it teaches nothing: keys of another shape may sort anywhere
+        between those of one (``doc-7 copy.pdf`` before ``doc-7.pdf``), and random ids make
+        every key a shape of its own."""
+        shape = shape_of(keys[0]) if keys else None
+        if shape is None or any(shape_of(key) != shape for key in keys[1:]):
             return None
-        for shape, members in by_shape.items():
-            seen = self._seen.get(shape)
-            if seen is None:
-                tokens = tokens_of(shape)
-                first = members[0]
-                literals = [first[t.offset : t.offset + t.length] if t.kind == LITERAL else "" for t in tokens]
-                seen = self._seen[shape] = _Seen(tokens, literals, {}, {})
-            seen.pages += 1
-            if self._learn_columns(seen, members):
-                self._scales.pop(shape, None)
-        if len(by_shape) == 1 and ends:
-            self._learn_ends(self._seen[next(iter(by_shape))], ends)
-            self._scales.pop(next(iter(by_shape)), None)
-        return next(iter(by_shape)) if len(by_shape) == 1 else None
+        seen = self._seen.get(shape)
+        if seen is None:
+            tokens = tokens_of(shape)
+            literals = [keys[0][t.offset : t.offset + t.length] if t.kind == LITERAL else "" for t in tokens]
+            seen = self._seen[shape] = _Seen(tokens, literals, {}, {})
+        seen.pages += 1
+        changed = self._learn_columns(seen, list(keys))
+        if ends:
+            self._learn_ends(seen, ends)
+            changed = True
+        if changed:
+            self._scales.pop(shape, None)
+        return shape
 
     @staticmethod
     def _learn_ends(seen: _Seen, ends: tuple[str, ...] | list[str]) -> None:
@@ -376,7 +372,7 @@ def _under(heads: dict[int, tuple[int, set[str]]], token: int) -> bool:
 
 def _between(letters: set[str]) -> list[str]:
     filled = set(letters)
-    for case in ("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+    for case in (string.ascii_lowercase, string.ascii_uppercase):
         seen = [c for c in case if c in letters]
         if len(seen) > 1:
             filled.update(case[case.index(seen[0]) : case.index(seen[-1]) + 1])

@@ -331,11 +331,18 @@ def cost(sizes: list[int], planning_lists: int, plan_wall_s: float, model: Model
     keys = max(1, sum(sizes))
     build_lists = sum(max(1, math.ceil(n / PAGE)) for n in sizes)
     units = len(sizes)
-    puts = 1 + 2 + units  # the plan, the index and share page, one summary per unit
+    puts = 1 + 2  # the plan, the index and share page
+    summary_objects = 0
     for n in sizes:
         parts = math.ceil(n * MANIFEST_LINE_BYTES / PART_BYTES)
         puts += 1 if parts <= 1 else parts + 2  # PutObject, or create + parts + complete
-    gets = 2 * units  # MergeIndex reads every summary and checks every part (HeadObject)
+        # A part of one PutObject carries its summary (s3fanout.part_metadata): the bench's
+        # keys are short enough for its metadata. A multipart one writes it as an object.
+        summary_objects += parts > 1
+    puts += summary_objects
+    # MergeIndex: a HeadObject per part (its summary and ETag), the summary objects, and the
+    # folder summary reads every part.
+    gets = units + summary_objects + units
     build_s = [
         max(sum(model.page_s(min(PAGE, n - i)) for i in range(0, max(n, 1), PAGE)), n * BUILD_CPU_S_PER_KEY / 0.434)
         for n in sizes
@@ -345,7 +352,8 @@ def cost(sizes: list[int], planning_lists: int, plan_wall_s: float, model: Model
         plan_wall_s * MEMORY_MB["ListPrefixes"] + sum(build_s) * MEMORY_MB["BuildManifest"]
         + merge_s * MEMORY_MB["MergeIndex"]
     ) / 1024  # fmt: skip
-    s3 = (planning_lists + build_lists + units // 1000 + 1) * S3_LIST_PER_1000 / 1000
+    # (MergeIndex lists the parts and the summary objects)
+    s3 = (planning_lists + build_lists + units // 1000 + 2) * S3_LIST_PER_1000 / 1000
     s3 += puts * S3_PUT_PER_1000 / 1000 + gets * S3_GET_PER_1000 / 1000
     lam = gb_s * LAMBDA_GB_S_ARM + (2 + units) * LAMBDA_PER_REQUEST
     standard = (PARENT_TRANSITIONS + CHILD_TRANSITIONS * units) * SFN_STANDARD_PER_TRANSITION

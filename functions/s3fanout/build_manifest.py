@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import FanoutError, RunNotFound
 from .listing import ObjectEntry, ProbePage, iter_object_pages, probe_page
 from .observability import logger
+from .part_metadata import summary_metadata
 from .pipeline import STOP, Verdict, run_pipeline
 from .planner import KeyRange, RangePlanner
 from .probing import plan_ranges
@@ -210,12 +211,15 @@ async def build_manifest(
     should_stop: Callable[[], bool] = lambda: False,
     oversized_at: int | None = None,
     skip_prefix: str | None = None,
+    seal: Callable[[PartSummary], Mapping[str, str] | None] | None = None,
 ) -> PartSummary:
     """Write one part for ``request``'s unit; stop early (with a continuation) if asked.
 
     ``oversized_at``: stop once this many keys were listed and more follow (the unit is
     far bigger than planned; the caller spreads the rest). ``skip_prefix``: keys listed
-    but never written (earlier runs' manifests in the source bucket).
+    but never written (earlier runs' manifests in the source bucket). ``seal(summary)``:
+    user metadata for the part, given its summary (without its ETag), when the part is
+    written by one PutObject (see s3fanout.part_metadata).
     """
     work = request.work
     selects = suffix_matcher(request.suffix)
@@ -230,18 +234,24 @@ async def build_manifest(
     writer = PartWriter(upload, signer, matches, request, should_stop=should_stop, oversized_at=oversized_at)
     try:
         await run_pipeline(iter_object_pages(client, request.bucket, work), writer, maxsize=queue_max)
-        size = await upload.close()
+        summary = _part_summary(request, writer.tally, upload)
+        await upload.close(seal(summary) if seal is not None and upload.single_put else None)
     except BaseException:
         await upload.abort()
         raise
-    tally = writer.tally
+    return replace(summary, etag=upload.etag)
+
+
+def _part_summary(request: BuildRequest, tally: PartTally, upload: StreamingUpload) -> PartSummary:
+    """What the part holds once every line is written (its ETag is known once it is closed)."""
+    work = request.work
     written = [key for key in (tally.first_written, tally.last_written) if key is not None]
     return PartSummary(
         unit=work.unit,
         segment=request.segment,
         prefix=folder_of(written, work.prefix),
         count=tally.count,
-        bytes=size,
+        bytes=upload.bytes_written,
         object_bytes=tally.object_bytes,
         part_key=upload.key,
         listed=tally.listed,
@@ -253,7 +263,6 @@ async def build_manifest(
         oversized=tally.oversized,
         skipped=tally.skipped,
         start_after=work.start_after,
-        etag=upload.etag,
     )
 
 
@@ -280,6 +289,18 @@ async def build_part(
         if run is None:
             raise RunNotFound(request.run_id, store.location)
         request = replace(request, attempt=run.attempt)
+    # The summary rides on the part's metadata where it can (s3fanout.part_metadata): known
+    # whole before the part is closed, unless the unit spreads (its pieces come after).
+    sealed: list[PartSummary] = []
+
+    def seal(part: PartSummary) -> Mapping[str, str] | None:
+        if part.oversized and part.next_start_after is not None:
+            return None
+        summary = replace(part, attempt=request.attempt, signed_at=signed_at, resume=deferred_item(request, part))
+        metadata = summary_metadata(summary)
+        sealed[:] = [summary] if metadata is not None else []
+        return metadata
+
     try:
         signer = await new_signer()
         signed_at = time.time()
@@ -295,12 +316,15 @@ async def build_part(
             oversized_at=oversized_at(request, min_unit),
             # Earlier runs' manifests, when they share the source bucket, are never shared.
             skip_prefix=f"{store.layout.root}/" if store.bucket == request.bucket else None,
+            seal=seal,
         )
-        pieces = await spread_pieces(client, request, part, min_unit)
-        summary = replace(
-            part, attempt=request.attempt, signed_at=signed_at, pieces=len(pieces), resume=deferred_item(request, part)
-        )
-        await store.write_summary(summary)
+        if sealed:
+            summary, pieces = replace(sealed[0], etag=part.etag), []
+        else:
+            pieces = await spread_pieces(client, request, part, min_unit)
+            resume = deferred_item(request, part)
+            summary = replace(part, attempt=request.attempt, signed_at=signed_at, pieces=len(pieces), resume=resume)
+            await store.write_summary(summary)
     except Exception as exc:
         await record_error(store, ErrorRecord.of(request, exc))
         raise

@@ -72,6 +72,17 @@ async def head_etag(client: S3Client, bucket: str, key: str) -> str | None:
     return response.get("ETag")
 
 
+async def head_object(client: S3Client, bucket: str, key: str) -> tuple[str | None, dict[str, str]] | None:
+    """An object's ETag and user metadata (HeadObject), or None if the key does not exist."""
+    try:
+        response = await client.head_object(Bucket=bucket, Key=key)
+    except AWS_CALL_ERRORS as exc:
+        if error_code(exc) in {"NoSuchKey", "404", "NotFound"}:
+            return None
+        raise translate_client_error(exc, bucket=bucket, operation="HeadObject") from exc
+    return response.get("ETag"), dict(response.get("Metadata") or {})
+
+
 async def get_body(client: S3Client, bucket: str, key: str) -> bytes | None:
     """An object's bytes (a document, a part), or None if the key does not exist."""
     for attempt in range(1, BODY_ATTEMPTS + 1):

@@ -59,6 +59,10 @@ class RunLayout:
         return f"{self.base}summaries/"
 
     @property
+    def parts_prefix(self) -> str:
+        return f"{self.base}parts/"
+
+    @property
     def errors_prefix(self) -> str:
         return f"{self.base}errors/"
 
@@ -66,10 +70,10 @@ class RunLayout:
         # Segment 0 keeps the plain name; continuations of a long unit add a segment
         # number, and the pieces a unit spread into (child > 0) a piece number.
         if child:
-            return f"{self.base}parts/{unit:05d}-c{child:03d}-{segment:04d}.jsonl"
+            return f"{self.parts_prefix}{unit:05d}-c{child:03d}-{segment:04d}.jsonl"
         if segment == 0:
-            return f"{self.base}parts/{unit:05d}.jsonl"
-        return f"{self.base}parts/{unit:05d}-{segment:04d}.jsonl"
+            return f"{self.parts_prefix}{unit:05d}.jsonl"
+        return f"{self.parts_prefix}{unit:05d}-{segment:04d}.jsonl"
 
     def summary_key(self, unit: int, segment: int = 0, child: int = 0) -> str:
         if child:

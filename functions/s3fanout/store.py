@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .documents import get_json, head_etag, put_document, put_json, stream_body
+from .documents import get_json, head_etag, head_object, put_document, put_json, stream_body
 from .listing import list_keys
+from .part_metadata import summary_from_metadata
 from .pipeline import gather_or_cancel
 from .records import ErrorRecord, IndexDocument, PartSummary, RunRecord, WorkUnit
 
@@ -28,6 +29,8 @@ class RunStore:
         self.client = client
         self.bucket = bucket
         self.layout = layout
+        # Each part's ETag as ``summaries`` read it (see ``etags``).
+        self._part_etags: dict[str, str] = {}
 
     @property
     def location(self) -> str:
@@ -66,11 +69,34 @@ class RunStore:
         return [document or [] for document in documents]
 
     async def summaries(self, attempt: str) -> list[PartSummary]:
-        """Every summary this attempt wrote (earlier attempts' are ignored)."""
-        keys = await list_keys(self.client, self.bucket, self.layout.summaries_prefix)
-        documents = await self._read_all(keys)
-        found = [PartSummary.from_json(d) for d in documents if d]
-        return [s for s in found if s.attempt == attempt]
+        """Every summary this attempt wrote (earlier attempts' are ignored): those its parts
+        carry (s3fanout.part_metadata; a HeadObject per part, which also reads the ETag
+        ``etags`` answers with) and the ``summaries/`` objects of the rest. A part's own
+        summary describes its bytes as they are: it wins over an object for the same part."""
+        summary_keys, part_keys = await gather_or_cancel(
+            list_keys(self.client, self.bucket, self.layout.summaries_prefix),
+            list_keys(self.client, self.bucket, self.layout.parts_prefix),
+        )
+        documents, heads = await gather_or_cancel(
+            self._read_all(summary_keys),
+            self._each(part_keys, lambda key: head_object(self.client, self.bucket, key)),
+        )
+        found: dict[tuple[int, int, int], PartSummary] = {}
+        for document in documents:
+            if document:
+                summary = PartSummary.from_json(document)
+                if summary.attempt == attempt:
+                    found[summary.unit, summary.segment, summary.child] = summary
+        for key, head in zip(part_keys, heads, strict=True):
+            if head is None:
+                continue  # (gone since it was listed)
+            etag, metadata = head
+            if etag is not None:
+                self._part_etags[key] = etag
+            carried = summary_from_metadata(metadata, etag)
+            if carried is not None and carried.attempt == attempt and carried.part_key == key:
+                found[carried.unit, carried.segment, carried.child] = carried
+        return list(found.values())
 
     async def errors(self, where: list[tuple[int, int]], attempt: str) -> dict[tuple[int, int], ErrorRecord]:
         """This attempt's error records for these (unit, child) pairs, where there are any."""
@@ -98,8 +124,14 @@ class RunStore:
         await put_document(self.client, self.bucket, self.layout.fetch_tool_key, tool, content_type)
 
     async def etags(self, keys: list[str]) -> list[str | None]:
-        """Each object's ETag as it is now (None: not there)."""
-        return await self._each(keys, lambda key: head_etag(self.client, self.bucket, key))
+        """Each object's ETag as it is now (None: not there): as ``summaries`` just read it
+        for a part it found (a second HeadObject per part would only cost), else asked."""
+        known = self._part_etags
+
+        async def etag(key: str) -> str | None:
+            return known[key] if key in known else await head_etag(self.client, self.bucket, key)
+
+        return await self._each(keys, etag)
 
     async def _read_all(self, keys: list[str]) -> list[Any]:
         return await self._each(keys, lambda key: get_json(self.client, self.bucket, key))

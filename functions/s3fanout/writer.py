@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from .errors import AWS_CALL_ERRORS, translate_client_error
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
@@ -63,12 +65,23 @@ class StreamingUpload:
             raise translate_client_error(exc, bucket=self.bucket, operation="UploadPart") from exc
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
 
-    async def close(self) -> int:
-        """Finish the object; returns its size in bytes."""
+    @property
+    def single_put(self) -> bool:
+        """Whether ``close`` writes the whole object (one PutObject, which can carry metadata
+        known only at the end): nothing was uploaded in parts yet."""
+        return self._upload_id is None
+
+    async def close(self, metadata: Mapping[str, str] | None = None) -> int:
+        """Finish the object; returns its size in bytes. ``metadata``: user metadata for a
+        single PutObject (ignored once the object went up in parts; see ``single_put``)."""
         try:
             if self._upload_id is None:
                 put = await self._client.put_object(
-                    Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=bytes(self._buffer),
+                    ContentType=self._content_type,
+                    Metadata=dict(metadata or {}),
                 )
                 self.etag = put.get("ETag")
             else:

@@ -192,3 +192,24 @@ def test_a_completion_whose_answer_is_lost_is_not_a_failure(
     assert size == PART + 1
     assert s3.get_object(Bucket=bucket, Key="done.jsonl")["Body"].read() == b"".join(pieces)
     assert uploads_of(s3, bucket) == []
+
+
+def test_a_single_put_carries_metadata_a_multipart_object_does_not(s3: Any, bucket: str) -> None:
+    """``close(metadata)`` sets user metadata on the one PutObject of a small object; once the
+    object went up in parts (its metadata would be set before it is known) it is left off."""
+    metadata = {"fanout-summary": "eJwLzs8tyEktSQUAEq4D0w=="}
+
+    async def write(client: Any, key: str, size: int) -> bool:
+        upload = StreamingUpload(client, bucket, key, content_type=CONTENT_TYPE, part_size=PART)
+        for piece in chunks(size, seed=size):
+            upload.write(piece)
+            if upload.needs_flush:
+                await upload.flush()
+        single = upload.single_put
+        await upload.close(metadata)
+        return single
+
+    assert run_with_client(lambda client: write(client, "small.jsonl", 1000))
+    assert not run_with_client(lambda client: write(client, "big.jsonl", PART + 1))
+    assert s3.head_object(Bucket=bucket, Key="small.jsonl")["Metadata"] == metadata
+    assert s3.head_object(Bucket=bucket, Key="big.jsonl")["Metadata"] == {}

@@ -91,6 +91,9 @@ class SyntheticS3:
         # or GET answers the same, as S3 does (MergeIndex checks every part by its ETag). A
         # completed multipart object is not kept, only its ETag.
         self.etags: dict[tuple[str, str], str] = {}
+        # Each PutObject's user metadata (x-amz-meta-*: a part carries its summary there), as
+        # a HEAD or GET answers it.
+        self.metadata: dict[tuple[str, str], dict[str, str]] = {}
 
     # --- HTTP plumbing ---------------------------------------------------------------
 
@@ -162,7 +165,7 @@ class SyntheticS3:
     # --- S3 --------------------------------------------------------------------------
 
     async def route(  # noqa: PLR0911, PLR0912 - one branch and return per S3 operation
-        self, method: str, target: str, _headers: dict[str, str], received: int, payload: bytes | None = None
+        self, method: str, target: str, headers: dict[str, str], received: int, payload: bytes | None = None
     ) -> tuple:
         parts = urlsplit(target)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -179,16 +182,13 @@ class SyntheticS3:
         if method in {"GET", "HEAD"} and key:
             stored = self.stored.get(bucket, {}).get(key)
             etag = self.etags.get((bucket, key), '"stored"')
+            answer = {"Content-Type": "application/octet-stream", "ETag": etag, **self.metadata.get((bucket, key), {})}
             if method == "HEAD" and stored is None and (bucket, key) in self.etags:
-                return 200, {"Content-Type": "application/octet-stream", "ETag": etag}, b""
+                return 200, answer, b""
             if stored is None:
                 error = f"<Error><Code>NoSuchKey</Code><Message>{escape(key)}</Message></Error>"
                 return 404, {"Content-Type": "application/xml"}, b"" if method == "HEAD" else error.encode()
-            return (
-                200,
-                {"Content-Type": "application/octet-stream", "ETag": etag},
-                (b"" if method == "HEAD" else stored),
-            )
+            return 200, answer, (b"" if method == "HEAD" else stored)
         if method == "GET" and not key and query.get("list-type") == "2" and not self._generated(bucket):
             return 200, {"Content-Type": "application/xml"}, self.list_stored(bucket, query)
         if method == "GET" and not key and query.get("list-type") == "2":
@@ -215,6 +215,9 @@ class SyntheticS3:
             if payload is not None:
                 self.stored.setdefault(bucket, {})[key] = payload
             etag = self.etags[bucket, key] = f'"{hashlib.md5(payload or b"", usedforsecurity=False).hexdigest()}"'
+            self.metadata[bucket, key] = {
+                name: value for name, value in headers.items() if name.startswith("x-amz-meta-")
+            }
             return 200, {"ETag": etag}, b""
         if method == "POST" and "uploads" in query:
             self.uploads += 1
@@ -226,6 +229,7 @@ class SyntheticS3:
         if method == "POST" and "uploadId" in query:
             self.stats.completed += 1
             self.etags[bucket, key] = '"complete"'
+            self.metadata.pop((bucket, key), None)
             body = (
                 f"<CompleteMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{quote(key)}</Key>"
                 '<ETag>"complete"</ETag></CompleteMultipartUploadResult>'

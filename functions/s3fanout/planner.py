@@ -771,7 +771,9 @@ class RangePlanner:
             # (listed page after page - see _listing - it counts as a walk does)
             last = self.samples[gap.start].keys[-1]
             self._walked[last] = self._walked.get(gap.start, 0) + 1
-        folders = self._folders_inside(gap) if not gap.exact and gap.estimate is not None else []
+        folders, listed = self._folders_inside(gap) if not gap.exact and gap.estimate is not None else ([], False)
+        if listed:
+            return wanted + folders  # (a listing sees every key: nothing else to look for)
         if folders:
             # (the folders a walk would list page by page, probed at once)
             wanted += folders
@@ -797,36 +799,46 @@ class RangePlanner:
                 wanted += self._past_folder(gap)
         return wanted
 
-    def _folders_inside(self, gap: _Gap) -> list[str]:
+    def _folders_inside(self, gap: _Gap) -> tuple[list[str], bool]:
         """Where the gap's page and the next are in different folders of one shape, the last
         string each folder from the first to the one before the next may hold on that
         shape's scale (``2024/06/14/event-0000273.json`` and ``2024/06/15/event-0000273.json``
         between ``2024/06/14/...`` and ``2024/06/16/...``; ``user-0042/photo-0999.jpg``):
         the answer at each tells whether the folder goes on past it (a big one: it teaches
         the scale its numbers) and where the next one starts. Spaced evenly,
-        MAX_CUTS_PER_GAP at most a round."""
+        MAX_CUTS_PER_GAP at most a round. Or, where the folders are so small that listing the
+        gap takes fewer requests, its listing (in pieces): True then."""
         following = self.samples.get(gap.end)
         keys = self.samples[gap.start].keys
         if gap.end is None or following is None or len(following.keys) < 2 or len(keys) < 2:
-            return []
+            return [], False
         last, after = keys[-1], following.keys[0]
         folder, next_folder = _folder(last), _folder(after)
         if not folder or folder == next_folder or len(folder) != len(next_folder):
-            return []
+            return [], False
         scale = self._shape_scale(keys, following.keys)
         if scale is None or not scale.bounded_from(len(folder)):
-            return []  # (a folder's numbers may go on: the space's scale walks it)
+            return [], False  # (a folder's numbers may go on: the space's scale walks it)
         end = _folder_end(scale, folder)
         if gap.end <= end:
-            return []  # (this folder's end is probed: its page went on to the next)
+            return [], False  # (this folder's end is probed: its page went on to the next)
         weight = scale.weight_before(len(folder) - 1)
         low, high = scale.value(folder + "\U0010ffff"), scale.value(next_folder)
         count = (high - low) // weight if weight > 0 else 0
+        # Folders smaller than a page: listing the gap takes fewer requests than a probe a
+        # folder, and sees every key (a big folder among them too). In pieces, at once - but
+        # a held estimate (suspect) places pieces nowhere near: its folders as its page
+        # shows them tell the pages it takes, listed from its start.
+        by_folders = math.ceil(count * _keys_per_folder(keys) / self.page)
+        if count > 2 * self._pages_left(gap) and not gap.suspect:
+            return [self._continue(gap), *self._pieces(gap)], True
+        if count > 2 * by_folders and gap.suspect and by_folders <= CHECK_PIECE_PAGES:
+            return [self._continue(gap)], True
         step = max(1, math.ceil(count / MAX_CUTS_PER_GAP))
         points = {*(scale.string(low + (k + 1) * weight - 1) for k in range(0, count, step))}
         # (its page ends where this folder's numbers seen end: the next page tells the rest)
         points.add(end if end > last else self._continue(gap))
-        return sorted(p for p in points if last <= p < gap.end and p not in self.samples)
+        return sorted(p for p in points if last <= p < gap.end and p not in self.samples), False
 
     def _walk(self, gap: _Gap) -> list[str]:
         """Its page continued (exact, and enough for a folder's few keys); a walk that did
@@ -1074,8 +1086,8 @@ class RangePlanner:
         self._check_pages += len(chosen)
         self.listing_rounds += 1
         checks: list[str | None] = [self._continue(g) for g in chosen]
-        if mostly_small or small_gaps:  # (listed in pieces of a few pages, at once)
-            checks += [p for g in chosen for p in self._pieces(g)]
+        # (listed in pieces of a few pages, at once: a gap of 12 pages a page a round took 12)
+        checks += [p for g in chosen for p in self._pieces(g)]
         return checks[: max(1, self.max_probes - self.probes)]
 
     def _pieces(self, gap: _Gap) -> list[str]:

@@ -885,3 +885,40 @@ def test_a_space_of_a_few_pages_costs_exactly_its_listing(
     assert planner.probes == -(-len(keys) // page_size)  # the pages a listing takes
     assert_exact_cover(ranges, keys)
     assert [r.estimate for r in ranges] == sizes(ranges, keys)  # listed: every estimate exact
+
+
+_SMALL = [f"{u:05d}/{j:03d}.log" for u in range(3000) for j in range(30)]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        _SMALL,
+        [f"user-{u:04d}/photo-{j:04d}.jpg" for u in range(2000) for j in range(100)],
+        # A folder of 200,000 among them, of their shape or named otherwise: the listing finds it.
+        sorted({*_SMALL, *(f"01234/{j:06d}.log" for j in range(30, 200_000))}),
+        sorted({*_SMALL, *(f"01234/zz-{j:07d}" for j in range(200_000))}),
+    ],
+    ids=["3000x30", "2000x100", "huge-same-shape", "huge-named-otherwise"],
+)
+def test_folders_smaller_than_a_page_are_listed_not_probed_one_by_one(keys: list[str]) -> None:
+    """Folders of one shape smaller than a page: a probe past each folder's end (to find a
+    big one among them) cost a request per folder, 1,131-1,174 requests where listing takes
+    90-290 pages. Where a gap's folders outnumber twice the pages listing it takes, it is
+    listed instead, in pieces at once: every key seen, a big folder too."""
+    pages = -(-len(keys) // 1000)
+    planner = assert_balanced(keys, 1.2, 40, target_units=40, slots=20, min_unit=1000)
+    assert planner.probes <= 2 * pages
+    assert planner.rounds <= 16
+
+
+def test_a_plan_listed_before_it_is_final_is_listed_in_pieces() -> None:
+    """1,500 folders of 10 logs and one of 100,000 keys named three ways (``A-``, ``_x-``,
+    ``zz-``): the plan looked small enough to list before it was final (CHECK_PAGES), and
+    its gaps of up to a dozen pages were listed a page a round - 28 rounds. Every gap is
+    listed in pieces of CHECK_PIECE_PAGES at once."""
+    rng = random.Random(0)
+    names = (f"01366/{rng.choice(['A', 'zz', '_x'])}-{j:07d}" for j in range(100_000))
+    keys = sorted({*(f"{u:05d}/{j:03d}.log" for u in range(1500) for j in range(10)), *names})
+    planner = assert_balanced(keys, 1.2, 8, target_units=8, slots=4, min_unit=1000)
+    assert planner.rounds <= 20

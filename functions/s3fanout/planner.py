@@ -825,20 +825,25 @@ class RangePlanner:
         weight = scale.weight_before(len(folder) - 1)
         low, high = scale.value(folder + "\U0010ffff"), scale.value(next_folder)
         count = (high - low) // weight if weight > 0 else 0
-        # Folders smaller than a page: listing the gap takes fewer requests than a probe a
-        # folder, and sees every key (a big folder among them too). In pieces, at once - but
-        # a held estimate (suspect) places pieces nowhere near: its folders as its page
-        # shows them tell the pages it takes, listed from its start.
-        by_folders = math.ceil(count * _keys_per_folder(keys) / self.page)
-        if count > 2 * self._pages_left(gap) and not gap.suspect:
-            return [self._continue(gap), *self._pieces(gap)], True
-        if count > 2 * by_folders and gap.suspect and by_folders <= CHECK_PIECE_PAGES:
-            return [self._continue(gap)], True
+        listing = self._small_folders_listed(gap, count)
+        if listing:
+            return listing, True
         step = max(1, math.ceil(count / MAX_CUTS_PER_GAP))
         points = {*(scale.string(low + (k + 1) * weight - 1) for k in range(0, count, step))}
         # (its page ends where this folder's numbers seen end: the next page tells the rest)
         points.add(end if end > last else self._continue(gap))
         return sorted(p for p in points if last <= p < gap.end and p not in self.samples), False
+
+    def _small_folders_listed(self, gap: _Gap, count: int) -> list[str]:
+        """The listing of ``gap`` (a continuation, and pieces at once) where its ``count``
+        folders are so small that listing it takes fewer requests than a probe a folder -
+        and sees every key, a big folder among them too; else []. A held estimate (suspect)
+        places pieces nowhere near: its folders as its page shows them tell the pages it
+        takes, and it is listed from its start when that is a few."""
+        if not gap.suspect:
+            return [self._continue(gap), *self._pieces(gap)] if count > 2 * self._pages_left(gap) else []
+        pages = math.ceil(count * _keys_per_folder(self.samples[gap.start].keys) / self.page)
+        return [self._continue(gap)] if count > 2 * pages and pages <= CHECK_PIECE_PAGES else []
 
     def _walk(self, gap: _Gap) -> list[str]:
         """Its page continued (exact, and enough for a folder's few keys); a walk that did

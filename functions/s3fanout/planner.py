@@ -439,6 +439,9 @@ class RangePlanner:
     _blind_probed: set[tuple[str | None, str]] = field(default_factory=set)
     # The points those probes asked at.
     _holes: set[str] = field(default_factory=set)
+    # Continuations of gaps listed because their folders are smaller than a page
+    # (_small_folders_listed): each is listed to its end.
+    _folders_listed: set[str | None] = field(default_factory=set)
     # Gaps (their page's last key, their end) probed past a folder (_past_folder).
     _folders_probed: set[tuple[str, str]] = field(default_factory=set)
     # Probes past a number (_past_number) by the position it ends at.
@@ -767,6 +770,11 @@ class RangePlanner:
         """The points ``gap`` asks for this round: a walk's, the end of the space's, a big
         gap's cuts, and the strings inside it the scale has no value for."""
         wanted: list[str] = []
+        if gap.start in self._folders_listed and not gap.exact and self._folders_inside(gap) == ([], False):
+            # (a page more where what is left of it lies in one folder: the scale of its
+            # shape counts nothing there, between two numbers of the folder - or a big folder
+            # begins there, and the rest of planning takes it from that page)
+            return [self._continue(gap)]
         if gap.local is not None:
             # (listed page after page - see _listing - it counts as a walk does)
             last = self.samples[gap.start].keys[-1]
@@ -841,9 +849,14 @@ class RangePlanner:
         places pieces nowhere near: its folders as its page shows them tell the pages it
         takes, and it is listed from its start when that is a few."""
         if not gap.suspect:
-            return [self._continue(gap), *self._pieces(gap)] if count > 2 * self._pages_left(gap) else []
-        pages = math.ceil(count * _keys_per_folder(self.samples[gap.start].keys) / self.page)
-        return [self._continue(gap)] if count > 2 * pages and pages <= CHECK_PIECE_PAGES else []
+            listed = count > 2 * self._pages_left(gap)
+        else:
+            pages = math.ceil(count * _keys_per_folder(self.samples[gap.start].keys) / self.page)
+            listed = count > 2 * pages and pages <= CHECK_PIECE_PAGES
+        if not listed:
+            return []
+        self._folders_listed.add(self.samples[gap.start].keys[-1])
+        return [self._continue(gap), *(self._pieces(gap) if not gap.suspect else [])]
 
     def _walk(self, gap: _Gap) -> list[str]:
         """Its page continued (exact, and enough for a folder's few keys); a walk that did

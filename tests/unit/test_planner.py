@@ -922,3 +922,12 @@ def test_a_plan_listed_before_it_is_final_is_listed_in_pieces() -> None:
     keys = sorted({*(f"{u:05d}/{j:03d}.log" for u in range(1500) for j in range(10)), *names})
     planner = assert_balanced(keys, 1.2, 8, target_units=8, slots=4, min_unit=1000)
     assert planner.rounds <= 20
+
+
+def test_a_gap_listed_for_its_small_folders_is_listed_to_its_end() -> None:
+    """1M keys in ``yyyy/mm/dd/``, 90 % on one day, as 1,000 units of 1,000: the other days
+    (273 keys each) are listed, in pieces. A piece whose rest lay inside one day was left to
+    the shape's scale, which counted nothing between two numbers of that day: a unit of
+    1,212 keys (1.21 x the mean). Such a gap gets one page more."""
+    keys = keyspace.dated(1_000_000)
+    assert_balanced(keys, 1.2, 1000, target_units=2000, slots=1000, min_unit=1000)

@@ -63,13 +63,8 @@ async def get_json(client: S3Client, bucket: str, key: str) -> Any | None:
 
 async def head_etag(client: S3Client, bucket: str, key: str) -> str | None:
     """An object's ETag (HeadObject), or None if the key does not exist."""
-    try:
-        response = await client.head_object(Bucket=bucket, Key=key)
-    except AWS_CALL_ERRORS as exc:
-        if error_code(exc) in {"NoSuchKey", "404", "NotFound"}:
-            return None
-        raise translate_client_error(exc, bucket=bucket, operation="HeadObject") from exc
-    return response.get("ETag")
+    head = await head_object(client, bucket, key)
+    return None if head is None else head[0]
 
 
 async def head_object(client: S3Client, bucket: str, key: str) -> tuple[str | None, dict[str, str]] | None:

@@ -440,7 +440,7 @@ class RangePlanner:
     # The points those probes asked at.
     _holes: set[str] = field(default_factory=set)
     # Continuations of gaps listed because their folders are smaller than a page
-    # (_small_folders_listed): each is listed to its end.
+    # (_small_folders_listed): each goes on while its folders do, and a page more.
     _folders_listed: set[str | None] = field(default_factory=set)
     # Gaps (their page's last key, their end) probed past a folder (_past_folder).
     _folders_probed: set[tuple[str, str]] = field(default_factory=set)

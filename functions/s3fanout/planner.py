@@ -770,7 +770,8 @@ class RangePlanner:
         """The points ``gap`` asks for this round: a walk's, the end of the space's, a big
         gap's cuts, and the strings inside it the scale has no value for."""
         wanted: list[str] = []
-        if gap.start in self._folders_listed and not gap.exact and self._folders_inside(gap) == ([], False):
+        folders, listed = self._folders_inside(gap) if not gap.exact and gap.estimate is not None else ([], False)
+        if gap.start in self._folders_listed and not gap.exact and not folders:
             # (a page more where what is left of it lies in one folder: the scale of its
             # shape counts nothing there, between two numbers of the folder - or a big folder
             # begins there, and the rest of planning takes it from that page)
@@ -779,9 +780,8 @@ class RangePlanner:
             # (listed page after page - see _listing - it counts as a walk does)
             last = self.samples[gap.start].keys[-1]
             self._walked[last] = self._walked.get(gap.start, 0) + 1
-        folders, listed = self._folders_inside(gap) if not gap.exact and gap.estimate is not None else ([], False)
         if listed:
-            return wanted + folders  # (a listing sees every key: nothing else to look for)
+            return folders  # (a listing sees every key: nothing else to look for)
         if folders:
             # (the folders a walk would list page by page, probed at once)
             wanted += folders
